@@ -1,0 +1,20 @@
+//! Accounts, passwords, sessions and other credentials.
+//!
+//! Functions here take plain values, a [`store::Db`] and a [`store::Clock`], and return typed
+//! errors; they know nothing of HTTP.
+
+pub mod accounts;
+pub mod admin_keys;
+pub mod login_id;
+pub mod passwords;
+pub mod secrets;
+pub mod sessions;
+
+pub use accounts::{LoginError, SignUpError};
+pub use passwords::{Argon2Params, PasswordError, PasswordHasher, PasswordPolicy};
+pub use sessions::{SessionError, SessionPolicy, SessionToken, StartedSession};
+
+/// The database failed; the caller can only report it.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct InternalError(#[from] pub store::StoreError);

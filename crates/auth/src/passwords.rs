@@ -1,0 +1,197 @@
+//! Password hashing (Argon2id) and the password policy.
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+
+/// Argon2id cost parameters. The defaults are OWASP's minimum: m = 19 MiB, t = 2, p = 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Params {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Why a password was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("Use at least {0} characters.")]
+    TooShort(usize),
+    #[error("Use at most {0} characters.")]
+    TooLong(usize),
+}
+
+/// What a new password must satisfy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub min_length: usize,
+    pub max_length: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 256,
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// Checks a new password. Length counts characters, not bytes.
+    pub fn check(&self, password: &str) -> Result<(), PasswordError> {
+        let len = password.chars().count();
+        if len < self.min_length {
+            Err(PasswordError::TooShort(self.min_length))
+        } else if len > self.max_length {
+            Err(PasswordError::TooLong(self.max_length))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Hashes and verifies passwords with Argon2id.
+///
+/// Hashing is deliberately slow (tens of milliseconds): callers on an async runtime run it on a
+/// blocking thread.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    argon2: Argon2<'static>,
+    /// A hash of a random password, verified against when the login ID is unknown so that an
+    /// unknown login ID takes as long as a wrong password.
+    decoy_hash: String,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher").finish_non_exhaustive()
+    }
+}
+
+/// The Argon2 parameters are out of range.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid Argon2 parameters: {0}")]
+pub struct InvalidParams(String);
+
+impl PasswordHasher {
+    pub fn new(params: Argon2Params) -> Result<Self, InvalidParams> {
+        let p = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| InvalidParams(e.to_string()))?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+        let decoy = crate::secrets::generate_secret();
+        let decoy_hash = argon2
+            .hash_password(decoy.as_bytes())
+            .map_err(|e| InvalidParams(e.to_string()))?
+            .to_string();
+        Ok(Self { argon2, decoy_hash })
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=…`) with a fresh random salt.
+    pub fn hash(&self, password: &str) -> Result<String, InvalidParams> {
+        self.argon2
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| InvalidParams(e.to_string()))
+    }
+
+    /// Whether `password` matches `stored` (a PHC string). A malformed stored hash never matches.
+    pub fn verify(&self, password: &str, stored: &str) -> bool {
+        self.argon2
+            .verify_password(password.as_bytes(), stored)
+            .is_ok()
+    }
+
+    /// Spends the time of one verification and fails; for unknown login IDs.
+    pub fn verify_decoy(&self, password: &str) -> bool {
+        let _ = self.verify(password, &self.decoy_hash);
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordHasher {
+        PasswordHasher::new(Argon2Params {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .expect("params")
+    }
+
+    #[test]
+    fn hashes_are_argon2id_salted_and_verify() {
+        let h = cheap();
+        let a = h.hash("correct horse").expect("hash");
+        let b = h.hash("correct horse").expect("hash");
+        assert!(a.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert_ne!(a, b, "each hash has its own salt");
+        assert!(h.verify("correct horse", &a));
+        assert!(!h.verify("wrong horse", &a));
+        assert!(!h.verify("correct horse", "not a hash"));
+        assert!(!h.verify_decoy("anything"));
+    }
+
+    #[test]
+    fn default_params_meet_owasp() {
+        let p = Argon2Params::default();
+        assert!(p.memory_kib >= 19 * 1024 && p.iterations >= 2 && p.parallelism >= 1);
+        assert!(PasswordHasher::new(p).is_ok());
+        assert!(
+            PasswordHasher::new(Argon2Params {
+                memory_kib: 1,
+                iterations: 1,
+                parallelism: 1
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn policy_counts_characters() {
+        let p = PasswordPolicy::default();
+        assert_eq!(p.check("short"), Err(PasswordError::TooShort(8)));
+        assert_eq!(p.check("ééééééé"), Err(PasswordError::TooShort(8)));
+        assert!(p.check("éééééééé").is_ok());
+        assert_eq!(p.check(&"x".repeat(257)), Err(PasswordError::TooLong(256)));
+        assert!(p.check(&"x".repeat(256)).is_ok());
+    }
+}
+
+impl PasswordHasher {
+    /// [`PasswordHasher::hash`] on a blocking thread, off the async runtime.
+    pub async fn hash_blocking(&self, password: String) -> Result<String, InvalidParams> {
+        let hasher = self.clone();
+        tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|e| InvalidParams(e.to_string()))?
+    }
+
+    /// Verifies on a blocking thread; with no stored hash, verifies against the decoy so that the
+    /// answer takes the same time.
+    pub async fn verify_blocking(&self, password: String, stored: Option<String>) -> bool {
+        let hasher = self.clone();
+        tokio::task::spawn_blocking(move || match stored {
+            Some(hash) => hasher.verify(&password, &hash),
+            None => hasher.verify_decoy(&password),
+        })
+        .await
+        .unwrap_or(false)
+    }
+}

@@ -1,0 +1,3 @@
+//! The OpenID Connect provider: clients (relying parties) and, later, codes, tokens and keys.
+
+pub mod clients;

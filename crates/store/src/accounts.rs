@@ -1,0 +1,249 @@
+//! Users, their profile, their identities (login IDs) and password credentials.
+
+use crate::audit::{self, NewEvent};
+use crate::entity::{identities, password_credentials, profiles, users};
+use crate::{Db, StoreError, from_millis, to_millis};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+/// The kinds of identity a user can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdentityKind {
+    Email,
+    Phone,
+    Username,
+    Oidc,
+}
+
+impl IdentityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::Email => "email",
+            IdentityKind::Phone => "phone",
+            IdentityKind::Username => "username",
+            IdentityKind::Oidc => "oidc",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "email" => IdentityKind::Email,
+            "phone" => IdentityKind::Phone,
+            "username" => IdentityKind::Username,
+            "oidc" => IdentityKind::Oidc,
+            _ => return None,
+        })
+    }
+}
+
+/// An identity to create with a new account. `value` is already normalised.
+#[derive(Debug, Clone)]
+pub struct NewIdentity {
+    pub kind: IdentityKind,
+    pub value: String,
+    pub verified: bool,
+}
+
+/// Everything a new account starts with; written in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub user_id: Uuid,
+    pub identities: Vec<NewIdentity>,
+    /// A PHC string (Argon2id); `None` for accounts that sign in another way.
+    pub password_hash: Option<String>,
+    /// Standard profile attributes as a JSON object.
+    pub standard_attributes: serde_json::Value,
+    /// Custom profile attributes as a JSON object keyed by definition id.
+    pub custom_attributes: serde_json::Value,
+    pub avatar_seed: String,
+}
+
+/// A stored identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: IdentityKind,
+    pub value: String,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub disabled: bool,
+}
+
+/// What a login needs to know about the owner of a login ID, read in one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginCandidate {
+    pub user_id: Uuid,
+    pub disabled: bool,
+    pub password_hash: Option<String>,
+}
+
+/// Creates a user with their profile, identities and password in one transaction, and records
+/// `event` in it. A login ID that is already taken gives [`StoreError::Conflict`] and writes nothing.
+pub async fn create_account(
+    db: &Db,
+    account: NewAccount,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<(), StoreError> {
+    let now_ms = to_millis(now);
+    let tx = db.write.begin().await?;
+    users::Entity::insert(users::ActiveModel {
+        id: Set(account.user_id),
+        created_at: Set(now_ms),
+        last_login_at: Set(None),
+        disabled_at: Set(None),
+    })
+    .exec_without_returning(&tx)
+    .await?;
+    profiles::Entity::insert(profiles::ActiveModel {
+        user_id: Set(account.user_id),
+        standard: Set(account.standard_attributes),
+        custom: Set(account.custom_attributes),
+        avatar_seed: Set(account.avatar_seed),
+        updated_at: Set(now_ms),
+    })
+    .exec_without_returning(&tx)
+    .await?;
+    for identity in account.identities {
+        identities::Entity::insert(identities::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(account.user_id),
+            kind: Set(identity.kind.as_str().to_owned()),
+            value: Set(identity.value),
+            verified_at: Set(identity.verified.then_some(now_ms)),
+            created_at: Set(now_ms),
+        })
+        .exec_without_returning(&tx)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "login ID"))?;
+    }
+    if let Some(hash) = account.password_hash {
+        password_credentials::Entity::insert(password_credentials::ActiveModel {
+            user_id: Set(account.user_id),
+            hash: Set(hash),
+            created_at: Set(now_ms),
+            updated_at: Set(now_ms),
+        })
+        .exec_without_returning(&tx)
+        .await?;
+    }
+    audit::insert(&tx, event, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The owner of the login ID `(kind, value)`, whether they are disabled, and their password hash.
+pub async fn find_login_candidate(
+    db: &Db,
+    kind: IdentityKind,
+    value: &str,
+) -> Result<Option<LoginCandidate>, StoreError> {
+    let query = Query::select()
+        .column((identities::Entity, identities::Column::UserId))
+        .column((users::Entity, users::Column::DisabledAt))
+        .column((
+            password_credentials::Entity,
+            password_credentials::Column::Hash,
+        ))
+        .from(identities::Entity)
+        .inner_join(
+            users::Entity,
+            Expr::col((users::Entity, users::Column::Id))
+                .equals((identities::Entity, identities::Column::UserId)),
+        )
+        .left_join(
+            password_credentials::Entity,
+            Expr::col((
+                password_credentials::Entity,
+                password_credentials::Column::UserId,
+            ))
+            .equals((identities::Entity, identities::Column::UserId)),
+        )
+        .and_where(Expr::col((identities::Entity, identities::Column::Kind)).eq(kind.as_str()))
+        .and_where(Expr::col((identities::Entity, identities::Column::Value)).eq(value))
+        .to_owned();
+    let Some(row) = db.read.query_one(&query).await? else {
+        return Ok(None);
+    };
+    Ok(Some(LoginCandidate {
+        user_id: row.try_get("", "user_id")?,
+        disabled: row.try_get::<Option<i64>>("", "disabled_at")?.is_some(),
+        password_hash: row.try_get("", "hash")?,
+    }))
+}
+
+pub async fn find_user(db: &Db, user_id: Uuid) -> Result<Option<User>, StoreError> {
+    Ok(users::Entity::find_by_id(user_id)
+        .one(&db.read)
+        .await?
+        .map(|u| User {
+            id: u.id,
+            created_at: from_millis(u.created_at),
+            last_login_at: u.last_login_at.map(from_millis),
+            disabled: u.disabled_at.is_some(),
+        }))
+}
+
+/// The user's identities, oldest first.
+pub async fn list_identities(db: &Db, user_id: Uuid) -> Result<Vec<Identity>, StoreError> {
+    let rows = identities::Entity::find()
+        .filter(identities::Column::UserId.eq(user_id))
+        .order_by_asc(identities::Column::CreatedAt)
+        .order_by_asc(identities::Column::Id)
+        .all(&db.read)
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Identity {
+                id: r.id,
+                user_id: r.user_id,
+                kind: IdentityKind::parse(&r.kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("identity kind {:?}", r.kind)))?,
+                value: r.value,
+                verified_at: r.verified_at.map(from_millis),
+                created_at: from_millis(r.created_at),
+            })
+        })
+        .collect()
+}
+
+/// The stored profile attributes of a user: (standard, custom, avatar seed, updated at).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredProfile {
+    pub standard_attributes: serde_json::Value,
+    pub custom_attributes: serde_json::Value,
+    pub avatar_seed: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn find_profile(db: &Db, user_id: Uuid) -> Result<Option<StoredProfile>, StoreError> {
+    Ok(profiles::Entity::find_by_id(user_id)
+        .one(&db.read)
+        .await?
+        .map(|p| StoredProfile {
+            standard_attributes: p.standard,
+            custom_attributes: p.custom,
+            avatar_seed: p.avatar_seed,
+            updated_at: from_millis(p.updated_at),
+        }))
+}
+
+/// Counts users (for tests and metrics).
+pub async fn count_users(db: &Db) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(users::Entity::find().count(&db.read).await?)
+}

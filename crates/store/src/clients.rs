@@ -1,0 +1,124 @@
+//! OAuth clients (relying parties). Only the SHA-256 hash of a client secret is stored.
+
+use crate::audit::{self, NewEvent};
+use crate::entity::clients;
+use crate::{Db, StoreError, from_millis, to_millis};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+use uuid::Uuid;
+
+/// A client as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: Uuid,
+    pub client_id: String,
+    pub name: String,
+    pub secret_hash: Option<String>,
+    pub is_public: bool,
+    pub third_party: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn strings(v: serde_json::Value, what: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_value(v).map_err(|e| StoreError::Corrupt(format!("client {what}: {e}")))
+}
+
+fn from_model(m: clients::Model) -> Result<Client, StoreError> {
+    Ok(Client {
+        id: m.id,
+        client_id: m.client_id,
+        name: m.name,
+        secret_hash: m.secret_hash,
+        is_public: m.is_public,
+        third_party: m.third_party,
+        redirect_uris: strings(m.redirect_uris, "redirect_uris")?,
+        post_logout_redirect_uris: strings(
+            m.post_logout_redirect_uris,
+            "post_logout_redirect_uris",
+        )?,
+        backchannel_logout_uri: m.backchannel_logout_uri,
+        grant_types: strings(m.grant_types, "grant_types")?,
+        scopes: strings(m.scopes, "scopes")?,
+        created_at: from_millis(m.created_at),
+        updated_at: from_millis(m.updated_at),
+    })
+}
+
+/// Stores a new client (its `created_at`/`updated_at` are taken from `now`) and records `event`.
+pub async fn insert_client(
+    db: &Db,
+    client: &Client,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<(), StoreError> {
+    let tx = db.write.begin().await?;
+    clients::Entity::insert(clients::ActiveModel {
+        id: Set(client.id),
+        client_id: Set(client.client_id.clone()),
+        name: Set(client.name.clone()),
+        secret_hash: Set(client.secret_hash.clone()),
+        is_public: Set(client.is_public),
+        third_party: Set(client.third_party),
+        redirect_uris: Set(serde_json::json!(client.redirect_uris)),
+        post_logout_redirect_uris: Set(serde_json::json!(client.post_logout_redirect_uris)),
+        backchannel_logout_uri: Set(client.backchannel_logout_uri.clone()),
+        grant_types: Set(serde_json::json!(client.grant_types)),
+        scopes: Set(serde_json::json!(client.scopes)),
+        created_at: Set(to_millis(now)),
+        updated_at: Set(to_millis(now)),
+    })
+    .exec_without_returning(&tx)
+    .await
+    .map_err(|e| StoreError::conflict_or(e, "client_id"))?;
+    audit::insert(&tx, event, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every client, oldest first.
+pub async fn list_clients(db: &Db) -> Result<Vec<Client>, StoreError> {
+    clients::Entity::find()
+        .order_by_asc(clients::Column::CreatedAt)
+        .order_by_asc(clients::Column::Id)
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(from_model)
+        .collect()
+}
+
+pub async fn find_by_client_id(db: &Db, client_id: &str) -> Result<Option<Client>, StoreError> {
+    clients::Entity::find()
+        .filter(clients::Column::ClientId.eq(client_id))
+        .one(&db.read)
+        .await?
+        .map(from_model)
+        .transpose()
+}
+
+/// Deletes the client with this `client_id`, recording `event`. Returns whether it existed.
+pub async fn delete_client(
+    db: &Db,
+    client_id: &str,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    let tx = db.write.begin().await?;
+    let deleted = clients::Entity::delete_many()
+        .filter(clients::Column::ClientId.eq(client_id))
+        .exec(&tx)
+        .await?;
+    if deleted.rows_affected > 0 {
+        audit::insert(&tx, event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(deleted.rows_affected > 0)
+}

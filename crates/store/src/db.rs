@@ -1,0 +1,145 @@
+//! Connecting to SQLite or PostgreSQL and applying migrations.
+
+use crate::StoreError;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use std::time::Duration;
+
+/// Connection settings that do not belong in the URL.
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    /// Connections in the pool (PostgreSQL), or readers beside the single writer (SQLite).
+    pub max_connections: u32,
+}
+
+impl Default for DbSettings {
+    fn default() -> Self {
+        Self { max_connections: 8 }
+    }
+}
+
+/// A handle on the database.
+///
+/// SQLite allows one writer at a time; a pool that lets several connections start write
+/// transactions turns load into `database is locked` errors. So on SQLite every write goes
+/// through a pool of exactly one connection (`write`), and reads use a pool of several (`read`),
+/// with WAL so readers never wait for the writer. On PostgreSQL both are the same pool.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub(crate) read: DatabaseConnection,
+    pub(crate) write: DatabaseConnection,
+}
+
+impl Db {
+    /// Opens the database named by `url` (`sqlite:…` or `postgres://…`), creating the SQLite file
+    /// and its directory when missing. Does not run migrations: see [`Db::migrate`].
+    pub async fn connect(url: &str, settings: &DbSettings) -> Result<Self, StoreError> {
+        if is_sqlite(url) {
+            if let Some(dir) = sqlite_path(url).and_then(|p| p.parent().map(|d| d.to_path_buf()))
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    StoreError::Database(sea_orm::DbErr::Custom(format!(
+                        "cannot create {}: {e}",
+                        dir.display()
+                    )))
+                })?;
+            }
+            let write = Database::connect(sqlite_options(url, 1)).await?;
+            let read =
+                Database::connect(sqlite_options(url, settings.max_connections.max(1))).await?;
+            Ok(Self { read, write })
+        } else {
+            let mut opts = ConnectOptions::new(url.to_owned());
+            opts.max_connections(settings.max_connections.max(1))
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(10))
+                .sqlx_logging(false);
+            let conn = Database::connect(opts).await?;
+            Ok(Self {
+                read: conn.clone(),
+                write: conn,
+            })
+        }
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.write, None).await?;
+        Ok(())
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read.ping().await?;
+        Ok(())
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.write.get_database_backend() {
+            DbBackend::Sqlite => "sqlite",
+            DbBackend::Postgres => "postgres",
+            _ => "other",
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.read.close().await;
+        let _ = self.write.close().await;
+    }
+}
+
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// The file path in a `sqlite:` URL, or `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") {
+        None
+    } else {
+        Some(std::path::PathBuf::from(path))
+    }
+}
+
+fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // An acknowledged write (a new account, a revoked session) must survive power loss.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    opts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_path;
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(
+            sqlite_path("sqlite://data/tessera.db?mode=rwc").as_deref(),
+            Some(std::path::Path::new("data/tessera.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:/tmp/x.db").as_deref(),
+            Some(std::path::Path::new("/tmp/x.db"))
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+}

@@ -1,0 +1,46 @@
+//! Tessera's data layer: the SeaORM entities, the connection to SQLite or PostgreSQL, migrations,
+//! and every query the server runs. No other crate writes SQL or knows which backend is in use.
+//!
+//! Writes that touch several tables run in one transaction inside the function that performs them,
+//! so a refused or failed write leaves nothing behind.
+
+pub mod accounts;
+pub mod admin_keys;
+pub mod audit;
+pub mod clients;
+mod clock;
+mod db;
+pub mod entity;
+pub mod sessions;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use clock::{Clock, ManualClock, SystemClock, from_millis, to_millis};
+pub use db::{Db, DbSettings};
+pub use uuid::Uuid;
+
+/// What can go wrong in the data layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (login ID, client id, …) is already taken.
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    /// The row the caller named does not exist.
+    #[error("not found")]
+    NotFound,
+    /// Stored data could not be read back (a corrupted or hand-edited row).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+impl StoreError {
+    /// Maps a unique-constraint violation to [`StoreError::Conflict`], anything else to `Database`.
+    pub(crate) fn conflict_or(err: sea_orm::DbErr, what: &'static str) -> Self {
+        match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(what),
+            _ => StoreError::Database(err),
+        }
+    }
+}

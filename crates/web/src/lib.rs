@@ -1,0 +1,48 @@
+//! Tessera's server-rendered pages: sign-up, sign-in, sign-out and the account page.
+//!
+//! Handlers are thin: they read the form, call `auth`, and render an askama template from the
+//! workspace's `templates/` directory. Every form carries a CSRF token (see [`csrf`]).
+
+pub mod csrf;
+mod pages;
+mod render;
+pub mod session_cookie;
+
+use actix_web::web;
+use auth::{PasswordHasher, PasswordPolicy, SessionPolicy};
+use std::sync::Arc;
+use store::{Clock, Db};
+
+/// What the pages need, shared by every worker.
+#[derive(Debug, Clone)]
+pub struct WebState {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: PasswordHasher,
+    pub password_policy: PasswordPolicy,
+    pub session_policy: SessionPolicy,
+    /// Cookies get the `Secure` attribute (the issuer is https).
+    pub secure_cookies: bool,
+}
+
+/// The stylesheet, compiled in so the binary runs from any directory.
+const STYLESHEET: &str = include_str!("../../../static/style.css");
+
+async fn stylesheet() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(STYLESHEET)
+}
+
+/// Registers the pages' routes. The caller provides `web::Data<WebState>`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/static/style.css", web::get().to(stylesheet))
+        .route("/", web::get().to(pages::home))
+        .route("/login", web::get().to(pages::login_form))
+        .route("/login", web::post().to(pages::login))
+        .route("/signup", web::get().to(pages::signup_form))
+        .route("/signup", web::post().to(pages::signup))
+        .route("/logout", web::get().to(pages::logout_form))
+        .route("/logout", web::post().to(pages::logout));
+}

@@ -1,0 +1,374 @@
+//! Sign-up, sign-in, sign-out and the account page.
+
+use crate::WebState;
+use crate::csrf::{self, Csrf};
+use crate::render::{PageError, page};
+use crate::session_cookie::{self, client_ip, current_session, user_agent};
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use auth::accounts::{self, LoginAttempt, LoginError, SignUp, SignUpError};
+use auth::sessions;
+use serde::Deserialize;
+use store::accounts::IdentityKind;
+use store::audit::Actor;
+
+/// Where to go after signing in: a local path only, never another site.
+fn safe_return_to(raw: Option<&str>) -> Option<String> {
+    let r = raw?.trim();
+    let local = r.starts_with('/')
+        && !r.starts_with("//")
+        && !r.starts_with("/\\")
+        && r.len() <= 4096
+        && !r.chars().any(|c| c.is_control());
+    local.then(|| r.to_owned())
+}
+
+fn return_query(return_to: &Option<String>) -> String {
+    match return_to {
+        Some(r) => format!(
+            "?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", r)
+                .finish()
+        ),
+        None => String::new(),
+    }
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    return_to: Option<String>,
+    signed_out: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    login_id: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf_token: String,
+    return_to: String,
+    return_query: String,
+    login_id: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+impl LoginPage {
+    fn new(csrf: &Csrf, return_to: &Option<String>) -> Self {
+        Self {
+            csrf_token: csrf.form_token(),
+            return_to: return_to.clone().unwrap_or_default(),
+            return_query: return_query(return_to),
+            login_id: String::new(),
+            error: None,
+            notice: None,
+        }
+    }
+}
+
+pub async fn login_form(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let return_to = safe_return_to(query.return_to.as_deref());
+    if current_session(&state, &req).await?.is_some() {
+        return Ok(see_other(return_to.as_deref().unwrap_or("/")));
+    }
+    let csrf = Csrf::for_request(&req);
+    let mut tpl = LoginPage::new(&csrf, &return_to);
+    if query.signed_out.is_some() {
+        tpl.notice = Some("You have signed out.".into());
+    }
+    Ok(page(
+        StatusCode::OK,
+        &tpl,
+        Some(&csrf),
+        state.secure_cookies,
+    ))
+}
+
+pub async fn login(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    if !csrf::verify(&req, &form.csrf_token) {
+        return Err(PageError::Csrf);
+    }
+    let return_to = safe_return_to(Some(&form.return_to));
+    let attempt = LoginAttempt {
+        login_id: form.login_id.clone(),
+        password: form.password,
+        ip: client_ip(&req),
+    };
+    match accounts::authenticate(&state.db, state.clock.as_ref(), &state.hasher, attempt).await {
+        Ok(user_id) => {
+            let started = sessions::start_session(
+                &state.db,
+                state.clock.as_ref(),
+                &state.session_policy,
+                user_id,
+                client_ip(&req),
+                user_agent(&req),
+            )
+            .await?;
+            let mut resp = see_other(return_to.as_deref().unwrap_or("/"));
+            resp.add_cookie(&session_cookie::session_cookie(&state, &started.token))?;
+            Ok(resp)
+        }
+        Err(LoginError::Internal(e)) => Err(e.into()),
+        Err(e @ (LoginError::InvalidCredentials | LoginError::Disabled)) => {
+            let status = match e {
+                LoginError::Disabled => StatusCode::FORBIDDEN,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            let csrf = Csrf::for_request(&req);
+            let mut tpl = LoginPage::new(&csrf, &return_to);
+            tpl.login_id = form.login_id.chars().take(320).collect();
+            tpl.error = Some(e.to_string());
+            Ok(page(status, &tpl, Some(&csrf), state.secure_cookies))
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SignUpForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignUpPage {
+    csrf_token: String,
+    return_to: String,
+    return_query: String,
+    email: String,
+    email_error: Option<String>,
+    password_error: Option<String>,
+    error: Option<String>,
+    min_length: usize,
+    max_length: usize,
+}
+
+impl SignUpPage {
+    fn new(state: &WebState, csrf: &Csrf, return_to: &Option<String>) -> Self {
+        Self {
+            csrf_token: csrf.form_token(),
+            return_to: return_to.clone().unwrap_or_default(),
+            return_query: return_query(return_to),
+            email: String::new(),
+            email_error: None,
+            password_error: None,
+            error: None,
+            min_length: state.password_policy.min_length,
+            max_length: state.password_policy.max_length,
+        }
+    }
+}
+
+pub async fn signup_form(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let return_to = safe_return_to(query.return_to.as_deref());
+    if current_session(&state, &req).await?.is_some() {
+        return Ok(see_other(return_to.as_deref().unwrap_or("/")));
+    }
+    let csrf = Csrf::for_request(&req);
+    let tpl = SignUpPage::new(&state, &csrf, &return_to);
+    Ok(page(
+        StatusCode::OK,
+        &tpl,
+        Some(&csrf),
+        state.secure_cookies,
+    ))
+}
+
+pub async fn signup(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    form: web::Form<SignUpForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    if !csrf::verify(&req, &form.csrf_token) {
+        return Err(PageError::Csrf);
+    }
+    let return_to = safe_return_to(Some(&form.return_to));
+    let input = SignUp {
+        email: form.email.clone(),
+        password: Some(form.password),
+        email_verified: false,
+        ip: client_ip(&req),
+        actor: Actor::Anonymous,
+    };
+    let user_id = match accounts::sign_up(
+        &state.db,
+        state.clock.as_ref(),
+        &state.hasher,
+        &state.password_policy,
+        input,
+    )
+    .await
+    {
+        Ok(id) => id,
+        Err(SignUpError::Internal(e)) => return Err(e.into()),
+        Err(e) => {
+            let csrf = Csrf::for_request(&req);
+            let mut tpl = SignUpPage::new(&state, &csrf, &return_to);
+            tpl.email = form.email.chars().take(320).collect();
+            let (status, message) = (StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
+            match e {
+                SignUpError::Password(_) => tpl.password_error = Some(message),
+                SignUpError::EmailTaken => {
+                    tpl.email_error = Some(format!("{message} Sign in instead."));
+                }
+                _ => tpl.email_error = Some(message),
+            }
+            tpl.error = Some("Please correct the errors below.".into());
+            return Ok(page(status, &tpl, Some(&csrf), state.secure_cookies));
+        }
+    };
+    let started = sessions::start_session(
+        &state.db,
+        state.clock.as_ref(),
+        &state.session_policy,
+        user_id,
+        client_ip(&req),
+        user_agent(&req),
+    )
+    .await?;
+    let mut resp = see_other(return_to.as_deref().unwrap_or("/"));
+    resp.add_cookie(&session_cookie::session_cookie(&state, &started.token))?;
+    Ok(resp)
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    csrf_token: String,
+    display_name: String,
+}
+
+pub async fn home(state: web::Data<WebState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let Some(session) = current_session(&state, &req).await? else {
+        return Ok(see_other("/login"));
+    };
+    let identities = store::accounts::list_identities(&state.db, session.user_id).await?;
+    let display_name = identities
+        .iter()
+        .find(|i| i.kind == IdentityKind::Email)
+        .or_else(|| identities.first())
+        .map(|i| i.value.clone())
+        .unwrap_or_else(|| session.user_id.to_string());
+    let csrf = Csrf::for_request(&req);
+    let tpl = HomePage {
+        csrf_token: csrf.form_token(),
+        display_name,
+    };
+    Ok(page(
+        StatusCode::OK,
+        &tpl,
+        Some(&csrf),
+        state.secure_cookies,
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage {
+    csrf_token: String,
+}
+
+pub async fn logout_form(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    if current_session(&state, &req).await?.is_none() {
+        return Ok(see_other("/login"));
+    }
+    let csrf = Csrf::for_request(&req);
+    let tpl = LogoutPage {
+        csrf_token: csrf.form_token(),
+    };
+    Ok(page(
+        StatusCode::OK,
+        &tpl,
+        Some(&csrf),
+        state.secure_cookies,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn logout(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    form: web::Form<LogoutForm>,
+) -> Result<HttpResponse, PageError> {
+    if !csrf::verify(&req, &form.csrf_token) {
+        return Err(PageError::Csrf);
+    }
+    if let Some(session) = current_session(&state, &req).await? {
+        sessions::end_session(&state.db, state.clock.as_ref(), &session, client_ip(&req)).await?;
+    }
+    let mut resp = see_other("/login?signed_out=1");
+    resp.add_cookie(&session_cookie::removal_cookie(&state))?;
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_return_to;
+
+    #[test]
+    fn return_to_stays_on_this_site() {
+        assert_eq!(
+            safe_return_to(Some("/oauth2/authorize?x=1")).as_deref(),
+            Some("/oauth2/authorize?x=1")
+        );
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "evil",
+            "/a\nb",
+        ] {
+            assert_eq!(safe_return_to(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(safe_return_to(None), None);
+    }
+}

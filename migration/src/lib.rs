@@ -1,0 +1,18 @@
+//! Schema migrations for Tessera, applied on start-up and by `tessera migrate`.
+//!
+//! Every schema change is a new file; an applied migration is never edited. Timestamps are stored as
+//! Unix milliseconds (`BIGINT`) so that ordering and range checks behave the same on SQLite and
+//! PostgreSQL; secrets are stored only as hashes.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,312 @@
+//! The command line: `tessera [serve]`, `migrate`, `user create`, `client create|list|delete`,
+//! `admin-key create`. Every command takes `--config FILE` and prints JSON with `--json`.
+
+use crate::config::Config;
+use crate::server::{self, AppState, StartError};
+use clap::{Args, Parser, Subcommand};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::audit::Actor;
+use store::{Clock, SystemClock};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera, an OpenID Connect identity server"
+)]
+pub struct Cli {
+    /// Configuration file (TOML), read after config/tessera.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage OAuth clients (relying parties).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage Admin API keys.
+    #[command(subcommand, name = "admin-key")]
+    AdminKey(AdminKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user with an email login ID; prints the user id.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Mark the email address as verified.
+        #[arg(long)]
+        verified: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints client_id and, for confidential clients, the secret (once).
+    Create(ClientCreate),
+    /// List registered clients.
+    List,
+    /// Delete a client by client_id.
+    Delete {
+        #[arg(value_name = "ID")]
+        client_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientCreate {
+    #[arg(long)]
+    name: String,
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// A public client (no secret; PKCE required).
+    #[arg(long)]
+    public: bool,
+    /// A third-party client (users are asked for consent).
+    #[arg(long)]
+    third_party: bool,
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    #[arg(long, value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
+    /// Grant types (default: authorization_code and refresh_token).
+    #[arg(long = "grant", value_name = "GRANT")]
+    grants: Vec<String>,
+    /// Scopes the client may request (default: all).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminKeyCommand {
+    /// Create an Admin API key; prints it once.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Runs a command to completion.
+pub async fn run(cli: Cli) -> Result<(), StartError> {
+    let config = Config::load(cli.config.as_deref())?;
+    crate::telemetry::init_logging(&config.log.level);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let out = Output { json: cli.json };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&config, clock).await,
+        Command::Migrate => {
+            let db = server::open_database(&config).await?;
+            db.close().await;
+            out.print(
+                serde_json::json!({ "migrated": true }),
+                "Migrations applied.",
+            );
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            email,
+            password_stdin,
+            verified,
+        }) => {
+            let password = if password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            let db = server::open_database(&config).await?;
+            let hasher = auth::PasswordHasher::new(config.argon2_params())
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            let input = auth::accounts::SignUp {
+                email,
+                password,
+                email_verified: verified,
+                ip: None,
+                actor: Actor::Cli,
+            };
+            let id = auth::accounts::sign_up(
+                &db,
+                clock.as_ref(),
+                &hasher,
+                &config.password_policy(),
+                input,
+            )
+            .await
+            .map_err(|e| StartError::Other(e.to_string()))?;
+            db.close().await;
+            out.print(serde_json::json!({ "id": id }), &id.to_string());
+            Ok(())
+        }
+        Command::Client(ClientCommand::Create(c)) => {
+            let db = server::open_database(&config).await?;
+            let registration = oidc::clients::ClientRegistration {
+                name: c.name,
+                redirect_uris: c.redirect_uris,
+                public: c.public,
+                third_party: c.third_party,
+                post_logout_redirect_uris: c.post_logout_redirect_uris,
+                backchannel_logout_uri: c.backchannel_logout_uri,
+                grant_types: c.grants,
+                scopes: c.scopes,
+            };
+            let registered =
+                oidc::clients::register_client(&db, clock.as_ref(), registration, Actor::Cli)
+                    .await
+                    .map_err(|e| StartError::Other(e.to_string()))?;
+            db.close().await;
+            let id = &registered.client.client_id;
+            let text = match &registered.client_secret {
+                Some(secret) => format!(
+                    "client_id: {id}\nclient_secret: {secret}\n(The secret is shown only now; store it safely.)"
+                ),
+                None => format!("client_id: {id}\n(public client: no secret)"),
+            };
+            let mut json = serde_json::json!({ "client_id": id });
+            if let Some(secret) = &registered.client_secret {
+                json["client_secret"] = serde_json::json!(secret);
+            }
+            out.print(json, &text);
+            Ok(())
+        }
+        Command::Client(ClientCommand::List) => {
+            let db = server::open_database(&config).await?;
+            let clients = oidc::clients::list_clients(&db)
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            db.close().await;
+            let json: Vec<_> = clients
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "client_id": c.client_id,
+                        "name": c.name,
+                        "public": c.is_public,
+                        "third_party": c.third_party,
+                        "redirect_uris": c.redirect_uris,
+                        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+                        "backchannel_logout_uri": c.backchannel_logout_uri,
+                        "grant_types": c.grant_types,
+                        "scopes": c.scopes,
+                        "created_at": c.created_at.to_rfc3339(),
+                    })
+                })
+                .collect();
+            let text = if clients.is_empty() {
+                "No clients.".to_owned()
+            } else {
+                clients
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}\t{}\t{}\t{}",
+                            c.client_id,
+                            c.name,
+                            if c.is_public {
+                                "public"
+                            } else {
+                                "confidential"
+                            },
+                            c.redirect_uris.join(" ")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            out.print(serde_json::Value::Array(json), &text);
+            Ok(())
+        }
+        Command::Client(ClientCommand::Delete { client_id }) => {
+            let db = server::open_database(&config).await?;
+            let deleted = oidc::clients::delete_client(&db, clock.as_ref(), &client_id, Actor::Cli)
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            db.close().await;
+            if !deleted {
+                return Err(StartError::Other(format!(
+                    "no client with client_id {client_id:?}"
+                )));
+            }
+            out.print(
+                serde_json::json!({ "deleted": true, "client_id": client_id }),
+                &format!("Deleted client {client_id}."),
+            );
+            Ok(())
+        }
+        Command::AdminKey(AdminKeyCommand::Create { name }) => {
+            let db = server::open_database(&config).await?;
+            let key = auth::admin_keys::create_admin_key(&db, clock.as_ref(), &name, Actor::Cli)
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            db.close().await;
+            out.print(
+                serde_json::json!({ "id": key.id, "name": key.name, "key": key.key }),
+                &format!(
+                    "{}\n(The key is shown only now; store it safely. Id: {})",
+                    key.key, key.id
+                ),
+            );
+            Ok(())
+        }
+    }
+}
+
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    fn print(&self, json: serde_json::Value, text: &str) {
+        if self.json {
+            println!("{json}");
+        } else {
+            println!("{text}");
+        }
+    }
+}
+
+fn read_password() -> Result<String, StartError> {
+    let mut input = String::new();
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut input)
+        .map_err(|e| StartError::Other(format!("cannot read the password from stdin: {e}")))?;
+    let password = input.lines().next().unwrap_or_default().to_owned();
+    if password.is_empty() {
+        return Err(StartError::Other("no password on stdin".into()));
+    }
+    Ok(password)
+}
+
+async fn serve(config: &Config, clock: Arc<dyn Clock>) -> Result<(), StartError> {
+    let db = server::open_database(config).await?;
+    tracing::info!(backend = db.backend_name(), "database ready");
+    let state = AppState::new(config, db, clock)?;
+    let running = server::start(config, state, None)?;
+    tracing::info!(
+        listen = %running.addr,
+        issuer = %config.server.issuer,
+        "Tessera is serving"
+    );
+    running
+        .server
+        .await
+        .map_err(|e| StartError::Other(e.to_string()))
+}

@@ -1,0 +1,330 @@
+//! Configuration: built-in defaults, overlaid by `config/tessera.toml` (if present), by the file
+//! given with `--config`, then by `TESSERA__SECTION__KEY` environment variables; `DATABASE_URL`
+//! overrides `database.url`. Unknown keys and bad values stop start-up with a one-line message that
+//! names the key.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// The file read when present, relative to the working directory.
+pub const DEFAULT_FILE: &str = "config/tessera.toml";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub session: SessionConfig,
+    pub password: PasswordConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// The issuer URL: what relying parties see; cookies are `Secure` when it is https.
+    pub issuer: String,
+    /// Worker threads; 0 means one per CPU core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path?mode=rwc` or `postgres://user@host:port/db`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// A session ends this long after sign-in, whatever happens.
+    pub lifetime_seconds: u64,
+    /// A session ends when unused for this long.
+    pub idle_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    pub min_length: usize,
+    pub max_length: usize,
+    /// Argon2id memory cost in KiB (default 19456 = 19 MiB).
+    pub argon2_memory_kib: u32,
+    /// Argon2id time cost (passes).
+    pub argon2_iterations: u32,
+    /// Argon2id lanes.
+    pub argon2_parallelism: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `debug`, `tessera=debug,info`, …; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            session: SessionConfig::default(),
+            password: PasswordConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            issuer: "http://127.0.0.1:8080".into(),
+            workers: 0,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/tessera.db?mode=rwc".into(),
+            max_connections: 16,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            lifetime_seconds: 14 * 24 * 3600,
+            idle_timeout_seconds: 3 * 24 * 3600,
+        }
+    }
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        let argon2 = auth::Argon2Params::default();
+        let policy = auth::PasswordPolicy::default();
+        Self {
+            min_length: policy.min_length,
+            max_length: policy.max_length,
+            argon2_memory_kib: argon2.memory_kib,
+            argon2_iterations: argon2.iterations,
+            argon2_parallelism: argon2.parallelism,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+        }
+    }
+}
+
+/// A configuration error: the key and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error: {key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn from_figment(err: figment::Error) -> ConfigError {
+    use figment::error::Kind;
+    let mut path = err.path.join(".");
+    let source = err
+        .metadata
+        .as_ref()
+        .and_then(|m| m.source.as_ref().map(|s| s.to_string()))
+        .map(|s| format!(" (from {s})"))
+        .unwrap_or_default();
+    let message = match &err.kind {
+        Kind::UnknownField(field, _) => {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(field);
+            "unknown key".to_owned()
+        }
+        Kind::InvalidType(actual, expected) => format!("expected {expected}, found {actual}"),
+        Kind::InvalidValue(actual, expected) => format!("expected {expected}, found {actual}"),
+        Kind::Message(m) => m.replace('\n', " "),
+        other => other.to_string(),
+    };
+    let key = if path.is_empty() {
+        "(file)".to_owned()
+    } else {
+        path
+    };
+    ConfigError::new(key, format!("{message}{source}"))
+}
+
+impl Config {
+    /// Loads the configuration from the standard sources and `file` (`--config`), with the process
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(
+            file,
+            Path::new(DEFAULT_FILE),
+            Env::prefixed("TESSERA__").split("__"),
+        )
+    }
+
+    /// Loads with an explicit default file and environment provider; for tests.
+    pub fn load_from(
+        file: Option<&Path>,
+        default_file: &Path,
+        env: Env,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if default_file.exists() {
+            figment = figment.merge(Toml::file_exact(default_file));
+        }
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::new(
+                    "--config",
+                    format!("cannot read {}", file.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(env).merge(
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| "database.url".into()),
+        );
+        let config: Config = figment.extract().map_err(from_figment)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that types alone do not.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        let issuer = url::Url::parse(&self.server.issuer)
+            .map_err(|e| ConfigError::new("server.issuer", format!("not a URL: {e}")))?;
+        if !matches!(issuer.scheme(), "http" | "https")
+            || issuer.host().is_none()
+            || issuer.query().is_some()
+            || issuer.fragment().is_some()
+            || self.server.issuer.ends_with('/')
+        {
+            return Err(ConfigError::new(
+                "server.issuer",
+                "must be an http(s) URL without query, fragment or trailing slash",
+            ));
+        }
+        let db = &self.database.url;
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::new(
+                "database.url",
+                "must start with sqlite: or postgres://",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::new(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if self.session.lifetime_seconds == 0 {
+            return Err(ConfigError::new(
+                "session.lifetime_seconds",
+                "must be at least 1",
+            ));
+        }
+        if self.session.idle_timeout_seconds == 0 {
+            return Err(ConfigError::new(
+                "session.idle_timeout_seconds",
+                "must be at least 1",
+            ));
+        }
+        // A lifetime beyond ~100 years overflows time arithmetic and means nothing.
+        const CENTURY: u64 = 100 * 365 * 24 * 3600;
+        if self.session.lifetime_seconds > CENTURY {
+            return Err(ConfigError::new("session.lifetime_seconds", "is too large"));
+        }
+        if self.session.idle_timeout_seconds > CENTURY {
+            return Err(ConfigError::new(
+                "session.idle_timeout_seconds",
+                "is too large",
+            ));
+        }
+        let p = &self.password;
+        if p.min_length == 0 || p.min_length > 256 {
+            return Err(ConfigError::new(
+                "password.min_length",
+                "must be between 1 and 256",
+            ));
+        }
+        if p.max_length < p.min_length || p.max_length > 4096 {
+            return Err(ConfigError::new(
+                "password.max_length",
+                "must be at least password.min_length and at most 4096",
+            ));
+        }
+        auth::PasswordHasher::new(self.argon2_params())
+            .map_err(|e| ConfigError::new("password.argon2_memory_kib", e.to_string()))?;
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(ConfigError::new("log.level", "not a valid log filter"));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.listen.parse().map_err(|_| {
+            ConfigError::new("server.listen", "must be an address like 127.0.0.1:8080")
+        })
+    }
+
+    pub fn argon2_params(&self) -> auth::Argon2Params {
+        auth::Argon2Params {
+            memory_kib: self.password.argon2_memory_kib,
+            iterations: self.password.argon2_iterations,
+            parallelism: self.password.argon2_parallelism,
+        }
+    }
+
+    pub fn password_policy(&self) -> auth::PasswordPolicy {
+        auth::PasswordPolicy {
+            min_length: self.password.min_length,
+            max_length: self.password.max_length,
+        }
+    }
+
+    pub fn session_policy(&self) -> auth::SessionPolicy {
+        auth::SessionPolicy {
+            lifetime: chrono::Duration::seconds(self.session.lifetime_seconds as i64),
+            idle_timeout: chrono::Duration::seconds(self.session.idle_timeout_seconds as i64),
+        }
+    }
+
+    /// Whether the issuer is https, so cookies must be `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.server.issuer.starts_with("https://")
+    }
+}

@@ -1,0 +1,163 @@
+//! Wiring: the shared state, the actix-web application, and starting the listener.
+
+use crate::config::Config;
+use crate::telemetry::{self, Metrics};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use store::{Clock, Db, DbSettings};
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub web: web::Data<::web::WebState>,
+    pub metrics: web::Data<Metrics>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("database: {0}")]
+    Database(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Opens the database named in the configuration and applies pending migrations.
+pub async fn open_database(config: &Config) -> Result<Db, StartError> {
+    let db = Db::connect(
+        &config.database.url,
+        &DbSettings {
+            max_connections: config.database.max_connections,
+        },
+    )
+    .await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+impl AppState {
+    pub fn new(config: &Config, db: Db, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let hasher = auth::PasswordHasher::new(config.argon2_params())
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        let web = ::web::WebState {
+            db: db.clone(),
+            clock,
+            hasher,
+            password_policy: config.password_policy(),
+            session_policy: config.session_policy(),
+            secure_cookies: config.secure_cookies(),
+        };
+        let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
+        Ok(Self {
+            db,
+            web: web::Data::new(web),
+            metrics: web::Data::new(metrics),
+        })
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.db.ping().await {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain")
+                .body("database unreachable")
+        }
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::build(StatusCode::NOT_FOUND)
+        .content_type("text/plain; charset=utf-8")
+        .body("Not found")
+}
+
+/// Registers every route of the application.
+pub fn configure(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(web::Data::new(state.clone()))
+            .app_data(state.web.clone())
+            .app_data(state.metrics.clone())
+            .app_data(web::FormConfig::default().limit(64 * 1024))
+            .app_data(web::JsonConfig::default().limit(256 * 1024))
+            .app_data(web::PayloadConfig::default().limit(256 * 1024))
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(telemetry::metrics))
+            .configure(::web::configure);
+    }
+}
+
+/// A started server.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub handle: ServerHandle,
+    pub server: Server,
+}
+
+/// Binds `server.listen` (or uses `listener`, already bound) and builds the server; the caller
+/// awaits or spawns `server`.
+pub fn start(
+    config: &Config,
+    state: AppState,
+    listener: Option<std::net::TcpListener>,
+) -> Result<RunningServer, StartError> {
+    let addr = config.listen_addr()?;
+    let routes = configure(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("X-Frame-Options", "DENY"))
+                    .add(("Referrer-Policy", "no-referrer"))
+                    .add((
+                        "Content-Security-Policy",
+                        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+                    )),
+            )
+            .wrap(from_fn(telemetry::observe))
+            .configure(routes.clone())
+            .default_service(web::to(not_found))
+    });
+    if config.server.workers > 0 {
+        server = server.workers(config.server.workers);
+    }
+    let server = match listener {
+        Some(l) => server.listen(l),
+        None => server.bind(addr),
+    }
+    .map_err(|source| StartError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?;
+    let bound = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| StartError::Other("no listening address".into()))?;
+    let server = server.run();
+    Ok(RunningServer {
+        addr: bound,
+        handle: server.handle(),
+        server,
+    })
+}
