@@ -1,0 +1,455 @@
+//! Sign-up, sign-in, sign-out and sessions through the real pages of a listening server.
+
+mod common;
+
+use common::*;
+use store::accounts::IdentityKind;
+
+const PASSWORD: &str = "correct horse battery";
+
+#[tokio::test]
+async fn sign_up_then_sign_out_then_sign_in() {
+    let server = TestServer::start().await;
+    let client = browser();
+
+    let resp = sign_up(&server, &client, "Alice@Example.com", PASSWORD).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/");
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("tessera_session="))
+        .expect("session cookie")
+        .to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain-http issuer: {cookie}");
+    assert_eq!(
+        signed_in_as(&server, &client).await.as_deref(),
+        Some("alice@example.com")
+    );
+
+    // The session is stored hashed: the cookie value is nowhere in the database.
+    let token = cookie["tessera_session=".len()..]
+        .split(';')
+        .next()
+        .unwrap_or_default();
+    let candidate = store::accounts::find_login_candidate(
+        server.db(),
+        IdentityKind::Email,
+        "alice@example.com",
+    )
+    .await
+    .expect("query")
+    .expect("account");
+    let sessions = store::sessions::list_for_user(server.db(), candidate.user_id)
+        .await
+        .expect("sessions");
+    assert_eq!(sessions.len(), 1);
+    assert!(
+        store::sessions::find_by_token_hash(server.db(), token)
+            .await
+            .expect("q")
+            .is_none()
+    );
+    assert_eq!(sessions[0].user_agent.as_deref(), Some("tessera-tests/1.0"));
+    assert_eq!(sessions[0].ip.as_deref(), Some("127.0.0.1"));
+    // And the password is an Argon2id hash.
+    assert!(
+        candidate
+            .password_hash
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("$argon2id$")
+    );
+
+    // Sign out (needs the CSRF token from the account page).
+    let home = client
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("body");
+    let token = hidden_field(&home, "csrf_token");
+    let resp = client
+        .post(server.url("/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/login?signed_out=1");
+    assert_eq!(signed_in_as(&server, &client).await, None);
+    assert!(
+        store::sessions::list_for_user(server.db(), candidate.user_id)
+            .await
+            .expect("s")
+            .is_empty()
+    );
+
+    // Sign in again with a differently-cased login ID.
+    let resp = log_in(&server, &client, "ALICE@example.COM", PASSWORD).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        signed_in_as(&server, &client).await.as_deref(),
+        Some("alice@example.com")
+    );
+
+    let events = store::audit::latest(server.db(), 10).await.expect("events");
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "login.succeeded",
+            "logout",
+            "login.succeeded",
+            "user.signed_up"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_answer() {
+    let server = TestServer::start().await;
+    let client = browser();
+    assert_eq!(
+        sign_up(&server, &client, "bob@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let other = browser();
+
+    let wrong = log_in(&server, &other, "bob@example.com", "not the password").await;
+    assert_eq!(wrong.status(), 401);
+    let wrong = wrong.text().await.expect("body");
+    let unknown = log_in(&server, &other, "nobody@example.com", PASSWORD).await;
+    assert_eq!(unknown.status(), 401);
+    let unknown = unknown.text().await.expect("body");
+    let message = "The login ID or password is incorrect.";
+    assert!(wrong.contains(message) && unknown.contains(message));
+    // The login ID typed is kept, the password is not.
+    assert!(wrong.contains("value=\"bob@example.com\""));
+    assert!(!wrong.contains("not the password"));
+    // Garbage that cannot be a login ID gets the same answer too.
+    let garbage = log_in(&server, &other, "x", PASSWORD).await;
+    assert_eq!(garbage.status(), 401);
+    assert!(garbage.text().await.expect("body").contains(message));
+    assert_eq!(signed_in_as(&server, &other).await, None);
+
+    let failures = store::audit::latest(server.db(), 10)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == "login.failed")
+        .count();
+    assert_eq!(failures, 3);
+}
+
+#[tokio::test]
+async fn forms_without_a_valid_csrf_token_are_refused() {
+    let server = TestServer::start().await;
+    let client = browser();
+    assert_eq!(
+        sign_up(&server, &client, "carol@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+
+    // No token at all, with the cookie set.
+    let fresh = browser();
+    let _ = csrf_token(&fresh, &server.url("/login")).await;
+    let resp = fresh
+        .post(server.url("/login"))
+        .form(&[("login_id", "carol@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 403);
+    assert!(
+        resp.text()
+            .await
+            .expect("body")
+            .contains("This form has expired")
+    );
+
+    // A token from another browser (cookie mismatch).
+    let attacker = browser();
+    let token = csrf_token(&attacker, &server.url("/login")).await;
+    let victim = browser();
+    let resp = victim
+        .post(server.url("/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("login_id", "carol@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 403);
+    assert_eq!(signed_in_as(&server, &victim).await, None);
+
+    // Sign-up and logout are protected the same way.
+    let resp = fresh
+        .post(server.url("/signup"))
+        .form(&[
+            ("csrf_token", "forged"),
+            ("email", "dave@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        store::accounts::count_users(server.db())
+            .await
+            .expect("count"),
+        1
+    );
+    let resp = client
+        .post(server.url("/logout"))
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 403);
+    assert!(
+        signed_in_as(&server, &client).await.is_some(),
+        "a forged logout must not sign out"
+    );
+}
+
+#[tokio::test]
+async fn sign_up_refuses_duplicates_bad_emails_and_weak_passwords() {
+    let server = TestServer::start().await;
+    assert_eq!(
+        sign_up(&server, &browser(), "erin@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+
+    // The same address in another case and in full-width Unicode letters.
+    for dup in ["ERIN@example.com", "\u{ff45}rin@example.com"] {
+        let resp = sign_up(&server, &browser(), dup, PASSWORD).await;
+        assert_eq!(resp.status(), 422, "{dup}");
+        let html = resp.text().await.expect("body");
+        assert!(
+            html.contains("An account with this email address already exists."),
+            "{html}"
+        );
+    }
+
+    let resp = sign_up(&server, &browser(), "not-an-email", PASSWORD).await;
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.expect("body");
+    assert!(html.contains("id=\"email-error\""));
+    assert!(
+        html.contains("value=\"not-an-email\""),
+        "what the user typed is kept"
+    );
+
+    let resp = sign_up(&server, &browser(), "frank@example.com", "short").await;
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.expect("body");
+    assert!(html.contains("id=\"password-error\"") && html.contains("at least 8"));
+
+    let long = "p".repeat(257);
+    let resp = sign_up(&server, &browser(), "frank@example.com", &long).await;
+    assert_eq!(resp.status(), 422);
+
+    // Hostile input is escaped, never reflected as markup.
+    let resp = sign_up(&server, &browser(), "<script>alert(1)</script>", PASSWORD).await;
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.expect("body");
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"));
+
+    assert_eq!(
+        store::accounts::count_users(server.db())
+            .await
+            .expect("count"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn sessions_expire_after_their_lifetime_and_when_idle() {
+    let server = TestServer::start_with(|c| {
+        c.session.lifetime_seconds = 8 * 3600;
+        c.session.idle_timeout_seconds = 3600;
+    })
+    .await;
+    let client = browser();
+    assert_eq!(
+        sign_up(&server, &client, "gina@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+
+    // Activity keeps an idle timeout at bay: 50 minutes, a request, 50 more minutes.
+    server.clock.advance(chrono::Duration::minutes(50));
+    assert!(signed_in_as(&server, &client).await.is_some());
+    server.clock.advance(chrono::Duration::minutes(50));
+    assert!(signed_in_as(&server, &client).await.is_some());
+
+    // More than the idle timeout without a request ends it.
+    server.clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(signed_in_as(&server, &client).await, None);
+
+    // The absolute lifetime ends a session however busy it is.
+    assert_eq!(
+        log_in(&server, &client, "gina@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    for _ in 0..8 {
+        server.clock.advance(chrono::Duration::minutes(55));
+        assert!(signed_in_as(&server, &client).await.is_some());
+    }
+    server.clock.advance(chrono::Duration::minutes(45));
+    assert_eq!(signed_in_as(&server, &client).await, None);
+}
+
+#[tokio::test]
+async fn sign_in_returns_to_a_local_page_only() {
+    let server = TestServer::start().await;
+    let client = browser();
+    assert_eq!(
+        sign_up(&server, &client, "hank@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let home = client
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("b");
+    let token = hidden_field(&home, "csrf_token");
+    client
+        .post(server.url("/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("out");
+
+    let page = client
+        .get(server.url("/login?return_to=%2Fsomewhere%3Fa%3D1"))
+        .send()
+        .await
+        .expect("login")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(hidden_field(&page, "return_to"), "/somewhere?a=1");
+    for (target, expected) in [
+        ("/somewhere?a=1", "/somewhere?a=1"),
+        ("https://evil.example/", "/"),
+        ("//evil.example", "/"),
+    ] {
+        let token = hidden_field(&page, "csrf_token");
+        let resp = client
+            .post(server.url("/login"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("login_id", "hank@example.com"),
+                ("password", PASSWORD),
+                ("return_to", target),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(resp.status(), 303);
+        assert_eq!(location(&resp), expected, "{target}");
+    }
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_bad_requests() {
+    let server = TestServer::start().await;
+    let client = browser();
+    assert_eq!(
+        client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .expect("h")
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .expect("r")
+            .status(),
+        200
+    );
+    let _ = client
+        .get(server.url("/login"))
+        .send()
+        .await
+        .expect("login");
+    let _ = client
+        .get(server.url("/no/such/page"))
+        .send()
+        .await
+        .expect("404");
+    let metrics = client.get(server.url("/metrics")).send().await.expect("m");
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.expect("body");
+    assert!(
+        text.contains("http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/login\""));
+    assert!(text.contains("route=\"(unmatched)\",status=\"404\""));
+
+    // Oversized and malformed bodies are refused cleanly, never with a 5xx.
+    let big = "x".repeat(200 * 1024);
+    let resp = client
+        .post(server.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("login_id={big}"))
+        .send()
+        .await
+        .expect("big");
+    assert_eq!(resp.status(), 413);
+    let resp = client
+        .post(server.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![0xff, 0xfe, b'=', 0x80])
+        .send()
+        .await
+        .expect("bad");
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+    let resp = client
+        .post(server.url("/login"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("json");
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+    let resp = client
+        .get(server.url("/"))
+        .header("cookie", format!("tessera_session={}", "A".repeat(5000)))
+        .send()
+        .await
+        .expect("huge cookie");
+    assert!(resp.status().as_u16() < 500, "{}", resp.status());
+}

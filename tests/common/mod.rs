@@ -1,0 +1,171 @@
+//! Shared test support: a real, listening Tessera server on its own database, an HTTP client
+//! with a cookie jar, and helpers to read forms.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use store::ManualClock;
+use store::testing::TestDatabase;
+use tessera::config::Config;
+use tessera::server::{self, AppState};
+
+/// A server started in this process on 127.0.0.1 with a random port, its own database and a clock
+/// the test moves.
+pub struct TestServer {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    pub database: TestDatabase,
+    pub config: Config,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// Cheap Argon2 parameters keep tests fast; production defaults are tested in `auth`.
+pub fn test_config(database_url: &str, port: u16) -> Config {
+    let mut config = Config::default();
+    config.server.listen = format!("127.0.0.1:{port}");
+    config.server.issuer = format!("http://127.0.0.1:{port}");
+    config.server.workers = 2;
+    config.database.url = database_url.to_owned();
+    config.database.max_connections = 4;
+    config.password.argon2_memory_kib = 1024;
+    config.password.argon2_iterations = 1;
+    config
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server after `adjust` has changed the test configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let database = TestDatabase::create().await.expect("test database");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let mut config = test_config(&database.url, port);
+        adjust(&mut config);
+        config.validate().expect("valid test config");
+        let clock = Arc::new(ManualClock::starting_now());
+        let state = AppState::new(&config, database.db.clone(), clock.clone()).expect("state");
+        let running = server::start(&config, state, Some(listener)).expect("start");
+        let handle = running.handle.clone();
+        tokio::spawn(running.server);
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            clock,
+            database,
+            config,
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn db(&self) -> &store::Db {
+        &self.database.db
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { handle.stop(false).await });
+        }
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("tessera-tests/1.0")
+        .build()
+        .expect("client")
+}
+
+/// The value of the hidden `name` input in `html`.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name} in page:\n{html}"))
+        + marker.len();
+    let end = html[start..].find('"').expect("end of value") + start;
+    html[start..end].to_owned()
+}
+
+/// GETs a page and returns its CSRF token.
+pub async fn csrf_token(client: &reqwest::Client, url: &str) -> String {
+    let html = client
+        .get(url)
+        .send()
+        .await
+        .expect("GET form")
+        .text()
+        .await
+        .expect("body");
+    hidden_field(&html, "csrf_token")
+}
+
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Signs up through the real form; returns the response (303 on success).
+pub async fn sign_up(
+    server: &TestServer,
+    client: &reqwest::Client,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let token = csrf_token(client, &server.url("/signup")).await;
+    client
+        .post(server.url("/signup"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("POST /signup")
+}
+
+/// Signs in through the real form; returns the response (303 on success).
+pub async fn log_in(
+    server: &TestServer,
+    client: &reqwest::Client,
+    login_id: &str,
+    password: &str,
+) -> reqwest::Response {
+    let token = csrf_token(client, &server.url("/login")).await;
+    client
+        .post(server.url("/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("login_id", login_id),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("POST /login")
+}
+
+/// Whether the client's session is live: `/` shows the account page instead of redirecting.
+pub async fn signed_in_as(server: &TestServer, client: &reqwest::Client) -> Option<String> {
+    let resp = client.get(server.url("/")).send().await.expect("GET /");
+    if resp.status() != 200 {
+        return None;
+    }
+    let html = resp.text().await.expect("body");
+    let start = html.find("id=\"signed-in-as\">")? + "id=\"signed-in-as\">".len();
+    let end = html[start..].find('<')? + start;
+    Some(html[start..end].to_owned())
+}
