@@ -12,7 +12,7 @@ use std::path::Path;
 /// The file read when present, relative to the working directory.
 pub const DEFAULT_FILE: &str = "config/tessera.toml";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -68,18 +68,6 @@ pub struct PasswordConfig {
 pub struct LogConfig {
     /// A tracing filter: `info`, `debug`, `tessera=debug,info`, …; `RUST_LOG` wins when set.
     pub level: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            session: SessionConfig::default(),
-            password: PasswordConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 impl Default for ServerConfig {
@@ -155,15 +143,20 @@ fn from_figment(err: figment::Error) -> ConfigError {
     let source = err
         .metadata
         .as_ref()
-        .and_then(|m| m.source.as_ref().map(|s| s.to_string()))
+        .map(|m| match &m.source {
+            Some(source) => source.to_string(),
+            None => m.name.to_string(),
+        })
         .map(|s| format!(" (from {s})"))
         .unwrap_or_default();
     let message = match &err.kind {
         Kind::UnknownField(field, _) => {
-            if !path.is_empty() {
-                path.push('.');
+            if err.path.last() != Some(field) {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(field);
             }
-            path.push_str(field);
             "unknown key".to_owned()
         }
         Kind::InvalidType(actual, expected) => format!("expected {expected}, found {actual}"),

@@ -122,6 +122,28 @@ impl PasswordHasher {
     }
 }
 
+impl PasswordHasher {
+    /// [`PasswordHasher::hash`] on a blocking thread, off the async runtime.
+    pub async fn hash_blocking(&self, password: String) -> Result<String, InvalidParams> {
+        let hasher = self.clone();
+        tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|e| InvalidParams(e.to_string()))?
+    }
+
+    /// Verifies on a blocking thread; with no stored hash, verifies against the decoy so that the
+    /// answer takes the same time.
+    pub async fn verify_blocking(&self, password: String, stored: Option<String>) -> bool {
+        let hasher = self.clone();
+        tokio::task::spawn_blocking(move || match stored {
+            Some(hash) => hasher.verify(&password, &hash),
+            None => hasher.verify_decoy(&password),
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,27 +193,5 @@ mod tests {
         assert!(p.check("éééééééé").is_ok());
         assert_eq!(p.check(&"x".repeat(257)), Err(PasswordError::TooLong(256)));
         assert!(p.check(&"x".repeat(256)).is_ok());
-    }
-}
-
-impl PasswordHasher {
-    /// [`PasswordHasher::hash`] on a blocking thread, off the async runtime.
-    pub async fn hash_blocking(&self, password: String) -> Result<String, InvalidParams> {
-        let hasher = self.clone();
-        tokio::task::spawn_blocking(move || hasher.hash(&password))
-            .await
-            .map_err(|e| InvalidParams(e.to_string()))?
-    }
-
-    /// Verifies on a blocking thread; with no stored hash, verifies against the decoy so that the
-    /// answer takes the same time.
-    pub async fn verify_blocking(&self, password: String, stored: Option<String>) -> bool {
-        let hasher = self.clone();
-        tokio::task::spawn_blocking(move || match stored {
-            Some(hash) => hasher.verify(&password, &hash),
-            None => hasher.verify_decoy(&password),
-        })
-        .await
-        .unwrap_or(false)
     }
 }

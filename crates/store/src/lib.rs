@@ -14,6 +14,8 @@ pub mod entity;
 pub mod sessions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use clock::{Clock, ManualClock, SystemClock, from_millis, to_millis};
 pub use db::{Db, DbSettings};

@@ -1,0 +1,150 @@
+//! Store tests, run on SQLite and (with `TESSERA_TEST_DATABASE_URL`) on PostgreSQL.
+
+use crate::accounts::{self, IdentityKind, NewAccount, NewIdentity};
+use crate::audit::{Actor, NewEvent};
+use crate::sessions::{self, NewSession};
+use crate::testing::TestDatabase;
+use crate::{Clock, ManualClock, StoreError};
+use chrono::Duration;
+use uuid::Uuid;
+
+fn account(email: &str) -> NewAccount {
+    NewAccount {
+        user_id: Uuid::now_v7(),
+        identities: vec![NewIdentity {
+            kind: IdentityKind::Email,
+            value: email.to_owned(),
+            verified: false,
+        }],
+        password_hash: Some("$argon2id$stub".into()),
+        standard_attributes: serde_json::json!({ "given_name": "Ann" }),
+        custom_attributes: serde_json::json!({}),
+        avatar_seed: "seed".into(),
+    }
+}
+
+fn signed_up(user: Uuid) -> NewEvent {
+    NewEvent::new("user.signed_up", Actor::User(user)).user(user)
+}
+
+#[tokio::test]
+async fn an_account_is_created_whole_with_its_profile() {
+    let t = TestDatabase::create().await.expect("db");
+    let clock = ManualClock::starting_now();
+    let new = account("ann@example.com");
+    let id = new.user_id;
+    accounts::create_account(&t.db, new, clock.now(), signed_up(id)).await.expect("create");
+
+    let c = accounts::find_login_candidate(&t.db, IdentityKind::Email, "ann@example.com")
+        .await
+        .expect("query")
+        .expect("found");
+    assert_eq!(c.user_id, id);
+    assert!(!c.disabled);
+    assert_eq!(c.password_hash.as_deref(), Some("$argon2id$stub"));
+    assert!(accounts::find_login_candidate(&t.db, IdentityKind::Username, "ann@example.com")
+        .await
+        .expect("query")
+        .is_none());
+
+    let profile = accounts::find_profile(&t.db, id).await.expect("q").expect("profile");
+    assert_eq!(profile.standard_attributes["given_name"], "Ann");
+    let user = accounts::find_user(&t.db, id).await.expect("q").expect("user");
+    assert_eq!(user.created_at.timestamp_millis(), clock.now().timestamp_millis());
+    assert!(user.last_login_at.is_none() && !user.disabled);
+    let ids = accounts::list_identities(&t.db, id).await.expect("ids");
+    assert_eq!(ids.len(), 1);
+    assert_eq!(ids[0].kind, IdentityKind::Email);
+    assert!(ids[0].verified_at.is_none());
+    let events = crate::audit::latest(&t.db, 5).await.expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].user_id, Some(id));
+}
+
+#[tokio::test]
+async fn a_taken_login_id_writes_nothing() {
+    let t = TestDatabase::create().await.expect("db");
+    let clock = ManualClock::starting_now();
+    let first = account("bo@example.com");
+    let first_id = first.user_id;
+    accounts::create_account(&t.db, first, clock.now(), signed_up(first_id)).await.expect("first");
+
+    // The second account's first identity is new, its second is taken: nothing of it may remain.
+    let mut second = account("new@example.com");
+    second.identities.push(NewIdentity {
+        kind: IdentityKind::Email,
+        value: "bo@example.com".into(),
+        verified: false,
+    });
+    let second_id = second.user_id;
+    let err = accounts::create_account(&t.db, second, clock.now(), signed_up(second_id))
+        .await
+        .expect_err("conflict");
+    assert!(matches!(err, StoreError::Conflict("login ID")), "{err:?}");
+    assert_eq!(accounts::count_users(&t.db).await.expect("count"), 1);
+    assert!(accounts::find_profile(&t.db, second_id).await.expect("q").is_none());
+    assert!(accounts::find_login_candidate(&t.db, IdentityKind::Email, "new@example.com")
+        .await
+        .expect("q")
+        .is_none());
+    assert_eq!(crate::audit::latest(&t.db, 5).await.expect("events").len(), 1);
+}
+
+#[tokio::test]
+async fn sessions_are_found_by_hash_touched_and_ended() {
+    let t = TestDatabase::create().await.expect("db");
+    let clock = ManualClock::starting_now();
+    let new = account("cy@example.com");
+    let user = new.user_id;
+    accounts::create_account(&t.db, new, clock.now(), signed_up(user)).await.expect("create");
+
+    let session = sessions::start_session(
+        &t.db,
+        NewSession {
+            id: Uuid::now_v7(),
+            user_id: user,
+            token_hash: "hash-1".into(),
+            expires_at: clock.now() + Duration::hours(1),
+            ip: Some("192.0.2.1".into()),
+            user_agent: Some("UA".into()),
+        },
+        clock.now(),
+        NewEvent::new("login.succeeded", Actor::User(user)).user(user),
+    )
+    .await
+    .expect("start");
+    let u = accounts::find_user(&t.db, user).await.expect("q").expect("user");
+    assert_eq!(u.last_login_at.map(|t| t.timestamp_millis()), Some(clock.now().timestamp_millis()));
+
+    let (found, disabled) = sessions::find_by_token_hash(&t.db, "hash-1")
+        .await
+        .expect("q")
+        .expect("found");
+    assert_eq!(found, session);
+    assert!(!disabled);
+    assert!(sessions::find_by_token_hash(&t.db, "hash-2").await.expect("q").is_none());
+
+    clock.advance(Duration::minutes(5));
+    sessions::touch(&t.db, session.id, clock.now()).await.expect("touch");
+    let (found, _) = sessions::find_by_token_hash(&t.db, "hash-1").await.expect("q").expect("found");
+    assert_eq!(found.last_used_at.timestamp_millis(), clock.now().timestamp_millis());
+    assert_eq!(sessions::list_for_user(&t.db, user).await.expect("list").len(), 1);
+
+    let ended = sessions::end_session(&t.db, session.id, clock.now(), NewEvent::new("logout", Actor::User(user)))
+        .await
+        .expect("end");
+    assert!(ended);
+    assert!(!sessions::end_session(&t.db, session.id, clock.now(), NewEvent::new("logout", Actor::User(user)))
+        .await
+        .expect("again"));
+    assert!(sessions::find_by_token_hash(&t.db, "hash-1").await.expect("q").is_none());
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_the_database_answers() {
+    let t = TestDatabase::create().await.expect("db");
+    t.db.migrate().await.expect("second run is a no-op");
+    t.db.ping().await.expect("ping");
+    let expected = if TestDatabase::is_postgres() { "postgres" } else { "sqlite" };
+    assert_eq!(t.db.backend_name(), expected);
+}

@@ -1,0 +1,145 @@
+//! Real pages in headless Chromium, driven through WebDriver (chromedriver).
+
+mod common;
+
+use common::*;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use thirtyfour::prelude::*;
+
+/// A chromedriver process on a free port, killed on drop.
+struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_chromedriver() -> ChromeDriver {
+    let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = Command::new(&binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {binary} (the test command installs chromium-driver): {e}"));
+    let url = format!("http://127.0.0.1:{port}");
+    let driver = ChromeDriver { child, url };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start on port {port}");
+}
+
+async fn start_browser(driver: &ChromeDriver, profile: &std::path::Path) -> WebDriver {
+    let mut caps = DesiredCapabilities::chrome();
+    let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    caps.set_binary(&binary).expect("binary");
+    for arg in [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--window-size=1000,800",
+    ] {
+        caps.add_arg(arg).expect("arg");
+    }
+    caps.add_arg(&format!("--user-data-dir={}", profile.display())).expect("profile");
+    WebDriver::new(driver.url.as_str(), caps).await.expect("start chromium")
+}
+
+/// The element, waiting (polling) for it to appear after a navigation.
+async fn wait_for(browser: &WebDriver, by: By) -> WebDriverResult<WebElement> {
+    browser.query(by).first().await
+}
+
+async fn fill(browser: &WebDriver, id: &str, text: &str) {
+    let input = wait_for(browser, By::Id(id)).await.expect(id);
+    input.clear().await.expect("clear");
+    input.send_keys(text).await.expect("type");
+}
+
+#[tokio::test]
+async fn sign_up_and_sign_in_in_a_real_browser() {
+    let server = TestServer::start().await;
+    let driver = start_chromedriver().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let browser = start_browser(&driver, &dir.path().join("profile")).await;
+    let shots = dir.path().join("screenshots");
+    std::fs::create_dir_all(&shots).expect("dir");
+
+    let result = async {
+        // Sign up through the page.
+        browser.goto(server.url("/signup")).await?;
+        assert_eq!(browser.title().await?, "Create an account · Tessera");
+        browser.screenshot(&shots.join("signup.png")).await?;
+        fill(&browser, "email", "Lena@Example.com").await;
+        fill(&browser, "password", "short").await;
+        wait_for(&browser, By::Css("button[type=submit]")).await?.click().await?;
+        let error = wait_for(&browser, By::Id("password-error")).await?.text().await?;
+        assert!(error.contains("at least 8"), "{error}");
+        // What the user typed is still there.
+        let kept = wait_for(&browser, By::Id("email")).await?.prop("value").await?;
+        assert_eq!(kept.as_deref(), Some("Lena@Example.com"));
+        browser.screenshot(&shots.join("signup-error.png")).await?;
+        fill(&browser, "password", "a long enough password").await;
+        wait_for(&browser, By::Css("button[type=submit]")).await?.click().await?;
+        let who = wait_for(&browser, By::Id("signed-in-as")).await?.text().await?;
+        assert_eq!(who, "lena@example.com");
+        browser.screenshot(&shots.join("account.png")).await?;
+
+        // Sign out, then sign in through the login page.
+        wait_for(&browser, By::Css("form[action='/logout'] button")).await?.click().await?;
+        let notice = wait_for(&browser, By::Css(".notice")).await?.text().await?;
+        assert_eq!(notice, "You have signed out.");
+        fill(&browser, "login_id", "lena@example.com").await;
+        fill(&browser, "password", "a wrong password").await;
+        wait_for(&browser, By::Css("button[type=submit]")).await?.click().await?;
+        let error = wait_for(&browser, By::Css(".error-summary")).await?.text().await?;
+        assert_eq!(error, "The login ID or password is incorrect.");
+        browser.screenshot(&shots.join("login-error.png")).await?;
+        fill(&browser, "password", "a long enough password").await;
+        wait_for(&browser, By::Css("button[type=submit]")).await?.click().await?;
+        let who = wait_for(&browser, By::Id("signed-in-as")).await?.text().await?;
+        assert_eq!(who, "lena@example.com");
+
+        // The session cookie is not readable by scripts.
+        let visible: serde_json::Value = browser
+            .execute("return document.cookie;", vec![])
+            .await?
+            .json()
+            .clone();
+        assert!(!visible.to_string().contains("tessera_session"), "{visible}");
+        Ok::<(), WebDriverError>(())
+    }
+    .await;
+    let _ = browser.screenshot(&shots.join("last.png")).await;
+    if let Ok(keep) = std::env::var("TESSERA_KEEP_SCREENSHOTS") {
+        let _ = std::fs::create_dir_all(&keep);
+        for entry in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
+            let _ = std::fs::copy(entry.path(), std::path::Path::new(&keep).join(entry.file_name()));
+        }
+    }
+    let _ = browser.quit().await;
+    result.expect("browser flow");
+    for name in ["signup.png", "signup-error.png", "account.png", "login-error.png"] {
+        let len = std::fs::metadata(shots.join(name)).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 1000, "screenshot {name} was saved");
+    }
+}
