@@ -42,6 +42,15 @@ pub enum Command {
     /// Manage Admin API keys.
     #[command(subcommand, name = "admin-key")]
     AdminKey(AdminKeyCommand),
+    /// Manage token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new signing key active; old keys stay in the JWKS until their tokens expire.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +259,22 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             );
             Ok(())
         }
+        Command::Keys(KeysCommand::Rotate) => {
+            let db = server::open_database(&config).await?;
+            let settings = config.provider_settings()?;
+            oidc::provider::ensure_active_keys(&db, clock.as_ref(), &settings)
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            let kids = oidc::provider::rotate_keys(&db, clock.as_ref(), &settings)
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            db.close().await;
+            out.print(
+                serde_json::json!({ "active_kids": kids }),
+                &format!("New signing keys are active: {}", kids.join(", ")),
+            );
+            Ok(())
+        }
         Command::AdminKey(AdminKeyCommand::Create { name }) => {
             let db = server::open_database(&config).await?;
             let key = auth::admin_keys::create_admin_key(&db, clock.as_ref(), &name, Actor::Cli)
@@ -298,7 +323,7 @@ fn read_password() -> Result<String, StartError> {
 async fn serve(config: &Config, clock: Arc<dyn Clock>) -> Result<(), StartError> {
     let db = server::open_database(config).await?;
     tracing::info!(backend = db.backend_name(), "database ready");
-    let state = AppState::new(config, db, clock)?;
+    let state = AppState::new(config, db, clock).await?;
     let running = server::start(config, state, None)?;
     tracing::info!(
         listen = %running.addr,

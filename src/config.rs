@@ -19,7 +19,35 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub session: SessionConfig,
     pub password: PasswordConfig,
+    pub tokens: TokensConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensConfig {
+    pub access_token_seconds: u64,
+    pub refresh_token_seconds: u64,
+    pub id_token_seconds: u64,
+    pub authorization_code_seconds: u64,
+    /// Algorithm of ID tokens (and logout tokens): RS256, ES256 or EdDSA.
+    pub id_token_alg: String,
+    /// Algorithm of access tokens: RS256, ES256 or EdDSA. ES256 by default: the token endpoint
+    /// signs one per request, and an RSA signature costs tens of times more.
+    pub access_token_alg: String,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            access_token_seconds: 600,
+            refresh_token_seconds: 30 * 24 * 3600,
+            id_token_seconds: 600,
+            authorization_code_seconds: 60,
+            id_token_alg: "RS256".into(),
+            access_token_alg: "ES256".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -282,6 +310,28 @@ impl Config {
         }
         auth::PasswordHasher::new(self.argon2_params())
             .map_err(|e| ConfigError::new("password.argon2_memory_kib", e.to_string()))?;
+        let t = &self.tokens;
+        for (key, value) in [
+            ("tokens.access_token_seconds", t.access_token_seconds),
+            ("tokens.refresh_token_seconds", t.refresh_token_seconds),
+            ("tokens.id_token_seconds", t.id_token_seconds),
+            (
+                "tokens.authorization_code_seconds",
+                t.authorization_code_seconds,
+            ),
+        ] {
+            if value == 0 || value > CENTURY {
+                return Err(ConfigError::new(key, "must be between 1 and 3153600000"));
+            }
+        }
+        for (key, value) in [
+            ("tokens.id_token_alg", &t.id_token_alg),
+            ("tokens.access_token_alg", &t.access_token_alg),
+        ] {
+            value
+                .parse::<oidc::SigningAlg>()
+                .map_err(|e| ConfigError::new(key, e))?;
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::new("log.level", "not a valid log filter"));
         }
@@ -314,6 +364,27 @@ impl Config {
             lifetime: chrono::Duration::seconds(self.session.lifetime_seconds as i64),
             idle_timeout: chrono::Duration::seconds(self.session.idle_timeout_seconds as i64),
         }
+    }
+
+    /// How the OpenID provider issues tokens (after [`Config::validate`]).
+    pub fn provider_settings(&self) -> Result<oidc::ProviderSettings, ConfigError> {
+        let t = &self.tokens;
+        let secs = |s: u64| chrono::Duration::seconds(s as i64);
+        Ok(oidc::ProviderSettings {
+            issuer: self.server.issuer.clone(),
+            access_token_ttl: secs(t.access_token_seconds),
+            refresh_token_ttl: secs(t.refresh_token_seconds),
+            id_token_ttl: secs(t.id_token_seconds),
+            authorization_code_ttl: secs(t.authorization_code_seconds),
+            id_token_alg: t
+                .id_token_alg
+                .parse()
+                .map_err(|e| ConfigError::new("tokens.id_token_alg", e))?,
+            access_token_alg: t
+                .access_token_alg
+                .parse()
+                .map_err(|e| ConfigError::new("tokens.access_token_alg", e))?,
+        })
     }
 
     /// Whether the issuer is https, so cookies must be `Secure`.

@@ -48,7 +48,11 @@ pub async fn open_database(config: &Config) -> Result<Db, StartError> {
 }
 
 impl AppState {
-    pub fn new(config: &Config, db: Db, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+    /// Builds the shared state: loads (or on first start generates) the signing keys.
+    pub async fn new(config: &Config, db: Db, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let provider = oidc::Provider::start(&db, clock.as_ref(), config.provider_settings()?)
+            .await
+            .map_err(|e| StartError::Other(format!("signing keys: {e}")))?;
         let hasher = auth::PasswordHasher::new(config.argon2_params())
             .map_err(|e| StartError::Other(e.to_string()))?;
         let web = ::web::WebState {
@@ -58,6 +62,7 @@ impl AppState {
             password_policy: config.password_policy(),
             session_policy: config.session_policy(),
             secure_cookies: config.secure_cookies(),
+            provider: Arc::new(provider),
         };
         let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
         Ok(Self {

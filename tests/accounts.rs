@@ -458,7 +458,11 @@ async fn health_readiness_metrics_and_bad_requests() {
 async fn cookies_are_secure_when_the_issuer_is_https() {
     let server = TestServer::start_with(|c| c.server.issuer = "https://id.example".into()).await;
     let client = browser();
-    let resp = client.get(server.url("/signup")).send().await.expect("signup page");
+    let resp = client
+        .get(server.url("/signup"))
+        .send()
+        .await
+        .expect("signup page");
     let csrf_cookie = resp
         .headers()
         .get_all("set-cookie")
@@ -467,15 +471,25 @@ async fn cookies_are_secure_when_the_issuer_is_https() {
         .find(|c| c.starts_with("tessera_csrf="))
         .expect("csrf cookie")
         .to_owned();
-    assert!(csrf_cookie.contains("Secure") && csrf_cookie.contains("HttpOnly"), "{csrf_cookie}");
+    assert!(
+        csrf_cookie.contains("Secure") && csrf_cookie.contains("HttpOnly"),
+        "{csrf_cookie}"
+    );
     let html = resp.text().await.expect("body");
     let token = hidden_field(&html, "csrf_token");
     // reqwest keeps Secure cookies away from http URLs, so send the CSRF cookie by hand.
-    let value = csrf_cookie["tessera_csrf=".len()..].split(';').next().unwrap_or_default();
+    let value = csrf_cookie["tessera_csrf=".len()..]
+        .split(';')
+        .next()
+        .unwrap_or_default();
     let resp = browser()
         .post(server.url("/signup"))
         .header("cookie", format!("tessera_csrf={value}"))
-        .form(&[("csrf_token", token.as_str()), ("email", "ivan@example.com"), ("password", PASSWORD)])
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "ivan@example.com"),
+            ("password", PASSWORD),
+        ])
         .send()
         .await
         .expect("signup");

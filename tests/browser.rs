@@ -31,11 +31,16 @@ async fn start_chromedriver() -> ChromeDriver {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {binary} (the test command installs chromium-driver): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot start {binary} (the test command installs chromium-driver): {e}")
+        });
     let url = format!("http://127.0.0.1:{port}");
     let driver = ChromeDriver { child, url };
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return driver;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -60,8 +65,11 @@ async fn start_browser(driver: &ChromeDriver, profile: &std::path::Path) -> WebD
     ] {
         caps.add_arg(arg).expect("arg");
     }
-    caps.add_arg(&format!("--user-data-dir={}", profile.display())).expect("profile");
-    WebDriver::new(driver.url.as_str(), caps).await.expect("start chromium")
+    caps.add_arg(&format!("--user-data-dir={}", profile.display()))
+        .expect("profile");
+    WebDriver::new(driver.url.as_str(), caps)
+        .await
+        .expect("start chromium")
 }
 
 /// The element, waiting (polling) for it to appear after a navigation.
@@ -91,32 +99,62 @@ async fn sign_up_and_sign_in_in_a_real_browser() {
         browser.screenshot(&shots.join("signup.png")).await?;
         fill(&browser, "email", "Lena@Example.com").await;
         fill(&browser, "password", "short").await;
-        wait_for(&browser, By::Css("button[type=submit]")).await?.click().await?;
-        let error = wait_for(&browser, By::Id("password-error")).await?.text().await?;
+        wait_for(&browser, By::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        let error = wait_for(&browser, By::Id("password-error"))
+            .await?
+            .text()
+            .await?;
         assert!(error.contains("at least 8"), "{error}");
         // What the user typed is still there.
-        let kept = wait_for(&browser, By::Id("email")).await?.prop("value").await?;
+        let kept = wait_for(&browser, By::Id("email"))
+            .await?
+            .prop("value")
+            .await?;
         assert_eq!(kept.as_deref(), Some("Lena@Example.com"));
         browser.screenshot(&shots.join("signup-error.png")).await?;
         fill(&browser, "password", "a long enough password").await;
-        wait_for(&browser, By::Css("button[type=submit]")).await?.click().await?;
-        let who = wait_for(&browser, By::Id("signed-in-as")).await?.text().await?;
+        wait_for(&browser, By::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        let who = wait_for(&browser, By::Id("signed-in-as"))
+            .await?
+            .text()
+            .await?;
         assert_eq!(who, "lena@example.com");
         browser.screenshot(&shots.join("account.png")).await?;
 
         // Sign out, then sign in through the login page.
-        wait_for(&browser, By::Css("form[action='/logout'] button")).await?.click().await?;
+        wait_for(&browser, By::Css("form[action='/logout'] button"))
+            .await?
+            .click()
+            .await?;
         let notice = wait_for(&browser, By::Css(".notice")).await?.text().await?;
         assert_eq!(notice, "You have signed out.");
         fill(&browser, "login_id", "lena@example.com").await;
         fill(&browser, "password", "a wrong password").await;
-        wait_for(&browser, By::Css("button[type=submit]")).await?.click().await?;
-        let error = wait_for(&browser, By::Css(".error-summary")).await?.text().await?;
+        wait_for(&browser, By::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        let error = wait_for(&browser, By::Css(".error-summary"))
+            .await?
+            .text()
+            .await?;
         assert_eq!(error, "The login ID or password is incorrect.");
         browser.screenshot(&shots.join("login-error.png")).await?;
         fill(&browser, "password", "a long enough password").await;
-        wait_for(&browser, By::Css("button[type=submit]")).await?.click().await?;
-        let who = wait_for(&browser, By::Id("signed-in-as")).await?.text().await?;
+        wait_for(&browser, By::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        let who = wait_for(&browser, By::Id("signed-in-as"))
+            .await?
+            .text()
+            .await?;
         assert_eq!(who, "lena@example.com");
 
         // The session cookie is not readable by scripts.
@@ -125,7 +163,10 @@ async fn sign_up_and_sign_in_in_a_real_browser() {
             .await?
             .json()
             .clone();
-        assert!(!visible.to_string().contains("tessera_session"), "{visible}");
+        assert!(
+            !visible.to_string().contains("tessera_session"),
+            "{visible}"
+        );
         Ok::<(), WebDriverError>(())
     }
     .await;
@@ -133,13 +174,23 @@ async fn sign_up_and_sign_in_in_a_real_browser() {
     if let Ok(keep) = std::env::var("TESSERA_KEEP_SCREENSHOTS") {
         let _ = std::fs::create_dir_all(&keep);
         for entry in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
-            let _ = std::fs::copy(entry.path(), std::path::Path::new(&keep).join(entry.file_name()));
+            let _ = std::fs::copy(
+                entry.path(),
+                std::path::Path::new(&keep).join(entry.file_name()),
+            );
         }
     }
     let _ = browser.quit().await;
     result.expect("browser flow");
-    for name in ["signup.png", "signup-error.png", "account.png", "login-error.png"] {
-        let len = std::fs::metadata(shots.join(name)).map(|m| m.len()).unwrap_or(0);
+    for name in [
+        "signup.png",
+        "signup-error.png",
+        "account.png",
+        "login-error.png",
+    ] {
+        let len = std::fs::metadata(shots.join(name))
+            .map(|m| m.len())
+            .unwrap_or(0);
         assert!(len > 1000, "screenshot {name} was saved");
     }
 }

@@ -38,9 +38,8 @@ fn json(out: &Output) -> serde_json::Value {
         "tessera failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[tokio::test]
@@ -53,37 +52,76 @@ async fn migrate_and_user_create() {
 
     let out = json(&tessera(
         &url,
-        &["user", "create", "--email", "Ivy@Example.com", "--password-stdin", "--verified", "--json"],
+        &[
+            "user",
+            "create",
+            "--email",
+            "Ivy@Example.com",
+            "--password-stdin",
+            "--verified",
+            "--json",
+        ],
         Some("a fine password\n"),
     ));
     let id = out["id"].as_str().expect("id").to_owned();
     assert_eq!(out.as_object().map(|o| o.len()), Some(1));
 
-    let db = store::Db::connect(&url, &Default::default()).await.expect("connect");
-    let candidate = store::accounts::find_login_candidate(&db, IdentityKind::Email, "ivy@example.com")
+    let db = store::Db::connect(&url, &Default::default())
         .await
-        .expect("query")
-        .expect("user");
+        .expect("connect");
+    let candidate =
+        store::accounts::find_login_candidate(&db, IdentityKind::Email, "ivy@example.com")
+            .await
+            .expect("query")
+            .expect("user");
     assert_eq!(candidate.user_id.to_string(), id);
     let hash = candidate.password_hash.expect("password");
     assert!(hash.starts_with("$argon2id$") && !hash.contains("a fine password"));
-    let identities = store::accounts::list_identities(&db, candidate.user_id).await.expect("ids");
-    assert!(identities[0].verified_at.is_some(), "--verified marks the email verified");
-    assert!(store::accounts::find_profile(&db, candidate.user_id).await.expect("p").is_some());
+    let identities = store::accounts::list_identities(&db, candidate.user_id)
+        .await
+        .expect("ids");
+    assert!(
+        identities[0].verified_at.is_some(),
+        "--verified marks the email verified"
+    );
+    assert!(
+        store::accounts::find_profile(&db, candidate.user_id)
+            .await
+            .expect("p")
+            .is_some()
+    );
 
     // Plain output is the id alone; a user without a password is allowed.
-    let out = tessera(&url, &["user", "create", "--email", "jay@example.com"], None);
+    let out = tessera(
+        &url,
+        &["user", "create", "--email", "jay@example.com"],
+        None,
+    );
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(store::Uuid::parse_str(text.trim()).is_ok(), "{text}");
 
     // A duplicate (in another case) and a bad address fail with a message, and exit non-zero.
-    let out = tessera(&url, &["user", "create", "--email", "IVY@example.com", "--json"], None);
+    let out = tessera(
+        &url,
+        &["user", "create", "--email", "IVY@example.com", "--json"],
+        None,
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     let out = tessera(&url, &["user", "create", "--email", "nope", "--json"], None);
     assert!(!out.status.success());
-    let out = tessera(&url, &["user", "create", "--email", "kim@example.com", "--password-stdin"], Some("short\n"));
+    let out = tessera(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "kim@example.com",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 8"));
     assert_eq!(store::accounts::count_users(&db).await.expect("count"), 2);
@@ -95,10 +133,16 @@ async fn client_create_list_delete() {
     let out = json(&tessera(
         &url,
         &[
-            "client", "create", "--name", "Web app",
-            "--redirect-uri", "https://app.example/cb",
-            "--redirect-uri", "http://127.0.0.1:9000/cb",
-            "--post-logout-redirect-uri", "https://app.example/bye",
+            "client",
+            "create",
+            "--name",
+            "Web app",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--redirect-uri",
+            "http://127.0.0.1:9000/cb",
+            "--post-logout-redirect-uri",
+            "https://app.example/bye",
             "--json",
         ],
         None,
@@ -109,14 +153,37 @@ async fn client_create_list_delete() {
 
     let out = json(&tessera(
         &url,
-        &["client", "create", "--name", "SPA", "--redirect-uri", "https://spa.example/cb", "--public", "--third-party", "--json"],
+        &[
+            "client",
+            "create",
+            "--name",
+            "SPA",
+            "--redirect-uri",
+            "https://spa.example/cb",
+            "--public",
+            "--third-party",
+            "--json",
+        ],
         None,
     ));
-    assert!(out.get("client_secret").is_none(), "public clients have no secret: {out}");
+    assert!(
+        out.get("client_secret").is_none(),
+        "public clients have no secret: {out}"
+    );
 
     let out = json(&tessera(
         &url,
-        &["client", "create", "--name", "Batch", "--grant", "client_credentials", "--scope", "api:read", "--json"],
+        &[
+            "client",
+            "create",
+            "--name",
+            "Batch",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "api:read",
+            "--json",
+        ],
         None,
     ));
     assert!(out["client_secret"].is_string());
@@ -125,33 +192,81 @@ async fn client_create_list_delete() {
     let list = list.as_array().expect("array");
     assert_eq!(list.len(), 3);
     assert_eq!(list[0]["client_id"], client_id.as_str());
-    assert_eq!(list[0]["redirect_uris"], serde_json::json!(["https://app.example/cb", "http://127.0.0.1:9000/cb"]));
-    assert_eq!(list[0]["grant_types"], serde_json::json!(["authorization_code", "refresh_token"]));
+    assert_eq!(
+        list[0]["redirect_uris"],
+        serde_json::json!(["https://app.example/cb", "http://127.0.0.1:9000/cb"])
+    );
+    assert_eq!(
+        list[0]["grant_types"],
+        serde_json::json!(["authorization_code", "refresh_token"])
+    );
     assert_eq!(list[1]["public"], true);
     assert_eq!(list[1]["third_party"], true);
-    assert_eq!(list[2]["grant_types"], serde_json::json!(["client_credentials"]));
+    assert_eq!(
+        list[2]["grant_types"],
+        serde_json::json!(["client_credentials"])
+    );
     assert_eq!(list[2]["scopes"], serde_json::json!(["api:read"]));
-    assert!(!list.iter().any(|c| c.to_string().contains(&secret)), "no secret in listings");
+    assert!(
+        !list.iter().any(|c| c.to_string().contains(&secret)),
+        "no secret in listings"
+    );
 
     // The secret is stored hashed.
-    let db = store::Db::connect(&url, &Default::default()).await.expect("connect");
-    let stored = store::clients::find_by_client_id(&db, &client_id).await.expect("q").expect("client");
+    let db = store::Db::connect(&url, &Default::default())
+        .await
+        .expect("connect");
+    let stored = store::clients::find_by_client_id(&db, &client_id)
+        .await
+        .expect("q")
+        .expect("client");
     assert_ne!(stored.secret_hash.as_deref(), Some(secret.as_str()));
-    assert!(auth::secrets::secret_matches(&secret, stored.secret_hash.as_deref().unwrap_or("")));
+    assert!(auth::secrets::secret_matches(
+        &secret,
+        stored.secret_hash.as_deref().unwrap_or("")
+    ));
 
     // Bad registrations fail with a message.
     for args in [
-        vec!["client", "create", "--name", "X", "--redirect-uri", "not a uri"],
+        vec![
+            "client",
+            "create",
+            "--name",
+            "X",
+            "--redirect-uri",
+            "not a uri",
+        ],
         vec!["client", "create", "--name", "X"],
-        vec!["client", "create", "--name", "X", "--redirect-uri", "https://x.example/cb", "--grant", "password"],
-        vec!["client", "create", "--name", "X", "--public", "--grant", "client_credentials"],
+        vec![
+            "client",
+            "create",
+            "--name",
+            "X",
+            "--redirect-uri",
+            "https://x.example/cb",
+            "--grant",
+            "password",
+        ],
+        vec![
+            "client",
+            "create",
+            "--name",
+            "X",
+            "--public",
+            "--grant",
+            "client_credentials",
+        ],
     ] {
         let out = tessera(&url, &args, None);
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(!out.stderr.is_empty());
     }
 
-    let out = json(&tessera(&url, &["client", "delete", &client_id, "--json"], None));
+    let out = json(&tessera(
+        &url,
+        &["client", "delete", &client_id, "--json"],
+        None,
+    ));
     assert_eq!(out["deleted"], true);
     let out = tessera(&url, &["client", "delete", &client_id], None);
     assert!(!out.status.success(), "deleting twice fails");
@@ -162,13 +277,22 @@ async fn client_create_list_delete() {
 #[tokio::test]
 async fn admin_key_create() {
     let (url, _dir) = TestDatabase::create_empty().await.expect("db");
-    let out = json(&tessera(&url, &["admin-key", "create", "--name", "ops", "--json"], None));
+    let out = json(&tessera(
+        &url,
+        &["admin-key", "create", "--name", "ops", "--json"],
+        None,
+    ));
     let key = out["key"].as_str().expect("key");
     assert!(key.starts_with("tsa_"));
     assert_eq!(out["name"], "ops");
     let id = store::Uuid::parse_str(out["id"].as_str().expect("id")).expect("uuid");
-    let db = store::Db::connect(&url, &Default::default()).await.expect("connect");
-    let hash = store::admin_keys::find_key_hash(&db, id).await.expect("q").expect("stored");
+    let db = store::Db::connect(&url, &Default::default())
+        .await
+        .expect("connect");
+    let hash = store::admin_keys::find_key_hash(&db, id)
+        .await
+        .expect("q")
+        .expect("stored");
     assert_ne!(hash, key);
     assert!(auth::secrets::secret_matches(key, &hash));
 

@@ -15,7 +15,11 @@ fn no_env() -> figment::providers::Env {
 }
 
 fn load(file: Option<&std::path::Path>) -> Result<Config, ConfigError> {
-    Config::load_from(file, std::path::Path::new("/nonexistent/tessera.toml"), no_env())
+    Config::load_from(
+        file,
+        std::path::Path::new("/nonexistent/tessera.toml"),
+        no_env(),
+    )
 }
 
 #[test]
@@ -40,13 +44,24 @@ fn the_example_config_is_valid() {
 #[test]
 fn files_overlay_defaults_and_later_files_win() {
     let dir = tempfile::tempdir().expect("dir");
-    let base = write(dir.path(), "base.toml", "[server]\nlisten = \"127.0.0.1:9000\"\nissuer = \"https://id.example\"\n[session]\nidle_timeout_seconds = 60\n");
-    let over = write(dir.path(), "over.toml", "[server]\nlisten = \"0.0.0.0:9001\"\n");
+    let base = write(
+        dir.path(),
+        "base.toml",
+        "[server]\nlisten = \"127.0.0.1:9000\"\nissuer = \"https://id.example\"\n[session]\nidle_timeout_seconds = 60\n",
+    );
+    let over = write(
+        dir.path(),
+        "over.toml",
+        "[server]\nlisten = \"0.0.0.0:9001\"\n",
+    );
     let c = Config::load_from(Some(&over), &base, no_env()).expect("load");
     assert_eq!(c.server.listen, "0.0.0.0:9001");
     assert_eq!(c.server.issuer, "https://id.example");
     assert_eq!(c.session.idle_timeout_seconds, 60);
-    assert_eq!(c.session.lifetime_seconds, Config::default().session.lifetime_seconds);
+    assert_eq!(
+        c.session.lifetime_seconds,
+        Config::default().session.lifetime_seconds
+    );
     assert!(c.secure_cookies());
 }
 
@@ -57,15 +72,47 @@ fn unknown_keys_and_bad_values_name_the_key() {
         ("[server]\nbogus = 1\n", "server.bogus", "unknown key"),
         ("[nonsense]\nx = 1\n", "nonsense", "unknown key"),
         ("[server]\nlisten = 5\n", "server.listen", "expected"),
-        ("[server]\nlisten = \"localhost\"\n", "server.listen", "address"),
+        (
+            "[server]\nlisten = \"localhost\"\n",
+            "server.listen",
+            "address",
+        ),
         ("[server]\nissuer = \"ftp://x\"\n", "server.issuer", "http"),
-        ("[server]\nissuer = \"https://x.example/\"\n", "server.issuer", "trailing slash"),
-        ("[database]\nurl = \"mysql://x\"\n", "database.url", "sqlite"),
-        ("[session]\nlifetime_seconds = -1\n", "session.lifetime_seconds", "expected"),
-        ("[session]\nidle_timeout_seconds = 0\n", "session.idle_timeout_seconds", "at least 1"),
-        ("[password]\nmin_length = 0\n", "password.min_length", "between"),
-        ("[password]\nmin_length = 10\nmax_length = 9\n", "password.max_length", "at least"),
-        ("[password]\nargon2_memory_kib = 1\n", "password.argon2_memory_kib", "Argon2"),
+        (
+            "[server]\nissuer = \"https://x.example/\"\n",
+            "server.issuer",
+            "trailing slash",
+        ),
+        (
+            "[database]\nurl = \"mysql://x\"\n",
+            "database.url",
+            "sqlite",
+        ),
+        (
+            "[session]\nlifetime_seconds = -1\n",
+            "session.lifetime_seconds",
+            "expected",
+        ),
+        (
+            "[session]\nidle_timeout_seconds = 0\n",
+            "session.idle_timeout_seconds",
+            "at least 1",
+        ),
+        (
+            "[password]\nmin_length = 0\n",
+            "password.min_length",
+            "between",
+        ),
+        (
+            "[password]\nmin_length = 10\nmax_length = 9\n",
+            "password.max_length",
+            "at least",
+        ),
+        (
+            "[password]\nargon2_memory_kib = 1\n",
+            "password.argon2_memory_kib",
+            "Argon2",
+        ),
         ("[log]\nlevel = \"[[[\"\n", "log.level", "filter"),
     ];
     for (i, (text, key, words)) in cases.iter().enumerate() {
@@ -112,15 +159,31 @@ fn environment_overrides_and_start_up_errors() {
     let url = format!("sqlite://{}?mode=rwc", db.display());
     let out = run(
         &["migrate", "--json"],
-        &[("TESSERA__DATABASE__URL", "sqlite:///nonexistent/dir/never.db"), ("DATABASE_URL", &url)],
+        &[
+            (
+                "TESSERA__DATABASE__URL",
+                "sqlite:///nonexistent/dir/never.db",
+            ),
+            ("DATABASE_URL", &url),
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(db.exists(), "the database directory and file are created");
 
     // --config names a file; an unknown key in it is reported with the file.
     let file = write(dir.path(), "bad.toml", "[database]\nurl2 = \"x\"\n");
-    let out = run(&["migrate", "--config", file.to_str().unwrap_or_default()], &[]);
+    let out = run(
+        &["migrate", "--config", file.to_str().unwrap_or_default()],
+        &[],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("database.url2") && err.contains("bad.toml"), "{err}");
+    assert!(
+        err.contains("database.url2") && err.contains("bad.toml"),
+        "{err}"
+    );
 }

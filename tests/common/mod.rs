@@ -45,7 +45,9 @@ impl TestServer {
         adjust(&mut config);
         config.validate().expect("valid test config");
         let clock = Arc::new(ManualClock::starting_now());
-        let state = AppState::new(&config, database.db.clone(), clock.clone()).expect("state");
+        let state = AppState::new(&config, database.db.clone(), clock.clone())
+            .await
+            .expect("state");
         let running = server::start(&config, state, Some(listener)).expect("start");
         let handle = running.handle.clone();
         tokio::spawn(running.server);

@@ -1,3 +1,18 @@
-//! The OpenID Connect provider: clients (relying parties) and, later, codes, tokens and keys.
+//! The OpenID Connect provider: clients, keys, authorization codes, tokens, UserInfo and logout.
+//! Nothing here knows HTTP: the web crate parses requests and renders what these functions return.
 
+pub mod authorize;
 pub mod clients;
+pub mod error;
+pub mod keys;
+pub mod provider;
+pub mod tokens;
+
+pub use error::{ErrorCode, OAuthError};
+pub use keys::SigningAlg;
+pub use provider::{Provider, ProviderSettings};
+pub mod bearer;
+pub mod client_auth;
+pub mod grants;
+pub mod revocation;
+pub mod userinfo;

@@ -11,7 +11,9 @@ pub mod clients;
 mod clock;
 mod db;
 pub mod entity;
+pub mod oauth;
 pub mod sessions;
+pub mod signing_keys;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]

@@ -143,6 +143,8 @@ pub async fn end_session(
 ) -> Result<bool, StoreError> {
     let tx = db.write.begin().await?;
     let deleted = sessions::Entity::delete_by_id(session_id).exec(&tx).await?;
+    // Ending a session ends the refresh tokens (and grants) issued under it.
+    crate::oauth::revoke_grants_of_session(&tx, session_id, to_millis(now)).await?;
     if deleted.rows_affected > 0 {
         audit::insert(&tx, event, now).await?;
     }

@@ -33,7 +33,9 @@ async fn an_account_is_created_whole_with_its_profile() {
     let clock = ManualClock::starting_now();
     let new = account("ann@example.com");
     let id = new.user_id;
-    accounts::create_account(&t.db, new, clock.now(), signed_up(id)).await.expect("create");
+    accounts::create_account(&t.db, new, clock.now(), signed_up(id))
+        .await
+        .expect("create");
 
     let c = accounts::find_login_candidate(&t.db, IdentityKind::Email, "ann@example.com")
         .await
@@ -42,15 +44,26 @@ async fn an_account_is_created_whole_with_its_profile() {
     assert_eq!(c.user_id, id);
     assert!(!c.disabled);
     assert_eq!(c.password_hash.as_deref(), Some("$argon2id$stub"));
-    assert!(accounts::find_login_candidate(&t.db, IdentityKind::Username, "ann@example.com")
-        .await
-        .expect("query")
-        .is_none());
+    assert!(
+        accounts::find_login_candidate(&t.db, IdentityKind::Username, "ann@example.com")
+            .await
+            .expect("query")
+            .is_none()
+    );
 
-    let profile = accounts::find_profile(&t.db, id).await.expect("q").expect("profile");
+    let profile = accounts::find_profile(&t.db, id)
+        .await
+        .expect("q")
+        .expect("profile");
     assert_eq!(profile.standard_attributes["given_name"], "Ann");
-    let user = accounts::find_user(&t.db, id).await.expect("q").expect("user");
-    assert_eq!(user.created_at.timestamp_millis(), clock.now().timestamp_millis());
+    let user = accounts::find_user(&t.db, id)
+        .await
+        .expect("q")
+        .expect("user");
+    assert_eq!(
+        user.created_at.timestamp_millis(),
+        clock.now().timestamp_millis()
+    );
     assert!(user.last_login_at.is_none() && !user.disabled);
     let ids = accounts::list_identities(&t.db, id).await.expect("ids");
     assert_eq!(ids.len(), 1);
@@ -67,7 +80,9 @@ async fn a_taken_login_id_writes_nothing() {
     let clock = ManualClock::starting_now();
     let first = account("bo@example.com");
     let first_id = first.user_id;
-    accounts::create_account(&t.db, first, clock.now(), signed_up(first_id)).await.expect("first");
+    accounts::create_account(&t.db, first, clock.now(), signed_up(first_id))
+        .await
+        .expect("first");
 
     // The second account's first identity is new, its second is taken: nothing of it may remain.
     let mut second = account("new@example.com");
@@ -82,12 +97,22 @@ async fn a_taken_login_id_writes_nothing() {
         .expect_err("conflict");
     assert!(matches!(err, StoreError::Conflict("login ID")), "{err:?}");
     assert_eq!(accounts::count_users(&t.db).await.expect("count"), 1);
-    assert!(accounts::find_profile(&t.db, second_id).await.expect("q").is_none());
-    assert!(accounts::find_login_candidate(&t.db, IdentityKind::Email, "new@example.com")
-        .await
-        .expect("q")
-        .is_none());
-    assert_eq!(crate::audit::latest(&t.db, 5).await.expect("events").len(), 1);
+    assert!(
+        accounts::find_profile(&t.db, second_id)
+            .await
+            .expect("q")
+            .is_none()
+    );
+    assert!(
+        accounts::find_login_candidate(&t.db, IdentityKind::Email, "new@example.com")
+            .await
+            .expect("q")
+            .is_none()
+    );
+    assert_eq!(
+        crate::audit::latest(&t.db, 5).await.expect("events").len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -96,7 +121,9 @@ async fn sessions_are_found_by_hash_touched_and_ended() {
     let clock = ManualClock::starting_now();
     let new = account("cy@example.com");
     let user = new.user_id;
-    accounts::create_account(&t.db, new, clock.now(), signed_up(user)).await.expect("create");
+    accounts::create_account(&t.db, new, clock.now(), signed_up(user))
+        .await
+        .expect("create");
 
     let session = sessions::start_session(
         &t.db,
@@ -113,8 +140,14 @@ async fn sessions_are_found_by_hash_touched_and_ended() {
     )
     .await
     .expect("start");
-    let u = accounts::find_user(&t.db, user).await.expect("q").expect("user");
-    assert_eq!(u.last_login_at.map(|t| t.timestamp_millis()), Some(clock.now().timestamp_millis()));
+    let u = accounts::find_user(&t.db, user)
+        .await
+        .expect("q")
+        .expect("user");
+    assert_eq!(
+        u.last_login_at.map(|t| t.timestamp_millis()),
+        Some(clock.now().timestamp_millis())
+    );
 
     let (found, disabled) = sessions::find_by_token_hash(&t.db, "hash-1")
         .await
@@ -122,22 +155,58 @@ async fn sessions_are_found_by_hash_touched_and_ended() {
         .expect("found");
     assert_eq!(found, session);
     assert!(!disabled);
-    assert!(sessions::find_by_token_hash(&t.db, "hash-2").await.expect("q").is_none());
+    assert!(
+        sessions::find_by_token_hash(&t.db, "hash-2")
+            .await
+            .expect("q")
+            .is_none()
+    );
 
     clock.advance(Duration::minutes(5));
-    sessions::touch(&t.db, session.id, clock.now()).await.expect("touch");
-    let (found, _) = sessions::find_by_token_hash(&t.db, "hash-1").await.expect("q").expect("found");
-    assert_eq!(found.last_used_at.timestamp_millis(), clock.now().timestamp_millis());
-    assert_eq!(sessions::list_for_user(&t.db, user).await.expect("list").len(), 1);
+    sessions::touch(&t.db, session.id, clock.now())
+        .await
+        .expect("touch");
+    let (found, _) = sessions::find_by_token_hash(&t.db, "hash-1")
+        .await
+        .expect("q")
+        .expect("found");
+    assert_eq!(
+        found.last_used_at.timestamp_millis(),
+        clock.now().timestamp_millis()
+    );
+    assert_eq!(
+        sessions::list_for_user(&t.db, user)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
 
-    let ended = sessions::end_session(&t.db, session.id, clock.now(), NewEvent::new("logout", Actor::User(user)))
-        .await
-        .expect("end");
+    let ended = sessions::end_session(
+        &t.db,
+        session.id,
+        clock.now(),
+        NewEvent::new("logout", Actor::User(user)),
+    )
+    .await
+    .expect("end");
     assert!(ended);
-    assert!(!sessions::end_session(&t.db, session.id, clock.now(), NewEvent::new("logout", Actor::User(user)))
+    assert!(
+        !sessions::end_session(
+            &t.db,
+            session.id,
+            clock.now(),
+            NewEvent::new("logout", Actor::User(user))
+        )
         .await
-        .expect("again"));
-    assert!(sessions::find_by_token_hash(&t.db, "hash-1").await.expect("q").is_none());
+        .expect("again")
+    );
+    assert!(
+        sessions::find_by_token_hash(&t.db, "hash-1")
+            .await
+            .expect("q")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -145,6 +214,10 @@ async fn migrations_are_idempotent_and_the_database_answers() {
     let t = TestDatabase::create().await.expect("db");
     t.db.migrate().await.expect("second run is a no-op");
     t.db.ping().await.expect("ping");
-    let expected = if TestDatabase::is_postgres() { "postgres" } else { "sqlite" };
+    let expected = if TestDatabase::is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     assert_eq!(t.db.backend_name(), expected);
 }

@@ -4,6 +4,7 @@
 //! workspace's `templates/` directory. Every form carries a CSRF token (see [`csrf`]).
 
 pub mod csrf;
+pub mod oauth;
 mod pages;
 mod render;
 pub mod session_cookie;
@@ -23,6 +24,7 @@ pub struct WebState {
     pub session_policy: SessionPolicy,
     /// Cookies get the `Secure` attribute (the issuer is https).
     pub secure_cookies: bool,
+    pub provider: Arc<oidc::Provider>,
 }
 
 /// The stylesheet, compiled in so the binary runs from any directory.
@@ -44,5 +46,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/signup", web::get().to(pages::signup_form))
         .route("/signup", web::post().to(pages::signup))
         .route("/logout", web::get().to(pages::logout_form))
-        .route("/logout", web::post().to(pages::logout));
+        .route("/logout", web::post().to(pages::logout))
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(oauth::discovery),
+        )
+        .route("/oauth2/jwks", web::get().to(oauth::jwks))
+        .route("/oauth2/authorize", web::get().to(oauth::authorize_get))
+        .route("/oauth2/authorize", web::post().to(oauth::authorize_post))
+        .route("/oauth2/consent", web::post().to(oauth::consent))
+        .route("/oauth2/token", web::post().to(oauth::token))
+        .route("/oauth2/userinfo", web::get().to(oauth::userinfo))
+        .route("/oauth2/userinfo", web::post().to(oauth::userinfo))
+        .route("/oauth2/revoke", web::post().to(oauth::revoke))
+        .route("/oauth2/introspect", web::post().to(oauth::introspect));
+    for path in [
+        "/.well-known/openid-configuration",
+        "/oauth2/jwks",
+        "/oauth2/token",
+        "/oauth2/userinfo",
+        "/oauth2/revoke",
+    ] {
+        cfg.route(
+            path,
+            web::method(actix_web::http::Method::OPTIONS).to(oauth::preflight),
+        );
+    }
 }

@@ -48,6 +48,9 @@ fn see_other(location: &str) -> HttpResponse {
 pub struct PageQuery {
     return_to: Option<String>,
     signed_out: Option<String>,
+    /// `login`: show the form even to a signed-in user (OpenID `prompt=login`, `max_age`).
+    prompt: Option<String>,
+    login_hint: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,11 +95,15 @@ pub async fn login_form(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
     let return_to = safe_return_to(query.return_to.as_deref());
-    if current_session(&state, &req).await?.is_some() {
+    let force = query.prompt.as_deref() == Some("login");
+    if !force && current_session(&state, &req).await?.is_some() {
         return Ok(see_other(return_to.as_deref().unwrap_or("/")));
     }
     let csrf = Csrf::for_request(&req);
     let mut tpl = LoginPage::new(&csrf, &return_to);
+    if let Some(hint) = &query.login_hint {
+        tpl.login_id = hint.chars().take(320).collect();
+    }
     if query.signed_out.is_some() {
         tpl.notice = Some("You have signed out.".into());
     }

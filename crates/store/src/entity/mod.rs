@@ -2,10 +2,15 @@
 
 pub mod admin_keys;
 pub mod audit_events;
+pub mod authorization_codes;
 pub mod clients;
+pub mod consents;
+pub mod grants;
 pub mod identities;
 pub mod password_credentials;
 pub mod profiles;
+pub mod refresh_tokens;
+pub mod revoked_access_tokens;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;

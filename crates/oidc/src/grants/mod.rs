@@ -1,0 +1,133 @@
+//! The token endpoint: one grant per module, each a linear chain of checks.
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+use crate::client_auth::{self, Method, PresentedCredentials};
+use crate::provider::Provider;
+use crate::tokens::TokenResponse;
+use crate::{ErrorCode, OAuthError};
+use serde::Deserialize;
+use store::clients::Client;
+use store::{Clock, Db};
+
+/// The form body of a token request.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+/// A refused token request, with how the client authenticated (a failed `client_secret_basic`
+/// answers 401 with `WWW-Authenticate: Basic`).
+#[derive(Debug, Clone)]
+pub struct TokenError {
+    pub error: OAuthError,
+    pub method: Method,
+}
+
+impl From<OAuthError> for TokenError {
+    fn from(error: OAuthError) -> Self {
+        Self {
+            error,
+            method: Method::None,
+        }
+    }
+}
+
+fn client_may(client: &Client, grant: &str) -> Result<(), OAuthError> {
+    if client.grant_types.iter().any(|g| g == grant) {
+        Ok(())
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("this client may not use the {grant} grant"),
+        ))
+    }
+}
+
+/// Narrows `granted` to `requested` (space-separated); a scope not granted is `invalid_scope`.
+fn narrow_scope(granted: &str, requested: Option<&str>) -> Result<String, OAuthError> {
+    let Some(requested) = requested.filter(|r| !r.trim().is_empty()) else {
+        return Ok(granted.to_owned());
+    };
+    let granted: Vec<&str> = granted.split(' ').collect();
+    let mut out: Vec<&str> = Vec::new();
+    for s in requested.split(' ').filter(|s| !s.is_empty()) {
+        if !granted.contains(&s) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                format!("the scope {s:?} was not granted"),
+            ));
+        }
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out.join(" "))
+}
+
+/// Handles a token request.
+pub async fn exchange(
+    provider: &Provider,
+    db: &Db,
+    clock: &dyn Clock,
+    req: TokenRequest,
+    authorization: Option<String>,
+) -> Result<TokenResponse, TokenError> {
+    let presented = PresentedCredentials {
+        authorization,
+        client_id: req.client_id.clone(),
+        client_secret: req.client_secret.clone(),
+    };
+    let Some(grant_type) = req.grant_type.clone() else {
+        return Err(OAuthError::invalid_request("grant_type is missing").into());
+    };
+    if !crate::clients::SUPPORTED_GRANTS.contains(&grant_type.as_str()) {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!("the grant type {grant_type:?} is not supported"),
+        )
+        .into());
+    }
+    let (client, method) = client_auth::authenticate_client(db, &presented)
+        .await
+        .map_err(|(error, method)| TokenError { error, method })?;
+    let with_method = |error: OAuthError| TokenError { error, method };
+    client_may(&client, &grant_type).map_err(with_method)?;
+    match grant_type.as_str() {
+        crate::clients::GRANT_AUTHORIZATION_CODE => {
+            authorization_code::exchange(provider, db, clock, &client, &req).await
+        }
+        crate::clients::GRANT_REFRESH_TOKEN => {
+            refresh_token::exchange(provider, db, clock, &client, &req).await
+        }
+        _ => client_credentials::exchange(provider, clock, &client, &req),
+    }
+    .map_err(with_method)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::narrow_scope;
+
+    #[test]
+    fn scopes_narrow_but_never_widen() {
+        assert_eq!(
+            narrow_scope("openid email", None).as_deref(),
+            Ok("openid email")
+        );
+        assert_eq!(
+            narrow_scope("openid email", Some("email")).as_deref(),
+            Ok("email")
+        );
+        assert!(narrow_scope("openid", Some("openid email")).is_err());
+    }
+}

@@ -1,0 +1,404 @@
+//! OAuth state: authorization codes, grants, refresh tokens, revoked access tokens and consents.
+//!
+//! Single use is enforced in the database: redeeming a code or rotating a refresh token is a
+//! conditional update (`… WHERE used_at IS NULL`), so two concurrent redemptions — even on two
+//! server processes — cannot both succeed. The loser revokes the whole grant (replay detection).
+
+use crate::entity::{
+    authorization_codes, consents, grants, refresh_tokens, revoked_access_tokens, users,
+};
+use crate::{Db, StoreError, from_millis, to_millis};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+/// An authorization code as issued by the authorization endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    pub code_hash: String,
+    pub client_id: String,
+    pub user_id: Uuid,
+    pub session_id: Option<Uuid>,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub claims: Option<serde_json::Value>,
+    pub nonce: Option<String>,
+    /// The S256 PKCE challenge, if the client sent one.
+    pub code_challenge: Option<String>,
+    pub auth_time: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used: bool,
+}
+
+pub async fn insert_authorization_code(
+    db: &Db,
+    code: &AuthorizationCode,
+) -> Result<(), StoreError> {
+    authorization_codes::Entity::insert(authorization_codes::ActiveModel {
+        code_hash: Set(code.code_hash.clone()),
+        client_id: Set(code.client_id.clone()),
+        user_id: Set(code.user_id),
+        session_id: Set(code.session_id),
+        redirect_uri: Set(code.redirect_uri.clone()),
+        scope: Set(code.scope.clone()),
+        claims: Set(code.claims.clone()),
+        nonce: Set(code.nonce.clone()),
+        code_challenge: Set(code.code_challenge.clone()),
+        auth_time: Set(to_millis(code.auth_time)),
+        created_at: Set(to_millis(code.created_at)),
+        expires_at: Set(to_millis(code.expires_at)),
+        used_at: Set(None),
+        grant_id: Set(None),
+    })
+    .exec_without_returning(&db.write)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_authorization_code(
+    db: &Db,
+    code_hash: &str,
+) -> Result<Option<AuthorizationCode>, StoreError> {
+    Ok(
+        authorization_codes::Entity::find_by_id(code_hash.to_owned())
+            .one(&db.read)
+            .await?
+            .map(|m| AuthorizationCode {
+                code_hash: m.code_hash,
+                client_id: m.client_id,
+                user_id: m.user_id,
+                session_id: m.session_id,
+                redirect_uri: m.redirect_uri,
+                scope: m.scope,
+                claims: m.claims,
+                nonce: m.nonce,
+                code_challenge: m.code_challenge,
+                auth_time: from_millis(m.auth_time),
+                created_at: from_millis(m.created_at),
+                expires_at: from_millis(m.expires_at),
+                used: m.used_at.is_some(),
+            }),
+    )
+}
+
+/// A grant: a user's authorisation of a client, which tokens name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub client_id: String,
+    pub session_id: Option<Uuid>,
+    pub scope: String,
+    pub claims: Option<serde_json::Value>,
+    pub auth_time: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+fn grant_from(m: grants::Model) -> Grant {
+    Grant {
+        id: m.id,
+        user_id: m.user_id,
+        client_id: m.client_id,
+        session_id: m.session_id,
+        scope: m.scope,
+        claims: m.claims,
+        auth_time: from_millis(m.auth_time),
+        created_at: from_millis(m.created_at),
+        revoked: m.revoked_at.is_some(),
+    }
+}
+
+/// A refresh token to store with a grant.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    pub token_hash: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What redeeming a code did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRedemption {
+    /// The code was unused: it is now used, and `grant` was created.
+    Redeemed(Grant),
+    /// The code had been used already; the grant it produced (if any) is now revoked.
+    Replayed,
+}
+
+async fn revoke_grant_in(
+    tx: &DatabaseTransaction,
+    grant_id: Uuid,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    grants::Entity::update_many()
+        .col_expr(grants::Column::RevokedAt, Expr::value(now_ms))
+        .filter(grants::Column::Id.eq(grant_id))
+        .filter(grants::Column::RevokedAt.is_null())
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+/// Marks the code used and creates its grant (with an optional refresh token), in one
+/// transaction. A code already used revokes the grant it produced.
+pub async fn redeem_authorization_code(
+    db: &Db,
+    code: &AuthorizationCode,
+    grant_id: Uuid,
+    refresh_token: Option<NewRefreshToken>,
+    now: DateTime<Utc>,
+) -> Result<CodeRedemption, StoreError> {
+    let now_ms = to_millis(now);
+    let tx = db.write.begin().await?;
+    let claimed = authorization_codes::Entity::update_many()
+        .col_expr(authorization_codes::Column::UsedAt, Expr::value(now_ms))
+        .col_expr(authorization_codes::Column::GrantId, Expr::value(grant_id))
+        .filter(authorization_codes::Column::CodeHash.eq(code.code_hash.as_str()))
+        .filter(authorization_codes::Column::UsedAt.is_null())
+        .exec(&tx)
+        .await?;
+    if claimed.rows_affected == 0 {
+        let previous = authorization_codes::Entity::find_by_id(code.code_hash.clone())
+            .one(&tx)
+            .await?
+            .and_then(|c| c.grant_id);
+        if let Some(previous) = previous {
+            revoke_grant_in(&tx, previous, now_ms).await?;
+        }
+        tx.commit().await?;
+        return Ok(CodeRedemption::Replayed);
+    }
+    let grant = grants::Model {
+        id: grant_id,
+        user_id: code.user_id,
+        client_id: code.client_id.clone(),
+        session_id: code.session_id,
+        scope: code.scope.clone(),
+        claims: code.claims.clone(),
+        auth_time: to_millis(code.auth_time),
+        created_at: now_ms,
+        revoked_at: None,
+    };
+    grants::Entity::insert(grants::ActiveModel::from(grant.clone()))
+        .exec_without_returning(&tx)
+        .await?;
+    if let Some(rt) = refresh_token {
+        insert_refresh_token_in(&tx, grant_id, &rt, now_ms).await?;
+    }
+    tx.commit().await?;
+    Ok(CodeRedemption::Redeemed(grant_from(grant)))
+}
+
+async fn insert_refresh_token_in(
+    tx: &DatabaseTransaction,
+    grant_id: Uuid,
+    rt: &NewRefreshToken,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
+        token_hash: Set(rt.token_hash.clone()),
+        grant_id: Set(grant_id),
+        created_at: Set(now_ms),
+        expires_at: Set(to_millis(rt.expires_at)),
+        used_at: Set(None),
+    })
+    .exec_without_returning(tx)
+    .await?;
+    Ok(())
+}
+
+/// A stored refresh token with its grant and whether the grant's user is disabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub grant: Grant,
+    pub expires_at: DateTime<Utc>,
+    pub used: bool,
+    pub user_disabled: bool,
+}
+
+pub async fn find_refresh_token(
+    db: &Db,
+    token_hash: &str,
+) -> Result<Option<RefreshTokenRecord>, StoreError> {
+    let Some(rt) = refresh_tokens::Entity::find_by_id(token_hash.to_owned())
+        .one(&db.read)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(grant) = grants::Entity::find_by_id(rt.grant_id)
+        .one(&db.read)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let user_disabled = users::Entity::find_by_id(grant.user_id)
+        .one(&db.read)
+        .await?
+        .is_none_or(|u| u.disabled_at.is_some());
+    Ok(Some(RefreshTokenRecord {
+        grant: grant_from(grant),
+        expires_at: from_millis(rt.expires_at),
+        used: rt.used_at.is_some(),
+        user_disabled,
+    }))
+}
+
+/// What rotating a refresh token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    Rotated,
+    /// The token had been used already: the whole grant is now revoked.
+    Reused,
+}
+
+/// Marks `old_hash` used and stores its successor, in one transaction; a token used before
+/// revokes its grant instead.
+pub async fn rotate_refresh_token(
+    db: &Db,
+    old_hash: &str,
+    grant_id: Uuid,
+    new: &NewRefreshToken,
+    now: DateTime<Utc>,
+) -> Result<Rotation, StoreError> {
+    let now_ms = to_millis(now);
+    let tx = db.write.begin().await?;
+    let claimed = refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now_ms))
+        .filter(refresh_tokens::Column::TokenHash.eq(old_hash))
+        .filter(refresh_tokens::Column::UsedAt.is_null())
+        .exec(&tx)
+        .await?;
+    if claimed.rows_affected == 0 {
+        revoke_grant_in(&tx, grant_id, now_ms).await?;
+        tx.commit().await?;
+        return Ok(Rotation::Reused);
+    }
+    insert_refresh_token_in(&tx, grant_id, new, now_ms).await?;
+    tx.commit().await?;
+    Ok(Rotation::Rotated)
+}
+
+/// Revokes a grant: every token naming it stops working.
+pub async fn revoke_grant(db: &Db, grant_id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let tx = db.write.begin().await?;
+    revoke_grant_in(&tx, grant_id, to_millis(now)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Revokes every grant issued under a browser session (logout), inside the caller's transaction.
+pub(crate) async fn revoke_grants_of_session<C: ConnectionTrait>(
+    conn: &C,
+    session_id: Uuid,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    grants::Entity::update_many()
+        .col_expr(grants::Column::RevokedAt, Expr::value(now_ms))
+        .filter(grants::Column::SessionId.eq(session_id))
+        .filter(grants::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_grant(db: &Db, grant_id: Uuid) -> Result<Option<Grant>, StoreError> {
+    Ok(grants::Entity::find_by_id(grant_id)
+        .one(&db.read)
+        .await?
+        .map(grant_from))
+}
+
+/// Records that the access token `jti` is revoked until it would have expired anyway.
+pub async fn revoke_access_token(
+    db: &Db,
+    jti: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    revoked_access_tokens::Entity::insert(revoked_access_tokens::ActiveModel {
+        jti: Set(jti.to_owned()),
+        expires_at: Set(to_millis(expires_at)),
+    })
+    .on_conflict(
+        OnConflict::column(revoked_access_tokens::Column::Jti)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&db.write)
+    .await?;
+    Ok(())
+}
+
+/// Whether an access token is still good, read in one query: not revoked by `jti`, and (for
+/// tokens issued to a user) its grant not revoked and its user not disabled.
+pub async fn access_token_is_active(
+    db: &Db,
+    jti: &str,
+    grant_id: Option<Uuid>,
+) -> Result<bool, StoreError> {
+    let revoked = Query::select()
+        .expr(Expr::val(1))
+        .from(revoked_access_tokens::Entity)
+        .and_where(Expr::col(revoked_access_tokens::Column::Jti).eq(jti))
+        .to_owned();
+    let Some(grant_id) = grant_id else {
+        return Ok(db.read.query_one(&revoked).await?.is_none());
+    };
+    let query = Query::select()
+        .expr(Expr::val(1))
+        .from(grants::Entity)
+        .inner_join(
+            users::Entity,
+            Expr::col((users::Entity, users::Column::Id))
+                .equals((grants::Entity, grants::Column::UserId)),
+        )
+        .and_where(Expr::col((grants::Entity, grants::Column::Id)).eq(grant_id))
+        .and_where(Expr::col((grants::Entity, grants::Column::RevokedAt)).is_null())
+        .and_where(Expr::col((users::Entity, users::Column::DisabledAt)).is_null())
+        .and_where(Expr::exists(revoked).not())
+        .to_owned();
+    Ok(db.read.query_one(&query).await?.is_some())
+}
+
+/// The scopes a user has consented to for a client, if any.
+pub async fn find_consent(
+    db: &Db,
+    user_id: Uuid,
+    client_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        consents::Entity::find_by_id((user_id, client_id.to_owned()))
+            .one(&db.read)
+            .await?
+            .map(|c| c.scope),
+    )
+}
+
+/// Remembers (or widens) a user's consent for a client.
+pub async fn save_consent(
+    db: &Db,
+    user_id: Uuid,
+    client_id: &str,
+    scope: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    consents::Entity::insert(consents::ActiveModel {
+        user_id: Set(user_id),
+        client_id: Set(client_id.to_owned()),
+        scope: Set(scope.to_owned()),
+        granted_at: Set(to_millis(now)),
+    })
+    .on_conflict(
+        OnConflict::columns([consents::Column::UserId, consents::Column::ClientId])
+            .update_columns([consents::Column::Scope, consents::Column::GrantedAt])
+            .to_owned(),
+    )
+    .exec_without_returning(&db.write)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,472 @@
+//! The OAuth 2.0 / OpenID Connect endpoints: parse, call `oidc`, answer (RFC 6749 JSON errors on
+//! the back-channel endpoints, pages for errors the browser sees).
+
+use crate::WebState;
+use crate::csrf::{self, Csrf};
+use crate::render::{PageError, page};
+use crate::session_cookie::current_session;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use askama::Template;
+use oidc::OAuthError;
+use oidc::authorize::{self, AuthorizationRequest, AuthorizeOutcome};
+use oidc::client_auth::Method;
+use oidc::grants::{self, TokenRequest};
+use oidc::revocation::{self, TokenParams};
+use oidc::userinfo::{self, UserInfoError};
+use serde::Deserialize;
+
+fn cors(builder: &mut HttpResponseBuilder) {
+    builder
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .insert_header((
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type",
+        ))
+        .insert_header(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+        .insert_header(("Access-Control-Max-Age", "600"));
+}
+
+/// `OPTIONS` on the endpoints browsers call directly.
+pub async fn preflight() -> HttpResponse {
+    let mut b = HttpResponse::NoContent();
+    cors(&mut b);
+    b.finish()
+}
+
+fn json_response(status: StatusCode, body: String, cache: &'static str) -> HttpResponse {
+    let mut b = HttpResponseBuilder::new(status);
+    cors(&mut b);
+    b.content_type("application/json")
+        .insert_header(("Cache-Control", cache))
+        .body(body)
+}
+
+pub async fn discovery(state: web::Data<WebState>) -> HttpResponse {
+    json_response(
+        StatusCode::OK,
+        state.provider.discovery_json().to_owned(),
+        "public, max-age=3600",
+    )
+}
+
+pub async fn jwks(state: web::Data<WebState>) -> HttpResponse {
+    json_response(
+        StatusCode::OK,
+        state.provider.keys().jwks_json().to_owned(),
+        "public, max-age=300",
+    )
+}
+
+/// An RFC 6749 error response; a failed client authentication is 401, with `WWW-Authenticate`
+/// when the client used HTTP Basic.
+fn oauth_error(error: &OAuthError, method: Method) -> HttpResponse {
+    use oidc::ErrorCode;
+    let status = match error.code {
+        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut b = HttpResponseBuilder::new(status);
+    cors(&mut b);
+    if status == StatusCode::UNAUTHORIZED && method == Method::Basic {
+        b.insert_header(("WWW-Authenticate", "Basic realm=\"tessera\""));
+    }
+    b.content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Pragma", "no-cache"))
+        .body(error.to_json().to_string())
+}
+
+fn authorization_header(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        })
+}
+
+/// Parses a form body; duplicated or malformed parameters are `invalid_request`.
+fn parse_form<T: for<'de> Deserialize<'de>>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T, OAuthError> {
+    if !is_form(req) {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    serde_urlencoded::from_bytes(body)
+        .map_err(|e| OAuthError::invalid_request(format!("malformed parameters: {e}")))
+}
+
+pub async fn token(state: web::Data<WebState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let params: TokenRequest = match parse_form(&req, &body) {
+        Ok(p) => p,
+        Err(e) => return oauth_error(&e, Method::None),
+    };
+    match grants::exchange(
+        &state.provider,
+        &state.db,
+        state.clock.as_ref(),
+        params,
+        authorization_header(&req),
+    )
+    .await
+    {
+        Ok(tokens) => match serde_json::to_string(&tokens) {
+            Ok(body) => {
+                let mut resp = json_response(StatusCode::OK, body, "no-store");
+                resp.headers_mut()
+                    .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+                resp
+            }
+            Err(e) => oauth_error(&OAuthError::server_error(e), Method::None),
+        },
+        Err(e) => oauth_error(&e.error, e.method),
+    }
+}
+
+pub async fn revoke(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params: TokenParams = match parse_form(&req, &body) {
+        Ok(p) => p,
+        Err(e) => return oauth_error(&e, Method::None),
+    };
+    match revocation::revoke(
+        &state.provider,
+        &state.db,
+        state.clock.as_ref(),
+        params,
+        authorization_header(&req),
+    )
+    .await
+    {
+        Ok(()) => json_response(StatusCode::OK, "{}".into(), "no-store"),
+        Err((e, method)) => oauth_error(&e, method),
+    }
+}
+
+pub async fn introspect(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params: TokenParams = match parse_form(&req, &body) {
+        Ok(p) => p,
+        Err(e) => return oauth_error(&e, Method::None),
+    };
+    match revocation::introspect(
+        &state.provider,
+        &state.db,
+        state.clock.as_ref(),
+        params,
+        authorization_header(&req),
+    )
+    .await
+    {
+        Ok(v) => json_response(StatusCode::OK, v.to_string(), "no-store"),
+        Err((e, method)) => oauth_error(&e, method),
+    }
+}
+
+#[derive(Deserialize)]
+struct AccessTokenForm {
+    access_token: Option<String>,
+}
+
+fn bearer_error(status: StatusCode, code: &str, description: &str) -> HttpResponse {
+    let mut b = HttpResponseBuilder::new(status);
+    cors(&mut b);
+    let challenge = if code.is_empty() {
+        "Bearer realm=\"tessera\"".to_owned()
+    } else {
+        format!("Bearer realm=\"tessera\", error=\"{code}\", error_description=\"{description}\"")
+    };
+    b.insert_header(("WWW-Authenticate", challenge))
+        .insert_header(("Cache-Control", "no-store"))
+        .content_type("application/json")
+        .body(serde_json::json!({ "error": if code.is_empty() { "invalid_token" } else { code }, "error_description": description }).to_string())
+}
+
+/// `GET`/`POST /oauth2/userinfo`: the token in `Authorization: Bearer` or (POST) the form field
+/// `access_token`, not both.
+pub async fn userinfo(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let from_header = match authorization_header(&req) {
+        Some(h) => match h.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                Some(token.trim().to_owned())
+            }
+            _ => {
+                return bearer_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "use the Bearer scheme",
+                );
+            }
+        },
+        None => None,
+    };
+    let from_body = if !body.is_empty() && is_form(&req) {
+        match serde_urlencoded::from_bytes::<AccessTokenForm>(&body) {
+            Ok(f) => f.access_token,
+            Err(_) => {
+                return bearer_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "malformed form body",
+                );
+            }
+        }
+    } else {
+        None
+    };
+    let token = match (from_header, from_body) {
+        (Some(_), Some(_)) => {
+            return bearer_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "send the token in one place only",
+            );
+        }
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => {
+            return bearer_error(StatusCode::UNAUTHORIZED, "", "an access token is required");
+        }
+    };
+    match userinfo::userinfo(&state.provider, &state.db, state.clock.as_ref(), &token).await {
+        Ok(claims) => json_response(StatusCode::OK, claims.to_string(), "no-store"),
+        Err(UserInfoError::InsufficientScope) => bearer_error(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "the token does not carry the openid scope for a user",
+        ),
+        Err(UserInfoError::Token(oidc::bearer::BearerError::Internal)) => oauth_error(
+            &OAuthError::server_error("token check failed"),
+            Method::None,
+        ),
+        Err(UserInfoError::Token(e)) => {
+            bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", &e.to_string())
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage {
+    csrf_token: String,
+    client_name: String,
+    scopes: Vec<(String, String)>,
+    request: String,
+}
+
+fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => "Sign you in with your Tessera account".into(),
+        "profile" => "Your name, nickname, picture and other profile details".into(),
+        "email" => "Your email address".into(),
+        "phone" => "Your phone number".into(),
+        "address" => "Your postal address".into(),
+        "offline_access" => "Stay connected when you are not using it".into(),
+        "profile:write" => "Change your profile".into(),
+        other => format!("Access “{other}”"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct AuthorizeErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+    back_href: &'a str,
+    back_label: &'a str,
+}
+
+/// The path and query of this authorization request with `prompt=login|create` and `max_age`
+/// removed: where the user comes back to after signing in, so the request is not asked again.
+fn return_path(query: &str) -> String {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k != "max_age")
+        .filter_map(|(k, v)| {
+            if k == "prompt" {
+                let rest: Vec<&str> = v
+                    .split(' ')
+                    .filter(|p| !p.is_empty() && *p != "login" && *p != "create")
+                    .collect();
+                (!rest.is_empty()).then(|| (k.into_owned(), rest.join(" ")))
+            } else {
+                Some((k.into_owned(), v.into_owned()))
+            }
+        })
+        .collect();
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    format!("/oauth2/authorize?{q}")
+}
+
+async fn run_authorize(
+    state: &WebState,
+    req: &HttpRequest,
+    query: &str,
+    consent: Option<bool>,
+) -> Result<HttpResponse, PageError> {
+    let params = match serde_urlencoded::from_str::<AuthorizationRequest>(query) {
+        Ok(p) => p,
+        Err(e) => {
+            let message = format!("The authorization request is malformed: {e}.");
+            let tpl = AuthorizeErrorPage {
+                title: "This sign-in request cannot be completed",
+                message: &message,
+                back_href: "/",
+                back_label: "Go to your account",
+            };
+            return Ok(page(
+                StatusCode::BAD_REQUEST,
+                &tpl,
+                None,
+                state.secure_cookies,
+            ));
+        }
+    };
+    let session = current_session(state, req).await?;
+    let outcome = match consent {
+        Some(false) => authorize::deny(&state.provider, &state.db, &params).await,
+        _ => {
+            authorize::authorize(
+                &state.provider,
+                &state.db,
+                state.clock.as_ref(),
+                &params,
+                session.as_ref(),
+                false,
+                consent == Some(true),
+            )
+            .await
+        }
+    };
+    Ok(match outcome {
+        AuthorizeOutcome::Redirect { location } => HttpResponse::Found()
+            .insert_header((header::LOCATION, location))
+            .insert_header(("Cache-Control", "no-store"))
+            .finish(),
+        AuthorizeOutcome::ErrorPage { message } => {
+            let tpl = AuthorizeErrorPage {
+                title: "This sign-in request cannot be completed",
+                message: &message,
+                back_href: "/",
+                back_label: "Go to your account",
+            };
+            page(StatusCode::BAD_REQUEST, &tpl, None, state.secure_cookies)
+        }
+        AuthorizeOutcome::Login { signup, login_hint } => {
+            let mut target = url::form_urlencoded::Serializer::new(String::new());
+            target.append_pair("return_to", &return_path(query));
+            if let Some(hint) = login_hint.filter(|h| h.len() <= 320) {
+                target.append_pair("login_hint", &hint);
+            }
+            if session.is_some() {
+                target.append_pair("prompt", "login");
+            }
+            let path = if signup { "/signup" } else { "/login" };
+            HttpResponse::Found()
+                .insert_header((header::LOCATION, format!("{path}?{}", target.finish())))
+                .insert_header(("Cache-Control", "no-store"))
+                .finish()
+        }
+        AuthorizeOutcome::Consent {
+            client_name,
+            scopes,
+        } => {
+            let csrf = Csrf::for_request(req);
+            let tpl = ConsentPage {
+                csrf_token: csrf.form_token(),
+                client_name,
+                scopes: scopes
+                    .iter()
+                    .map(|s| (s.clone(), describe_scope(s)))
+                    .collect(),
+                request: query.to_owned(),
+            };
+            page(StatusCode::OK, &tpl, Some(&csrf), state.secure_cookies)
+        }
+    })
+}
+
+/// `GET /oauth2/authorize`.
+pub async fn authorize_get(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let query = req.query_string().to_owned();
+    run_authorize(&state, &req, &query, None).await
+}
+
+/// `POST /oauth2/authorize` (form-encoded parameters, OpenID Connect Core §3.1.2.1).
+pub async fn authorize_post(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let query = String::from_utf8_lossy(&body).into_owned();
+    run_authorize(&state, &req, &query, None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ConsentForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    request: String,
+    #[serde(default)]
+    decision: String,
+}
+
+/// `POST /oauth2/consent`: the user's answer to the consent page.
+pub async fn consent(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    form: web::Form<ConsentForm>,
+) -> Result<HttpResponse, PageError> {
+    if !csrf::verify(&req, &form.csrf_token) {
+        return Err(PageError::Csrf);
+    }
+    let allow = form.decision == "allow";
+    run_authorize(&state, &req, &form.request, Some(allow)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::return_path;
+
+    #[test]
+    fn the_return_path_drops_satisfied_prompts() {
+        assert_eq!(
+            return_path("client_id=a&prompt=login&max_age=0&state=s"),
+            "/oauth2/authorize?client_id=a&state=s"
+        );
+        assert_eq!(
+            return_path("prompt=login+consent&x=1"),
+            "/oauth2/authorize?prompt=consent&x=1"
+        );
+    }
+}
