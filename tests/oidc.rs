@@ -1,0 +1,940 @@
+//! End-to-end OpenID Connect flows against a listening server, with the `openidconnect` crate as
+//! the relying party and a cookie-keeping HTTP client as the browser.
+
+mod common;
+
+use common::*;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope,
+    TokenResponse,
+};
+use std::future::Future;
+use std::pin::Pin;
+use store::audit::Actor;
+
+const PASSWORD: &str = "correct horse battery";
+const REDIRECT: &str = "http://127.0.0.1:1/callback";
+
+type HttpFuture =
+    Pin<Box<dyn Future<Output = Result<openidconnect::HttpResponse, reqwest::Error>> + Send>>;
+
+/// The relying party's HTTP client, as the closure `openidconnect` wants.
+fn rp_http() -> impl Fn(openidconnect::HttpRequest) -> HttpFuture {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    move |req: openidconnect::HttpRequest| {
+        let client = client.clone();
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let resp = client
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .body(body)
+                .send()
+                .await?;
+            let mut out = http::Response::builder().status(resp.status());
+            for (k, v) in resp.headers() {
+                out = out.header(k, v);
+            }
+            let body = resp.bytes().await?.to_vec();
+            Ok(out.body(body).unwrap_or_default())
+        })
+    }
+}
+
+struct Registered {
+    client_id: String,
+    secret: Option<String>,
+}
+
+async fn register(
+    server: &TestServer,
+    public: bool,
+    third_party: bool,
+    grants: &[&str],
+) -> Registered {
+    let registered = oidc::clients::register_client(
+        server.db(),
+        server.clock.as_ref(),
+        oidc::clients::ClientRegistration {
+            name: "Test RP".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            public,
+            third_party,
+            grant_types: grants.iter().map(|g| g.to_string()).collect(),
+            post_logout_redirect_uris: vec!["http://127.0.0.1:1/bye".into()],
+            ..Default::default()
+        },
+        Actor::Cli,
+    )
+    .await
+    .expect("register client");
+    Registered {
+        client_id: registered.client.client_id,
+        secret: registered.client_secret,
+    }
+}
+
+type Rp = openidconnect::Client<
+    openidconnect::EmptyAdditionalClaims,
+    openidconnect::core::CoreAuthDisplay,
+    openidconnect::core::CoreGenderClaim,
+    openidconnect::core::CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJsonWebKey,
+    openidconnect::core::CoreAuthPrompt,
+    openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+    openidconnect::core::CoreTokenResponse,
+    openidconnect::core::CoreTokenIntrospectionResponse,
+    openidconnect::core::CoreRevocableToken,
+    openidconnect::core::CoreRevocationErrorResponse,
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+async fn discover(server: &TestServer, reg: &Registered) -> Rp {
+    let http = rp_http();
+    let metadata = CoreProviderMetadata::discover_async(
+        IssuerUrl::new(server.base.clone()).expect("issuer"),
+        &http,
+    )
+    .await
+    .expect("discovery");
+    CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(reg.client_id.clone()),
+        reg.secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).expect("redirect"))
+}
+
+/// Follows the browser through the authorization endpoint (signing in when asked) until it is
+/// sent back to the client; returns the callback URL.
+async fn browse_to_callback(
+    server: &TestServer,
+    browser: &reqwest::Client,
+    start: &str,
+    email: &str,
+) -> url::Url {
+    let mut next = start.to_owned();
+    for _ in 0..10 {
+        let resp = browser.get(&next).send().await.expect("browse");
+        if resp.status().is_redirection() {
+            let loc = location(&resp);
+            if loc.starts_with(REDIRECT) || loc.starts_with("http://127.0.0.1:1/") {
+                return url::Url::parse(&loc).expect("callback");
+            }
+            next = if loc.starts_with('/') {
+                server.url(&loc)
+            } else {
+                loc
+            };
+            continue;
+        }
+        let html = resp.text().await.expect("page");
+        assert!(
+            html.contains("name=\"login_id\""),
+            "expected the login form, got:\n{html}"
+        );
+        let token = hidden_field(&html, "csrf_token");
+        let return_to = hidden_field(&html, "return_to");
+        let resp = browser
+            .post(server.url("/login"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("login_id", email),
+                ("password", PASSWORD),
+                ("return_to", return_to.as_str()),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(resp.status(), 303, "login failed");
+        next = server.url(&location(&resp));
+    }
+    panic!("too many redirects");
+}
+
+fn query_param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+struct Flow {
+    code: String,
+    verifier: PkceCodeVerifier,
+    nonce: Nonce,
+}
+
+async fn start_flow(server: &TestServer, rp: &Rp, browser: &reqwest::Client, email: &str) -> Flow {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, state, nonce) = rp
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let callback = browse_to_callback(server, browser, auth_url.as_str(), email).await;
+    assert_eq!(
+        query_param(&callback, "state").as_deref(),
+        Some(state.secret().as_str())
+    );
+    assert_eq!(
+        query_param(&callback, "iss").as_deref(),
+        Some(server.base.as_str())
+    );
+    let code = query_param(&callback, "code").unwrap_or_else(|| panic!("no code in {callback}"));
+    Flow {
+        code,
+        verifier,
+        nonce,
+    }
+}
+
+async fn userinfo_status(server: &TestServer, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(server.url("/oauth2/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("userinfo")
+        .status()
+        .as_u16()
+}
+
+async fn token_post(
+    server: &TestServer,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .form(form);
+    if let Some((id, secret)) = basic {
+        req = req.basic_auth(id, Some(secret));
+    }
+    let resp = req.send().await.expect("token");
+    let status = resp.status().as_u16();
+    let cache = resp
+        .headers()
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(cache, "no-store");
+    (status, resp.json().await.expect("json"))
+}
+
+async fn signed_up_browser(server: &TestServer, email: &str) -> reqwest::Client {
+    let b = browser();
+    assert_eq!(sign_up(server, &b, email, PASSWORD).await.status(), 303);
+    b
+}
+
+#[tokio::test]
+async fn code_flow_with_pkce_id_token_userinfo_and_refresh_rotation() {
+    let server = TestServer::start().await;
+    let reg = register(&server, false, false, &[]).await;
+    let rp = discover(&server, &reg).await;
+    let http = rp_http();
+    // The user is not signed in: the flow goes through the login page and comes back.
+    let b = browser();
+    assert_eq!(
+        sign_up(&server, &b, "ola@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let b = browser();
+    let flow = start_flow(&server, &rp, &b, "ola@example.com").await;
+
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(flow.code.clone()))
+        .expect("token endpoint")
+        .set_pkce_verifier(flow.verifier)
+        .request_async(&http)
+        .await
+        .expect("code exchange");
+    let id_token = tokens.id_token().expect("id_token");
+    let verifier = rp.id_token_verifier();
+    let claims = id_token
+        .claims(&verifier, &flow.nonce)
+        .expect("valid ID token");
+    assert_eq!(claims.issuer().as_str(), server.base);
+    assert!(claims.auth_time().is_some());
+    let expected = claims.access_token_hash().expect("at_hash");
+    let actual = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().expect("alg"),
+        id_token.signing_key(&verifier).expect("key"),
+    )
+    .expect("hash");
+    assert_eq!(&actual, expected);
+    let raw: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            id_token.to_string().split('.').nth(1).unwrap_or_default(),
+        )
+        .expect("b64"),
+    )
+    .expect("json");
+    assert!(raw["sid"].is_string(), "sid in the ID token: {raw}");
+
+    // The access token is an RFC 9068 JWT.
+    let at = tokens.access_token().secret().clone();
+    let header = jsonwebtoken_header(&at);
+    assert_eq!(header["typ"], "at+jwt");
+    assert!(header["kid"].is_string());
+
+    let info: CoreUserInfoClaims = rp
+        .user_info(tokens.access_token().clone(), None)
+        .expect("userinfo endpoint")
+        .request_async(&http)
+        .await
+        .expect("userinfo");
+    assert_eq!(info.subject(), claims.subject());
+    assert_eq!(info.email().map(|e| e.as_str()), Some("ola@example.com"));
+    assert_eq!(
+        info.email_verified(),
+        Some(false),
+        "not verified until a code proves it"
+    );
+
+    // Refresh rotates: the new token works, the old one is refused and revokes the grant.
+    let refresh = tokens.refresh_token().expect("refresh token").clone();
+    let refreshed = rp
+        .exchange_refresh_token(&refresh)
+        .expect("endpoint")
+        .request_async(&http)
+        .await
+        .expect("refresh");
+    let rotated = refreshed.refresh_token().expect("rotated").clone();
+    assert_ne!(rotated.secret(), refresh.secret());
+    assert_eq!(
+        userinfo_status(&server, refreshed.access_token().secret()).await,
+        200
+    );
+    let reuse = rp
+        .exchange_refresh_token(&refresh)
+        .expect("endpoint")
+        .request_async(&http)
+        .await;
+    assert!(reuse.is_err(), "a used refresh token is refused");
+    // Reuse revoked the whole grant: the rotated token and every access token die with it.
+    let (status, body) = token_post(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rotated.secret()),
+        ],
+        Some((&reg.client_id, reg.secret.as_deref().unwrap_or(""))),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        userinfo_status(&server, refreshed.access_token().secret()).await,
+        401
+    );
+    assert_eq!(userinfo_status(&server, &at).await, 401);
+}
+
+fn jsonwebtoken_header(jwt: &str) -> serde_json::Value {
+    let part = jwt.split('.').next().unwrap_or_default();
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, part)
+        .expect("b64");
+    serde_json::from_slice(&bytes).expect("header json")
+}
+
+#[tokio::test]
+async fn a_replayed_code_is_refused_and_revokes_what_it_issued() {
+    let server = TestServer::start().await;
+    let reg = register(&server, false, false, &[]).await;
+    let rp = discover(&server, &reg).await;
+    let b = signed_up_browser(&server, "pat@example.com").await;
+    let flow = start_flow(&server, &rp, &b, "pat@example.com").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", flow.code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", flow.verifier.secret().as_str()),
+    ];
+    let basic = Some((reg.client_id.as_str(), reg.secret.as_deref().unwrap_or("")));
+    let (status, first) = token_post(&server, &form, basic).await;
+    assert_eq!(status, 200, "{first}");
+    let at = first["access_token"].as_str().expect("at").to_owned();
+    assert_eq!(userinfo_status(&server, &at).await, 200);
+    let (status, second) = token_post(&server, &form, basic).await;
+    assert_eq!(
+        (status, second["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        userinfo_status(&server, &at).await,
+        401,
+        "the replay revoked the first tokens"
+    );
+    let rt = first["refresh_token"].as_str().expect("rt");
+    let (status, _) = token_post(
+        &server,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+        basic,
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn token_endpoint_refuses_bad_verifiers_redirects_and_clients() {
+    let server = TestServer::start().await;
+    let reg = register(&server, false, false, &[]).await;
+    let rp = discover(&server, &reg).await;
+    let b = signed_up_browser(&server, "quin@example.com").await;
+    let secret = reg.secret.clone().unwrap_or_default();
+    let basic = Some((reg.client_id.as_str(), secret.as_str()));
+
+    let flow = start_flow(&server, &rp, &b, "quin@example.com").await;
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", &flow.code),
+            ("redirect_uri", REDIRECT),
+        ],
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", &flow.code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", "x".repeat(50).leak()),
+        ],
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", &flow.code),
+            ("redirect_uri", "http://127.0.0.1:1/other"),
+            ("code_verifier", flow.verifier.secret()),
+        ],
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", "nonsense"),
+            ("redirect_uri", REDIRECT),
+        ],
+    ];
+    for form in &cases {
+        let (status, body) = token_post(&server, form, basic).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{form:?}: {body}"
+        );
+    }
+    // Bad client credentials are 401 with a Basic challenge.
+    let resp = reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .basic_auth(&reg.client_id, Some("wrong"))
+        .form(&[("grant_type", "authorization_code"), ("code", "x")])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers().get("www-authenticate").is_some());
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.expect("json")["error"],
+        "invalid_client"
+    );
+    // Malformed requests are RFC 6749 errors, never 5xx.
+    for (form, error) in [
+        (vec![("code", "x")], "invalid_request"),
+        (vec![("grant_type", "password")], "unsupported_grant_type"),
+        (
+            vec![("grant_type", "client_credentials")],
+            "unauthorized_client",
+        ),
+    ] {
+        let (status, body) = token_post(&server, &form, basic).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some(error)),
+            "{form:?}"
+        );
+    }
+    let resp = reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .header("content-type", "application/json")
+        .body("{\"grant_type\":\"authorization_code\"}")
+        .send()
+        .await
+        .expect("json body");
+    assert_eq!(resp.status(), 400);
+    // The genuine exchange still works after all that (the failures did not consume the code).
+    let (status, body) = token_post(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &flow.code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", flow.verifier.secret()),
+        ],
+        basic,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn authorization_errors_pages_and_redirects() {
+    let server = TestServer::start().await;
+    let public = register(&server, true, false, &[]).await;
+    let b = signed_up_browser(&server, "ray@example.com").await;
+    let authorize = |q: &str| server.url(&format!("/oauth2/authorize?{q}"));
+
+    // An unregistered redirect_uri or client is a page, never a redirect.
+    for q in [
+        format!(
+            "response_type=code&client_id={}&redirect_uri=https://evil.example/cb&scope=openid",
+            public.client_id
+        ),
+        "response_type=code&client_id=unknown&redirect_uri=http://127.0.0.1:1/callback".to_owned(),
+        "response_type=code".to_owned(),
+    ] {
+        let resp = b.get(authorize(&q)).send().await.expect("authorize");
+        assert_eq!(resp.status(), 400, "{q}");
+        assert!(resp.headers().get("location").is_none());
+    }
+    // A public client without PKCE gets invalid_request at its redirect URI.
+    let resp = b
+        .get(authorize(&format!(
+            "response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid&state=s1",
+            public.client_id
+        )))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(resp.status(), 302);
+    let loc = url::Url::parse(&location(&resp)).expect("url");
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(query_param(&loc, "state").as_deref(), Some("s1"));
+    // plain PKCE is refused too.
+    let resp = b
+        .get(authorize(&format!("response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid&code_challenge={}&code_challenge_method=plain", public.client_id, "a".repeat(43))))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(
+        query_param(&url::Url::parse(&location(&resp)).expect("url"), "error").as_deref(),
+        Some("invalid_request")
+    );
+    // Unsupported response types.
+    let resp = b
+        .get(authorize(&format!(
+            "response_type=token&client_id={}&redirect_uri={REDIRECT}",
+            public.client_id
+        )))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(
+        query_param(&url::Url::parse(&location(&resp)).expect("url"), "error").as_deref(),
+        Some("unsupported_response_type")
+    );
+
+    // prompt=none without a session: login_required, sent back to the client.
+    let anonymous = browser();
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let resp = anonymous
+        .get(authorize(&format!("response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid&prompt=none&state=z&code_challenge={challenge}&code_challenge_method=S256", public.client_id)))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(resp.status(), 302);
+    let loc = url::Url::parse(&location(&resp)).expect("url");
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("login_required")
+    );
+    assert_eq!(query_param(&loc, "state").as_deref(), Some("z"));
+
+    // prompt=login with a session goes to the login form again.
+    let resp = b
+        .get(authorize(&format!("response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid&prompt=login&code_challenge={challenge}&code_challenge_method=S256", public.client_id)))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(resp.status(), 302);
+    let loc = location(&resp);
+    assert!(
+        loc.starts_with("/login?") && loc.contains("prompt=login"),
+        "{loc}"
+    );
+    assert!(
+        !loc.contains("prompt%3Dlogin"),
+        "the return path drops prompt=login: {loc}"
+    );
+}
+
+#[tokio::test]
+async fn public_client_with_pkce_and_no_secret() {
+    let server = TestServer::start().await;
+    let reg = register(&server, true, false, &[]).await;
+    let rp = discover(&server, &reg).await;
+    let b = signed_up_browser(&server, "sam@example.com").await;
+    let flow = start_flow(&server, &rp, &b, "sam@example.com").await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(flow.code))
+        .expect("endpoint")
+        .set_pkce_verifier(flow.verifier)
+        .request_async(&rp_http())
+        .await
+        .expect("public client exchange");
+    tokens
+        .id_token()
+        .expect("id token")
+        .claims(&rp.id_token_verifier(), &flow.nonce)
+        .expect("valid");
+}
+
+#[tokio::test]
+async fn third_party_clients_ask_for_consent_once() {
+    let server = TestServer::start().await;
+    let reg = register(&server, false, true, &[]).await;
+    let rp = discover(&server, &reg).await;
+    let b = signed_up_browser(&server, "tia@example.com").await;
+    let (challenge, _verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, _, _) = rp
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let page = b.get(auth_url.as_str()).send().await.expect("authorize");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("consent page");
+    assert!(
+        html.contains("Allow Test RP to use your account?"),
+        "{html}"
+    );
+    assert!(html.contains("data-scope=\"email\""));
+    let request = hidden_field(&html, "request");
+    let token = hidden_field(&html, "csrf_token");
+
+    // Denying sends access_denied back.
+    let resp = b
+        .post(server.url("/oauth2/consent"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("request", request.as_str()),
+            ("decision", "deny"),
+        ])
+        .send()
+        .await
+        .expect("deny");
+    let loc = url::Url::parse(&location(&resp)).expect("url");
+    assert_eq!(query_param(&loc, "error").as_deref(), Some("access_denied"));
+    // A forged consent post is refused.
+    let resp = b
+        .post(server.url("/oauth2/consent"))
+        .form(&[
+            ("csrf_token", "forged"),
+            ("request", request.as_str()),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(resp.status(), 403);
+    // Allowing gives a code, and is remembered.
+    let resp = b
+        .post(server.url("/oauth2/consent"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("request", request.as_str()),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .expect("allow");
+    let loc = url::Url::parse(&location(&resp)).expect("url");
+    assert!(query_param(&loc, "code").is_some(), "{loc}");
+    let again = b
+        .get(auth_url.as_str())
+        .send()
+        .await
+        .expect("authorize again");
+    assert_eq!(again.status(), 302, "consent is remembered");
+    // prompt=none with consent granted works; prompt=consent asks again.
+    let resp = b
+        .get(format!("{auth_url}&prompt=consent"))
+        .send()
+        .await
+        .expect("prompt consent");
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn client_credentials_introspection_and_revocation() {
+    let server = TestServer::start().await;
+    let m2m = oidc::clients::register_client(
+        server.db(),
+        server.clock.as_ref(),
+        oidc::clients::ClientRegistration {
+            name: "Batch".into(),
+            grant_types: vec!["client_credentials".into()],
+            scopes: vec!["api:read".into(), "api:write".into()],
+            ..Default::default()
+        },
+        Actor::Cli,
+    )
+    .await
+    .expect("register");
+    let id = m2m.client.client_id.clone();
+    let secret = m2m.client_secret.clone().unwrap_or_default();
+    // client_secret_post this time.
+    let (status, body) = token_post(
+        &server,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+            ("scope", "api:read"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "api:read");
+    assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none());
+    let at = body["access_token"].as_str().expect("at").to_owned();
+    let (status, body) = token_post(
+        &server,
+        &[("grant_type", "client_credentials"), ("scope", "admin")],
+        Some((&id, &secret)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+
+    let introspect = |token: String| {
+        let url = server.url("/oauth2/introspect");
+        let (id, secret) = (id.clone(), secret.clone());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .expect("introspect")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let info = introspect(at.clone()).await;
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["client_id"], id.as_str());
+    assert_eq!(info["scope"], "api:read");
+    // UserInfo is for users, not machines.
+    assert_eq!(userinfo_status(&server, &at).await, 403);
+
+    let resp = reqwest::Client::new()
+        .post(server.url("/oauth2/revoke"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(introspect(at.clone()).await["active"], false);
+    assert_eq!(introspect("garbage".into()).await["active"], false);
+    // Unknown tokens revoke "successfully" (RFC 7009).
+    let resp = reqwest::Client::new()
+        .post(server.url("/oauth2/revoke"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", "unknown")])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn revoked_tokens_die_at_once_and_rotated_keys_keep_old_tokens_valid() {
+    let server = TestServer::start().await;
+    let reg = register(&server, false, false, &[]).await;
+    let rp = discover(&server, &reg).await;
+    let http = rp_http();
+    let b = signed_up_browser(&server, "uma@example.com").await;
+    let flow = start_flow(&server, &rp, &b, "uma@example.com").await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(flow.code))
+        .expect("endpoint")
+        .set_pkce_verifier(flow.verifier)
+        .request_async(&http)
+        .await
+        .expect("exchange");
+    let at = tokens.access_token().secret().clone();
+    let old_kid = jsonwebtoken_header(&at)["kid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // Rotate the keys (as `tessera keys rotate` does from another process).
+    let settings = server.config.provider_settings().expect("settings");
+    let new_kids = oidc::provider::rotate_keys(server.db(), server.clock.as_ref(), &settings)
+        .await
+        .expect("rotate");
+    // The running server still accepts the old token, and learns the new keys.
+    assert_eq!(userinfo_status(&server, &at).await, 200);
+    server.clock.advance(chrono::Duration::seconds(6));
+    let refreshed = rp
+        .exchange_refresh_token(tokens.refresh_token().expect("rt"))
+        .expect("endpoint")
+        .request_async(&http)
+        .await
+        .expect("refresh after rotation");
+    let jwks: serde_json::Value = reqwest::get(server.url("/oauth2/jwks"))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert!(
+        kids.contains(&old_kid.as_str()),
+        "the old key stays published: {kids:?}"
+    );
+    let _ = new_kids;
+    assert_eq!(
+        userinfo_status(&server, refreshed.access_token().secret()).await,
+        200
+    );
+
+    // Revoking the access token ends it immediately; the refresh token revokes the grant.
+    let secret = reg.secret.clone().unwrap_or_default();
+    let revoke = |token: String| {
+        let url = server.url("/oauth2/revoke");
+        let (id, secret) = (reg.client_id.clone(), secret.clone());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .expect("revoke")
+                .status()
+        }
+    };
+    let at2 = refreshed.access_token().secret().clone();
+    assert_eq!(revoke(at.clone()).await, 200);
+    assert_eq!(userinfo_status(&server, &at).await, 401);
+    assert_eq!(
+        userinfo_status(&server, &at2).await,
+        200,
+        "other tokens live on"
+    );
+    let rt = refreshed.refresh_token().expect("rt").secret().clone();
+    assert_eq!(revoke(rt.clone()).await, 200);
+    assert_eq!(
+        userinfo_status(&server, &at2).await,
+        401,
+        "revoking the refresh token ends the grant"
+    );
+    let again = rp
+        .exchange_refresh_token(&RefreshToken::new(rt))
+        .expect("endpoint")
+        .request_async(&http)
+        .await;
+    assert!(again.is_err());
+
+    // UserInfo: tokens in the form body work; bad tokens get WWW-Authenticate.
+    let resp = reqwest::Client::new()
+        .get(server.url("/oauth2/userinfo"))
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(resp.status(), 401);
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        challenge.starts_with("Bearer") && challenge.contains("invalid_token"),
+        "{challenge}"
+    );
+    let resp = reqwest::Client::new()
+        .get(server.url("/oauth2/userinfo"))
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(resp.status(), 401);
+}
+
+#[tokio::test]
+async fn logout_ends_the_refresh_tokens_of_its_session() {
+    let server = TestServer::start().await;
+    let reg = register(&server, false, false, &[]).await;
+    let rp = discover(&server, &reg).await;
+    let b = signed_up_browser(&server, "val@example.com").await;
+    let flow = start_flow(&server, &rp, &b, "val@example.com").await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(flow.code))
+        .expect("endpoint")
+        .set_pkce_verifier(flow.verifier)
+        .request_async(&rp_http())
+        .await
+        .expect("exchange");
+    let home = b
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("body");
+    let token = hidden_field(&home, "csrf_token");
+    b.post(server.url("/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(
+        userinfo_status(&server, tokens.access_token().secret()).await,
+        401
+    );
+    let refresh = rp
+        .exchange_refresh_token(tokens.refresh_token().expect("rt"))
+        .expect("endpoint")
+        .request_async(&rp_http())
+        .await;
+    assert!(refresh.is_err());
+}
