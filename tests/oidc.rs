@@ -938,3 +938,166 @@ async fn logout_ends_the_refresh_tokens_of_its_session() {
         .await;
     assert!(refresh.is_err());
 }
+
+/// A one-request HTTP listener: returns its URL and a receiver for the body it gets.
+async fn listen_once() -> (String, tokio::sync::oneshot::Receiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/backchannel",
+        listener.local_addr().expect("addr")
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let Ok(n) = socket.read(&mut chunk).await else {
+                return;
+            };
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some(i) = text.find("\r\n\r\n") {
+                let len = text[..i]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= i + 4 + len {
+                    let body = String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).to_string();
+                    let _ = socket
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                        .await;
+                    let _ = tx.send(body);
+                    return;
+                }
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_with_back_channel_notification() {
+    let server = TestServer::start().await;
+    let (bc_url, received) = listen_once().await;
+    let registered = oidc::clients::register_client(
+        server.db(),
+        server.clock.as_ref(),
+        oidc::clients::ClientRegistration {
+            name: "Logout RP".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:1/bye".into()],
+            backchannel_logout_uri: Some(bc_url),
+            ..Default::default()
+        },
+        Actor::Cli,
+    )
+    .await
+    .expect("register");
+    let reg = Registered {
+        client_id: registered.client.client_id,
+        secret: registered.client_secret,
+    };
+    let rp = discover(&server, &reg).await;
+    let b = signed_up_browser(&server, "wes@example.com").await;
+    let flow = start_flow(&server, &rp, &b, "wes@example.com").await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(flow.code))
+        .expect("endpoint")
+        .set_pkce_verifier(flow.verifier)
+        .request_async(&rp_http())
+        .await
+        .expect("exchange");
+    let id_token = tokens.id_token().expect("id token").to_string();
+    let sid = {
+        let part = id_token.split('.').nth(1).unwrap_or_default();
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, part)
+                .expect("b64"),
+        )
+        .expect("json");
+        claims["sid"].as_str().unwrap_or_default().to_owned()
+    };
+
+    // An unregistered post-logout URI is refused with a page; the session stays.
+    let resp = b
+        .get(server.url("/oauth2/logout"))
+        .query(&[
+            ("id_token_hint", id_token.as_str()),
+            ("post_logout_redirect_uri", "https://evil.example/"),
+        ])
+        .send()
+        .await
+        .expect("end session");
+    assert_eq!(resp.status(), 400);
+    assert!(signed_in_as(&server, &b).await.is_some());
+
+    // Without a hint the user is asked to confirm.
+    let resp = b
+        .get(server.url("/oauth2/logout"))
+        .send()
+        .await
+        .expect("end session");
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.text()
+            .await
+            .expect("body")
+            .contains("Sign out of Tessera?")
+    );
+    assert!(signed_in_as(&server, &b).await.is_some());
+
+    // With the ID token as hint: signed out, sent back with state, and the client is told.
+    let resp = b
+        .get(server.url("/oauth2/logout"))
+        .query(&[
+            ("id_token_hint", id_token.as_str()),
+            ("post_logout_redirect_uri", "http://127.0.0.1:1/bye"),
+            ("state", "st4te"),
+        ])
+        .send()
+        .await
+        .expect("end session");
+    assert_eq!(resp.status(), 302);
+    assert_eq!(location(&resp), "http://127.0.0.1:1/bye?state=st4te");
+    assert_eq!(signed_in_as(&server, &b).await, None);
+    assert_eq!(
+        userinfo_status(&server, tokens.access_token().secret()).await,
+        401
+    );
+
+    let body = tokio::time::timeout(std::time::Duration::from_secs(10), received)
+        .await
+        .expect("back-channel logout arrives")
+        .expect("body");
+    let token = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.into_owned())
+        .expect("logout_token");
+    assert_eq!(jsonwebtoken_header(&token)["typ"], "logout+jwt");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            token.split('.').nth(1).unwrap_or_default(),
+        )
+        .expect("b64"),
+    )
+    .expect("json");
+    assert_eq!(claims["aud"], reg.client_id.as_str());
+    assert_eq!(claims["sid"], sid.as_str());
+    assert_eq!(claims["iss"], server.base.as_str());
+    assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(claims.get("nonce").is_none());
+}

@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod clients;
 pub mod error;
 pub mod keys;
+pub mod logout;
 pub mod provider;
 pub mod tokens;
 

@@ -402,3 +402,39 @@ pub async fn save_consent(
     .await?;
     Ok(())
 }
+
+/// Clients with a back-channel logout URI that hold a live grant from this browser session:
+/// `(client_id, backchannel_logout_uri, user_id)`.
+pub async fn backchannel_targets(
+    db: &Db,
+    session_id: Uuid,
+) -> Result<Vec<(String, String, Uuid)>, StoreError> {
+    use crate::entity::clients;
+    let query = Query::select()
+        .distinct()
+        .column((clients::Entity, clients::Column::ClientId))
+        .column((clients::Entity, clients::Column::BackchannelLogoutUri))
+        .column((grants::Entity, grants::Column::UserId))
+        .from(grants::Entity)
+        .inner_join(
+            clients::Entity,
+            Expr::col((clients::Entity, clients::Column::ClientId))
+                .equals((grants::Entity, grants::Column::ClientId)),
+        )
+        .and_where(Expr::col((grants::Entity, grants::Column::SessionId)).eq(session_id))
+        .and_where(Expr::col((grants::Entity, grants::Column::RevokedAt)).is_null())
+        .and_where(
+            Expr::col((clients::Entity, clients::Column::BackchannelLogoutUri)).is_not_null(),
+        )
+        .to_owned();
+    let rows = db.read.query_all(&query).await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok((
+                r.try_get("", "client_id")?,
+                r.try_get("", "backchannel_logout_uri")?,
+                r.try_get("", "user_id")?,
+            ))
+        })
+        .collect()
+}

@@ -59,7 +59,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/oauth2/userinfo", web::get().to(oauth::userinfo))
         .route("/oauth2/userinfo", web::post().to(oauth::userinfo))
         .route("/oauth2/revoke", web::post().to(oauth::revoke))
-        .route("/oauth2/introspect", web::post().to(oauth::introspect));
+        .route("/oauth2/introspect", web::post().to(oauth::introspect))
+        .route("/oauth2/logout", web::get().to(oauth::end_session_request))
+        .route("/oauth2/logout", web::post().to(oauth::end_session_request))
+        .route(
+            "/oauth2/logout/confirm",
+            web::post().to(oauth::end_session_confirm),
+        );
     for path in [
         "/.well-known/openid-configuration",
         "/oauth2/jwks",

@@ -470,3 +470,148 @@ mod tests {
         );
     }
 }
+
+#[derive(Template)]
+#[template(path = "end_session.html")]
+struct EndSessionPage {
+    csrf_token: String,
+    id_token_hint: String,
+    post_logout_redirect_uri: String,
+    state: String,
+    client_id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EndSessionConfirm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(flatten)]
+    request: oidc::logout::EndSessionRequest,
+}
+
+async fn end_session(
+    state: &WebState,
+    req: &HttpRequest,
+    params: oidc::logout::EndSessionRequest,
+    confirmed: bool,
+) -> Result<HttpResponse, PageError> {
+    let plan = match oidc::logout::check_end_session(
+        &state.provider,
+        &state.db,
+        state.clock.as_ref(),
+        &params,
+    )
+    .await
+    {
+        Ok(plan) => plan,
+        Err(message) => {
+            let tpl = AuthorizeErrorPage {
+                title: "Sign-out request not accepted",
+                message: &message,
+                back_href: "/",
+                back_label: "Go to your account",
+            };
+            return Ok(page(
+                StatusCode::BAD_REQUEST,
+                &tpl,
+                None,
+                state.secure_cookies,
+            ));
+        }
+    };
+    let session = current_session(state, req).await?;
+    if let Some(session) = &session {
+        if !confirmed && plan.hinted_user != Some(session.user_id) {
+            // Not sure the request comes from the user's own app: ask first.
+            let csrf = Csrf::for_request(req);
+            let tpl = EndSessionPage {
+                csrf_token: csrf.form_token(),
+                id_token_hint: params.id_token_hint.clone().unwrap_or_default(),
+                post_logout_redirect_uri: params
+                    .post_logout_redirect_uri
+                    .clone()
+                    .unwrap_or_default(),
+                state: params.state.clone().unwrap_or_default(),
+                client_id: params.client_id.clone().unwrap_or_default(),
+            };
+            return Ok(page(
+                StatusCode::OK,
+                &tpl,
+                Some(&csrf),
+                state.secure_cookies,
+            ));
+        }
+        crate::session_cookie::sign_out(state, session, crate::session_cookie::client_ip(req))
+            .await?;
+    }
+    let location = plan
+        .redirect
+        .unwrap_or_else(|| "/login?signed_out=1".to_owned());
+    let mut resp = HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish();
+    if session.is_some() {
+        resp.add_cookie(&crate::session_cookie::removal_cookie(state))?;
+    }
+    Ok(resp)
+}
+
+fn empty_to_none(p: &mut oidc::logout::EndSessionRequest) {
+    for field in [
+        &mut p.id_token_hint,
+        &mut p.post_logout_redirect_uri,
+        &mut p.state,
+        &mut p.client_id,
+    ] {
+        if field.as_deref() == Some("") {
+            *field = None;
+        }
+    }
+}
+
+/// `GET`/`POST /oauth2/logout`: RP-initiated logout.
+pub async fn end_session_request(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let raw = if req.method() == actix_web::http::Method::POST {
+        String::from_utf8_lossy(&body).into_owned()
+    } else {
+        req.query_string().to_owned()
+    };
+    let mut params: oidc::logout::EndSessionRequest = match serde_urlencoded::from_str(&raw) {
+        Ok(p) => p,
+        Err(_) => {
+            let tpl = AuthorizeErrorPage {
+                title: "Sign-out request not accepted",
+                message: "The sign-out request is malformed.",
+                back_href: "/",
+                back_label: "Go to your account",
+            };
+            return Ok(page(
+                StatusCode::BAD_REQUEST,
+                &tpl,
+                None,
+                state.secure_cookies,
+            ));
+        }
+    };
+    empty_to_none(&mut params);
+    end_session(&state, &req, params, false).await
+}
+
+/// `POST /oauth2/logout/confirm`: the user confirmed signing out.
+pub async fn end_session_confirm(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    form: web::Form<EndSessionConfirm>,
+) -> Result<HttpResponse, PageError> {
+    if !csrf::verify(&req, &form.csrf_token) {
+        return Err(PageError::Csrf);
+    }
+    let mut params = form.into_inner().request;
+    empty_to_none(&mut params);
+    end_session(&state, &req, params, true).await
+}

@@ -350,7 +350,7 @@ pub async fn logout(
         return Err(PageError::Csrf);
     }
     if let Some(session) = current_session(&state, &req).await? {
-        sessions::end_session(&state.db, state.clock.as_ref(), &session, client_ip(&req)).await?;
+        session_cookie::sign_out(&state, &session, client_ip(&req)).await?;
     }
     let mut resp = see_other("/login?signed_out=1");
     resp.add_cookie(&session_cookie::removal_cookie(&state))?;

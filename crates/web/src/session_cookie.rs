@@ -62,3 +62,22 @@ pub fn user_agent(req: &HttpRequest) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }
+
+/// Ends a browser session: revokes what was issued under it, notifies clients that asked for
+/// back-channel logout, and records the logout.
+pub async fn sign_out(
+    state: &WebState,
+    session: &Session,
+    ip: Option<String>,
+) -> Result<(), SessionError> {
+    let notifications = oidc::logout::prepare_backchannel(
+        &state.provider,
+        &state.db,
+        state.clock.as_ref(),
+        session.id,
+    )
+    .await;
+    sessions::end_session(&state.db, state.clock.as_ref(), session, ip).await?;
+    oidc::logout::send_backchannel(notifications);
+    Ok(())
+}
