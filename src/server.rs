@@ -50,9 +50,16 @@ pub async fn open_database(config: &Config) -> Result<Db, StartError> {
 impl AppState {
     /// Builds the shared state: loads (or on first start generates) the signing keys.
     pub async fn new(config: &Config, db: Db, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let provider = oidc::Provider::start(&db, clock.as_ref(), config.provider_settings()?)
-            .await
-            .map_err(|e| StartError::Other(format!("signing keys: {e}")))?;
+        let provider = Arc::new(
+            oidc::Provider::start(&db, clock.as_ref(), config.provider_settings()?)
+                .await
+                .map_err(|e| StartError::Other(format!("signing keys: {e}")))?,
+        );
+        provider.spawn_key_reloader(
+            db.clone(),
+            clock.clone(),
+            std::time::Duration::from_secs(60),
+        );
         let hasher = auth::PasswordHasher::new(config.argon2_params())
             .map_err(|e| StartError::Other(e.to_string()))?;
         let web = ::web::WebState {
@@ -62,7 +69,7 @@ impl AppState {
             password_policy: config.password_policy(),
             session_policy: config.session_policy(),
             secure_cookies: config.secure_cookies(),
-            provider: Arc::new(provider),
+            provider,
         };
         let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
         Ok(Self {

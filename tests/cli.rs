@@ -299,3 +299,40 @@ async fn admin_key_create() {
     let out = tessera(&url, &["admin-key", "create", "--name", "  "], None);
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn keys_rotate_keeps_old_keys_published() {
+    let (url, _dir) = TestDatabase::create_empty().await.expect("db");
+    assert!(tessera(&url, &["migrate"], None).status.success());
+    // The first rotation also creates the initial keys; the second retires them.
+    let first = json(&tessera(&url, &["keys", "rotate", "--json"], None));
+    let second = json(&tessera(&url, &["keys", "rotate", "--json"], None));
+    let first_kids = first["active_kids"].as_array().expect("kids").clone();
+    let second_kids = second["active_kids"].as_array().expect("kids").clone();
+    assert_eq!(
+        second_kids.len(),
+        2,
+        "ID token and access token keys: {second}"
+    );
+    assert_ne!(first_kids, second_kids);
+    let db = store::Db::connect(&url, &Default::default())
+        .await
+        .expect("connect");
+    let live = store::signing_keys::live_keys(&db, chrono::Utc::now())
+        .await
+        .expect("keys");
+    for kid in first_kids.iter().chain(second_kids.iter()) {
+        let kid = kid.as_str().unwrap_or_default();
+        let key = live
+            .iter()
+            .find(|k| k.kid == kid)
+            .unwrap_or_else(|| panic!("{kid} is still live"));
+        assert!(!key.public_jwk.to_string().contains("\"d\""));
+    }
+    let retired: Vec<_> = live.iter().filter(|k| k.retired_at.is_some()).collect();
+    assert!(
+        retired.iter().all(|k| k.expires_at.is_some()),
+        "retired keys expire"
+    );
+    assert!(live.iter().any(|k| k.alg == "RS256") && live.iter().any(|k| k.alg == "ES256"));
+}

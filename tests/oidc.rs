@@ -1101,3 +1101,136 @@ async fn rp_initiated_logout_with_back_channel_notification() {
     assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
     assert!(claims.get("nonce").is_none());
 }
+
+#[tokio::test]
+async fn two_servers_on_one_database_act_as_one() {
+    let a = TestServer::start().await;
+    let b = TestServer::start_sharing(&a).await;
+    let reg = register(&a, false, false, &[]).await;
+    let rp = discover(&a, &reg).await;
+    let http = rp_http();
+    let user = signed_up_browser(&a, "xan@example.com").await;
+
+    // The session made on A is good on B (same cookie, other process).
+    let home = user.get(b.url("/")).send().await.expect("home on B");
+    assert_eq!(home.status(), 200);
+
+    let flow = start_flow(&a, &rp, &user, "xan@example.com").await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(flow.code))
+        .expect("endpoint")
+        .set_pkce_verifier(flow.verifier)
+        .request_async(&http)
+        .await
+        .expect("exchange on A");
+    // B shares A's keys: it accepts A's access token and refreshes A's refresh token.
+    let resp = reqwest::Client::new()
+        .get(b.url("/oauth2/userinfo"))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .expect("userinfo on B");
+    assert_eq!(resp.status(), 200);
+    let secret = reg.secret.clone().unwrap_or_default();
+    let refresh = |base: String, rt: String| {
+        let (id, secret) = (reg.client_id.clone(), secret.clone());
+        async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{base}/oauth2/token"))
+                .basic_auth(id, Some(secret))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", rt.as_str()),
+                ])
+                .send()
+                .await
+                .expect("refresh");
+            (
+                resp.status().as_u16(),
+                resp.json::<serde_json::Value>().await.expect("json"),
+            )
+        }
+    };
+    let rt = tokens.refresh_token().expect("rt").secret().clone();
+    let (status, on_b) = refresh(b.base.clone(), rt.clone()).await;
+    assert_eq!(status, 200, "{on_b}");
+    // Reuse detection holds across processes: the same token on A revokes the grant.
+    let (status, _) = refresh(a.base.clone(), rt).await;
+    assert_eq!(status, 400);
+    let rotated = on_b["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (status, _) = refresh(b.base.clone(), rotated).await;
+    assert_eq!(status, 400, "the grant is revoked for both servers");
+
+    // A key rotation made through one server's database reaches the other's signing.
+    let settings = a.config.provider_settings().expect("settings");
+    let new_kids = oidc::provider::rotate_keys(a.db(), a.clock.as_ref(), &settings)
+        .await
+        .expect("rotate");
+    let jwks: serde_json::Value = reqwest::get(b.url("/oauth2/jwks"))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let before: Vec<String> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        !new_kids.iter().all(|k| before.contains(k)),
+        "B has not reloaded yet"
+    );
+    // A token B has never seen signed by the new key makes B reload (rate-limited by B's clock).
+    let fresh = TestServer::start_sharing(&a).await;
+    let m2m = oidc::clients::register_client(
+        a.db(),
+        a.clock.as_ref(),
+        oidc::clients::ClientRegistration {
+            name: "m2m".into(),
+            grant_types: vec!["client_credentials".into()],
+            ..Default::default()
+        },
+        Actor::Cli,
+    )
+    .await
+    .expect("register");
+    let resp: serde_json::Value = reqwest::Client::new()
+        .post(fresh.url("/oauth2/token"))
+        .basic_auth(&m2m.client.client_id, m2m.client_secret.as_deref())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token on the fresh server")
+        .json()
+        .await
+        .expect("json");
+    let at = resp["access_token"].as_str().expect("at").to_owned();
+    let kid = jsonwebtoken_header(&at)["kid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        new_kids.contains(&kid),
+        "a server started after the rotation signs with the new key"
+    );
+    b.clock.advance(chrono::Duration::seconds(10));
+    let info = reqwest::Client::new()
+        .post(b.url("/oauth2/introspect"))
+        .basic_auth(&m2m.client.client_id, m2m.client_secret.as_deref())
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .expect("introspect on B")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    assert_eq!(
+        info["active"], true,
+        "B learnt the new key on meeting its kid: {info}"
+    );
+}

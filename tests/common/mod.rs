@@ -60,12 +60,65 @@ impl TestServer {
         }
     }
 
+    /// A second server process on the same database (as several `tessera serve` behind a load
+    /// balancer), with its own port, key ring and clock.
+    pub async fn start_sharing(other: &TestServer) -> SharedServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let mut config = other.config.clone();
+        config.server.listen = format!("127.0.0.1:{port}");
+        let db = store::Db::connect(
+            &other.database.url,
+            &store::DbSettings { max_connections: 4 },
+        )
+        .await
+        .expect("connect");
+        let clock = Arc::new(ManualClock::new(other.clock_now()));
+        let state = AppState::new(&config, db, clock.clone())
+            .await
+            .expect("state");
+        let running = server::start(&config, state, Some(listener)).expect("start");
+        let handle = running.handle.clone();
+        tokio::spawn(running.server);
+        SharedServer {
+            base: format!("http://127.0.0.1:{port}"),
+            clock,
+            handle,
+        }
+    }
+
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        store::Clock::now(self.clock.as_ref())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
     pub fn db(&self) -> &store::Db {
         &self.database.db
+    }
+}
+
+/// A second server on another server's database.
+pub struct SharedServer {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl SharedServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+impl Drop for SharedServer {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { handle.stop(false).await });
+        }
     }
 }
 

@@ -161,6 +161,31 @@ impl Provider {
         Ok(self.keys().verifying_key(kid).cloned())
     }
 
+    /// Reloads the keys every `every` for as long as the process runs, so that a rotation made by
+    /// another process (or `tessera keys rotate`) reaches this one even when it meets no unknown
+    /// `kid`: it then signs with the new key well before the old one leaves the JWKS.
+    pub fn spawn_key_reloader(
+        self: &std::sync::Arc<Self>,
+        db: Db,
+        clock: std::sync::Arc<dyn Clock>,
+        every: std::time::Duration,
+    ) {
+        let provider = std::sync::Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(provider) = provider.upgrade() else {
+                    return;
+                };
+                if let Err(e) = provider.reload_keys(&db, clock.as_ref()).await {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
+                }
+            }
+        });
+    }
+
     pub fn discovery_json(&self) -> &str {
         &self.discovery
     }

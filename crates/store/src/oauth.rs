@@ -225,27 +225,56 @@ pub async fn find_refresh_token(
     db: &Db,
     token_hash: &str,
 ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-    let Some(rt) = refresh_tokens::Entity::find_by_id(token_hash.to_owned())
-        .one(&db.read)
-        .await?
-    else {
+    use grants::Column as G;
+    // One round trip: the token, its grant and whether the grant's user is disabled.
+    let query = Query::select()
+        .columns([
+            (grants::Entity, G::Id),
+            (grants::Entity, G::UserId),
+            (grants::Entity, G::ClientId),
+            (grants::Entity, G::SessionId),
+            (grants::Entity, G::Scope),
+            (grants::Entity, G::Claims),
+            (grants::Entity, G::AuthTime),
+            (grants::Entity, G::CreatedAt),
+            (grants::Entity, G::RevokedAt),
+        ])
+        .column((refresh_tokens::Entity, refresh_tokens::Column::ExpiresAt))
+        .column((refresh_tokens::Entity, refresh_tokens::Column::UsedAt))
+        .column((users::Entity, users::Column::DisabledAt))
+        .from(refresh_tokens::Entity)
+        .inner_join(
+            grants::Entity,
+            Expr::col((grants::Entity, G::Id))
+                .equals((refresh_tokens::Entity, refresh_tokens::Column::GrantId)),
+        )
+        .inner_join(
+            users::Entity,
+            Expr::col((users::Entity, users::Column::Id)).equals((grants::Entity, G::UserId)),
+        )
+        .and_where(
+            Expr::col((refresh_tokens::Entity, refresh_tokens::Column::TokenHash)).eq(token_hash),
+        )
+        .to_owned();
+    let Some(row) = db.read.query_one(&query).await? else {
         return Ok(None);
     };
-    let Some(grant) = grants::Entity::find_by_id(rt.grant_id)
-        .one(&db.read)
-        .await?
-    else {
-        return Ok(None);
+    let grant = grants::Model {
+        id: row.try_get("", "id")?,
+        user_id: row.try_get("", "user_id")?,
+        client_id: row.try_get("", "client_id")?,
+        session_id: row.try_get("", "session_id")?,
+        scope: row.try_get("", "scope")?,
+        claims: row.try_get("", "claims")?,
+        auth_time: row.try_get("", "auth_time")?,
+        created_at: row.try_get("", "created_at")?,
+        revoked_at: row.try_get("", "revoked_at")?,
     };
-    let user_disabled = users::Entity::find_by_id(grant.user_id)
-        .one(&db.read)
-        .await?
-        .is_none_or(|u| u.disabled_at.is_some());
     Ok(Some(RefreshTokenRecord {
         grant: grant_from(grant),
-        expires_at: from_millis(rt.expires_at),
-        used: rt.used_at.is_some(),
-        user_disabled,
+        expires_at: from_millis(row.try_get("", "expires_at")?),
+        used: row.try_get::<Option<i64>>("", "used_at")?.is_some(),
+        user_disabled: row.try_get::<Option<i64>>("", "disabled_at")?.is_some(),
     }))
 }
 
