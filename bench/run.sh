@@ -42,6 +42,7 @@ run_backend() {
   client_secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$client")
   "$bin" serve &
   pid=$!
+  trap 'kill $pid 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.1
@@ -60,6 +61,7 @@ run_backend() {
   echo "Server memory after the run: RSS $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}'), peak $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
   kill "$pid"
   wait "$pid" 2>/dev/null || true
+  trap - EXIT
   cd - >/dev/null
   rm -rf "$dir"
 }

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
 mod m20261122_000002_oauth_grants;
+mod m20261122_000003_profile_schema;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_oauth_grants::Migration),
+            Box::new(m20261122_000003_profile_schema::Migration),
         ]
     }
 }

@@ -66,6 +66,11 @@ impl PasswordPolicy {
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
+    /// The threads that run Argon2, one per core. Each run holds `memory_kib` of memory; on the
+    /// async runtime's blocking pool a burst of logins spreads over many threads, and each
+    /// thread's allocator arena keeps its share (hundreds of megabytes). A fixed set of threads
+    /// bounds memory to cores × `memory_kib` and queues the rest.
+    pool: std::sync::Arc<HashPool>,
     /// A hash of a random password, verified against when the login ID is unknown so that an
     /// unknown login ID takes as long as a wrong password.
     decoy_hash: String,
@@ -97,7 +102,12 @@ impl PasswordHasher {
             .hash_password(decoy.as_bytes())
             .map_err(|e| InvalidParams(e.to_string()))?
             .to_string();
-        Ok(Self { argon2, decoy_hash })
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Self {
+            argon2,
+            decoy_hash,
+            pool: std::sync::Arc::new(HashPool::new(cores)),
+        })
     }
 
     /// A PHC string (`$argon2id$v=19$m=…`) with a fresh random salt.
@@ -126,21 +136,71 @@ impl PasswordHasher {
     /// [`PasswordHasher::hash`] on a blocking thread, off the async runtime.
     pub async fn hash_blocking(&self, password: String) -> Result<String, InvalidParams> {
         let hasher = self.clone();
-        tokio::task::spawn_blocking(move || hasher.hash(&password))
+        self.pool
+            .run(move || hasher.hash(&password))
             .await
-            .map_err(|e| InvalidParams(e.to_string()))?
+            .ok_or_else(|| InvalidParams("the hashing threads are gone".into()))?
     }
 
     /// Verifies on a blocking thread; with no stored hash, verifies against the decoy so that the
     /// answer takes the same time.
     pub async fn verify_blocking(&self, password: String, stored: Option<String>) -> bool {
         let hasher = self.clone();
-        tokio::task::spawn_blocking(move || match stored {
-            Some(hash) => hasher.verify(&password, &hash),
-            None => hasher.verify_decoy(&password),
-        })
-        .await
-        .unwrap_or(false)
+        self.pool
+            .run(move || match stored {
+                Some(hash) => hasher.verify(&password, &hash),
+                None => hasher.verify_decoy(&password),
+            })
+            .await
+            .unwrap_or(false)
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads for CPU- and memory-heavy password work.
+struct HashPool {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+impl HashPool {
+    fn new(threads: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            // Every hasher is gone.
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        Self {
+            jobs: std::sync::Mutex::new(tx),
+        }
+    }
+
+    /// Runs `f` on a pool thread; `None` if the pool is gone.
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        self.jobs.lock().ok()?.send(job).ok()?;
+        result.await.ok()
     }
 }
 

@@ -1,1 +1,37 @@
-//! Profiles: standard claims, custom attributes and access rights (see SPEC §4). Nothing here yet.
+//! Profiles: the OpenID Connect standard claims and custom attributes defined at run time, with
+//! access rights per party (end user, UserInfo bearer, admin), validation, and generated defaults.
+
+pub mod access;
+pub mod document;
+pub mod generated;
+pub mod schema;
+pub mod service;
+pub mod standard;
+pub mod validate;
+
+pub use access::{Access, Level, Party};
+pub use document::{Audience, Change, ProfileError};
+pub use schema::{AttributeType, ProfileSchema, SchemaError};
+pub use service::{ChangeError, ProfileService, SchemaChangeError};
+
+/// What a new profile starts with: a generated nickname (unless turned off) and avatar seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewProfile {
+    pub standard_attributes: serde_json::Value,
+    pub avatar_seed: String,
+}
+
+impl NewProfile {
+    pub fn generated(with_nickname: bool) -> Self {
+        let mut standard = serde_json::Map::new();
+        if with_nickname {
+            standard.insert("nickname".into(), generated::friendly_name().into());
+        }
+        Self {
+            standard_attributes: serde_json::Value::Object(standard),
+            avatar_seed: generated::avatar_seed(),
+        }
+    }
+}
+#[cfg(test)]
+mod tests;

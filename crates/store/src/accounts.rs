@@ -247,3 +247,48 @@ pub async fn count_users(db: &Db) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(users::Entity::find().count(&db.read).await?)
 }
+
+/// Writes a profile's values if nobody changed it since `expected_updated_at` (optimistic
+/// concurrency), recording `event`. Returns `false` when someone else changed it first.
+/// New values for a profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileWrite {
+    pub standard_attributes: serde_json::Value,
+    pub custom_attributes: serde_json::Value,
+    pub avatar_seed: String,
+}
+
+pub async fn save_profile(
+    db: &Db,
+    user_id: Uuid,
+    write: ProfileWrite,
+    expected_updated_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    let tx = db.write.begin().await?;
+    // updated_at only moves forward, even when two writes land in the same millisecond.
+    let new_updated = std::cmp::max(to_millis(now), to_millis(expected_updated_at) + 1);
+    let updated = profiles::Entity::update_many()
+        .col_expr(
+            profiles::Column::Standard,
+            Expr::value(write.standard_attributes),
+        )
+        .col_expr(
+            profiles::Column::Custom,
+            Expr::value(write.custom_attributes),
+        )
+        .col_expr(profiles::Column::AvatarSeed, Expr::value(write.avatar_seed))
+        .col_expr(profiles::Column::UpdatedAt, Expr::value(new_updated))
+        .filter(profiles::Column::UserId.eq(user_id))
+        .filter(profiles::Column::UpdatedAt.eq(to_millis(expected_updated_at)))
+        .exec(&tx)
+        .await?;
+    if updated.rows_affected == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    audit::insert(&tx, event, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}

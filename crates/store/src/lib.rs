@@ -12,6 +12,7 @@ mod clock;
 mod db;
 pub mod entity;
 pub mod oauth;
+pub mod profile_schema;
 pub mod sessions;
 pub mod signing_keys;
 #[cfg(any(test, feature = "testing"))]

@@ -1,0 +1,469 @@
+//! A user's profile as JSON for one party, and changes to it.
+//!
+//! Profile JSON has the standard attributes at the top level and custom attributes under
+//! `custom_attributes` (by name). Stored values are keyed by standard name and by custom
+//! definition id, so renaming a definition keeps its values.
+//!
+//! A write (`PUT` replaces every attribute the party may write; `PATCH` is a JSON merge patch) is
+//! checked whole before anything is applied: an attribute the party may not write is a
+//! [`ProfileError::Forbidden`] naming it; bad values are [`ProfileError::Invalid`] with a JSON
+//! pointer each.
+
+use crate::access::Party;
+use crate::schema::{AttributeType, CustomAttribute, ProfileSchema};
+use crate::standard::{self, Format, STANDARD_ATTRIBUTES};
+use crate::validate;
+use serde_json::{Map, Value};
+use store::Uuid;
+use store::accounts::IdentityKind;
+
+/// What is stored for one user.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StoredValues {
+    /// Standard attributes by name (for identity-coupled ones: the chosen login ID).
+    pub standard: Map<String, Value>,
+    /// Custom attributes by definition id.
+    pub custom: Map<String, Value>,
+}
+
+/// One of the user's login IDs, as the profile sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginId {
+    pub kind: IdentityKind,
+    pub value: String,
+    pub verified: bool,
+}
+
+/// Everything needed to show a profile.
+#[derive(Debug, Clone)]
+pub struct ProfileFacts<'a> {
+    pub values: &'a StoredValues,
+    pub login_ids: &'a [LoginId],
+    pub updated_at: i64,
+    /// The generated avatar's URL, used while `picture` is unset.
+    pub default_picture: Option<String>,
+}
+
+fn coupled_kind(format: Format) -> Option<IdentityKind> {
+    match format {
+        Format::CoupledEmail => Some(IdentityKind::Email),
+        Format::CoupledPhone => Some(IdentityKind::Phone),
+        Format::CoupledUsername => Some(IdentityKind::Username),
+        _ => None,
+    }
+}
+
+/// The login ID a coupled attribute shows: the chosen one while it is still the user's, else
+/// the first of that kind (verified ones first).
+fn coupled_value<'a>(
+    facts: &'a ProfileFacts<'_>,
+    name: &str,
+    kind: IdentityKind,
+) -> Option<&'a LoginId> {
+    let chosen = facts.values.standard.get(name).and_then(Value::as_str);
+    let mut of_kind = facts.login_ids.iter().filter(|l| l.kind == kind);
+    if let Some(c) = chosen
+        && let Some(found) = facts
+            .login_ids
+            .iter()
+            .find(|l| l.kind == kind && l.value == c)
+    {
+        return Some(found);
+    }
+    let verified = facts
+        .login_ids
+        .iter()
+        .find(|l| l.kind == kind && l.verified);
+    verified.or_else(|| of_kind.next())
+}
+
+/// Which attributes a reader gets.
+#[derive(Debug, Clone, Copy)]
+pub enum Audience<'a> {
+    /// A party sees what its access levels allow.
+    Party(Party),
+    /// A third-party client: what the bearer may read, narrowed to the granted scopes.
+    ThirdParty { scopes: &'a [&'a str] },
+}
+
+impl Audience<'_> {
+    fn party(&self) -> Party {
+        match self {
+            Audience::Party(p) => *p,
+            Audience::ThirdParty { .. } => Party::Bearer,
+        }
+    }
+
+    fn scope_allows(&self, scope: Option<&str>) -> bool {
+        match self {
+            Audience::Party(_) => true,
+            Audience::ThirdParty { scopes } => scope.is_some_and(|s| scopes.contains(&s)),
+        }
+    }
+}
+
+/// The profile JSON for `audience`.
+pub fn render(
+    schema: &ProfileSchema,
+    facts: &ProfileFacts<'_>,
+    audience: Audience<'_>,
+) -> Map<String, Value> {
+    let party = audience.party();
+    let mut out = Map::new();
+    for attr in STANDARD_ATTRIBUTES {
+        let access = schema
+            .standard
+            .get(attr.name)
+            .copied()
+            .unwrap_or(attr.default_access);
+        if !access.level(party).can_read() || !audience.scope_allows(Some(attr.scope)) {
+            continue;
+        }
+        if let Some(kind) = coupled_kind(attr.format) {
+            if let Some(login) = coupled_value(facts, attr.name, kind) {
+                out.insert(attr.name.into(), login.value.clone().into());
+                match kind {
+                    IdentityKind::Email => {
+                        out.insert("email_verified".into(), login.verified.into());
+                    }
+                    IdentityKind::Phone => {
+                        out.insert("phone_number_verified".into(), login.verified.into());
+                    }
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        match facts.values.standard.get(attr.name) {
+            Some(v) if !v.is_null() => {
+                out.insert(attr.name.into(), v.clone());
+            }
+            _ if attr.name == "picture" => {
+                if let Some(p) = &facts.default_picture {
+                    out.insert("picture".into(), p.clone().into());
+                }
+            }
+            _ => {}
+        }
+    }
+    if audience.scope_allows(Some("profile")) {
+        out.insert("updated_at".into(), facts.updated_at.into());
+    }
+    let mut custom = Map::new();
+    for def in &schema.custom {
+        if !def.access.level(party).can_read() || !audience.scope_allows(def.scope.as_deref()) {
+            continue;
+        }
+        if let Some(v) = facts.values.custom.get(&def.id.to_string()) {
+            custom.insert(def.name.clone(), v.clone());
+        }
+    }
+    if !custom.is_empty() || matches!(audience, Audience::Party(_)) {
+        out.insert("custom_attributes".into(), Value::Object(custom));
+    }
+    out
+}
+
+/// Why a write was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    /// The party may not write this attribute (403); nothing was applied.
+    #[error("you may not change {attribute}")]
+    Forbidden { attribute: String },
+    /// Bad values (422): `(JSON pointer, message)` for each; nothing was applied.
+    #[error("invalid profile: {}", .0.iter().map(|(p, m)| format!("{p} {m}")).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<(String, String)>),
+}
+
+/// A change to apply.
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
+    /// Replace every attribute the party may write; those left out are cleared.
+    Put(&'a Value),
+    /// RFC 7396 merge patch: `null` clears.
+    Patch(&'a Value),
+}
+
+/// The outcome of an accepted write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub values: StoredValues,
+    /// Attribute names that changed (custom ones as `custom_attributes.NAME`).
+    pub changed: Vec<String>,
+    /// The caller asked for a new generated avatar.
+    pub regenerate_avatar: bool,
+}
+
+fn check_value(def: &CustomAttribute, v: &Value) -> Result<Value, String> {
+    let length_limits = |len: usize| -> Result<(), String> {
+        if let Some(min) = def.minimum
+            && (len as f64) < min
+        {
+            return Err(format!("must be at least {min} characters"));
+        }
+        if let Some(max) = def.maximum
+            && (len as f64) > max
+        {
+            return Err(format!("must be at most {max} characters"));
+        }
+        Ok(())
+    };
+    let range = |n: f64| -> Result<(), String> {
+        if let Some(min) = def.minimum
+            && n < min
+        {
+            return Err(format!("must be at least {min}"));
+        }
+        if let Some(max) = def.maximum
+            && n > max
+        {
+            return Err(format!("must be at most {max}"));
+        }
+        Ok(())
+    };
+    match def.kind {
+        AttributeType::String => {
+            let s = validate::plain_text(v)?;
+            length_limits(s.as_str().map_or(0, |s| s.chars().count()))?;
+            Ok(s)
+        }
+        AttributeType::Number => {
+            let n = v
+                .as_f64()
+                .filter(|f| f.is_finite())
+                .ok_or("must be a number")?;
+            range(n)?;
+            Ok(v.clone())
+        }
+        AttributeType::Integer => {
+            let n = v.as_i64().ok_or("must be a whole number")?;
+            range(n as f64)?;
+            Ok(v.clone())
+        }
+        AttributeType::Boolean => v
+            .as_bool()
+            .map(Value::Bool)
+            .ok_or_else(|| "must be true or false".into()),
+        AttributeType::Enum => match v.as_str() {
+            Some(s) if def.enum_values.iter().any(|e| e == s) => Ok(v.clone()),
+            _ => Err(format!("must be one of: {}", def.enum_values.join(", "))),
+        },
+        AttributeType::Email => validate::email(v),
+        AttributeType::PhoneNumber => validate::phone_number(v),
+        AttributeType::Url | AttributeType::Image => validate::http_url(v),
+        AttributeType::CountryCode => validate::country_code(v),
+        AttributeType::Date => validate::date(v),
+    }
+}
+
+fn check_standard(
+    name: &str,
+    format: Format,
+    v: &Value,
+    login_ids: &[LoginId],
+) -> Result<Value, Vec<(String, String)>> {
+    let one = |r: Result<Value, String>| r.map_err(|m| vec![(format!("/{name}"), m)]);
+    match format {
+        Format::Text => one(validate::plain_text(v)),
+        Format::Url => one(validate::http_url(v)),
+        Format::Gender => one(validate::gender(v)),
+        Format::Birthdate => one(validate::birthdate(v)),
+        Format::Zoneinfo => one(validate::zoneinfo(v)),
+        Format::Locale => one(validate::locale(v)),
+        Format::Address => validate::address(v).map_err(|errs| {
+            errs.into_iter()
+                .map(|(p, m)| (format!("/address{p}"), m))
+                .collect()
+        }),
+        Format::CoupledEmail | Format::CoupledPhone | Format::CoupledUsername => {
+            let kind = coupled_kind(format).unwrap_or(IdentityKind::Email);
+            let normalised = match format {
+                Format::CoupledEmail => validate::email(v),
+                Format::CoupledPhone => validate::phone_number(v),
+                _ => v
+                    .as_str()
+                    .map(|s| Value::String(s.trim().to_lowercase()))
+                    .ok_or_else(|| "must be a string".to_owned()),
+            };
+            let normalised = one(normalised)?;
+            let ok = login_ids
+                .iter()
+                .any(|l| l.kind == kind && Some(l.value.as_str()) == normalised.as_str());
+            if ok {
+                Ok(normalised)
+            } else {
+                Err(vec![(
+                    format!("/{name}"),
+                    "must be one of your own login IDs (add it as an identity first)".into(),
+                )])
+            }
+        }
+    }
+}
+
+/// Checks and applies a write by `party`. Nothing changes unless everything is acceptable.
+pub fn apply(
+    schema: &ProfileSchema,
+    current: &StoredValues,
+    login_ids: &[LoginId],
+    party: Party,
+    change: Change<'_>,
+) -> Result<Applied, ProfileError> {
+    let (body, is_put) = match change {
+        Change::Put(b) => (b, true),
+        Change::Patch(b) => (b, false),
+    };
+    let Some(body) = body.as_object() else {
+        return Err(ProfileError::Invalid(vec![(
+            String::new(),
+            "must be a JSON object".into(),
+        )]));
+    };
+    let mut errors: Vec<(String, String)> = Vec::new();
+    let mut next = current.clone();
+    let mut changed = Vec::new();
+    let mut regenerate_avatar = false;
+
+    // Keys that are not attributes.
+    for (key, value) in body {
+        match key.as_str() {
+            "custom_attributes" => {}
+            "regenerate_avatar" => match value {
+                Value::Bool(b) => regenerate_avatar = *b,
+                Value::Null => {}
+                _ => errors.push(("/regenerate_avatar".into(), "must be true or false".into())),
+            },
+            // Read-only facts a client may send back unchanged from a GET.
+            "sub" | "updated_at" | "email_verified" | "phone_number_verified" => {}
+            k if standard::find(k).is_some() => {}
+            k => errors.push((format!("/{k}"), "is not a profile attribute".into())),
+        }
+    }
+    if regenerate_avatar {
+        let access = schema
+            .standard
+            .get("picture")
+            .copied()
+            .unwrap_or(crate::access::Access::HIDDEN);
+        if !access.level(party).can_write() {
+            return Err(ProfileError::Forbidden {
+                attribute: "picture".into(),
+            });
+        }
+    }
+    // Standard attributes.
+    for attr in STANDARD_ATTRIBUTES {
+        let access = schema
+            .standard
+            .get(attr.name)
+            .copied()
+            .unwrap_or(attr.default_access);
+        let writable = access.level(party).can_write();
+        let old = current
+            .standard
+            .get(attr.name)
+            .cloned()
+            .filter(|v| !v.is_null());
+        let new_value: Option<Value> = match (body.get(attr.name), is_put) {
+            (Some(Value::Null), _) => None,
+            (Some(v), false) if attr.format == Format::Address => {
+                // Merge patch into the address object.
+                let mut merged = old.clone().unwrap_or(Value::Object(Map::new()));
+                json_patch::merge(&mut merged, v);
+                Some(merged).filter(|m| m.as_object().is_none_or(|o| !o.is_empty()))
+            }
+            (Some(v), _) => Some(v.clone()),
+            (None, true) if writable => None,
+            (None, _) => old.clone(),
+        };
+        if new_value == old {
+            continue;
+        }
+        if !writable {
+            return Err(ProfileError::Forbidden {
+                attribute: attr.name.into(),
+            });
+        }
+        match new_value {
+            None => {
+                next.standard.remove(attr.name);
+                changed.push(attr.name.to_owned());
+            }
+            Some(v) => match check_standard(attr.name, attr.format, &v, login_ids) {
+                Ok(normalised) => {
+                    if Some(&normalised) != old.as_ref() {
+                        changed.push(attr.name.to_owned());
+                    }
+                    next.standard.insert(attr.name.into(), normalised);
+                }
+                Err(mut e) => errors.append(&mut e),
+            },
+        }
+    }
+
+    // Custom attributes, by name.
+    let custom_body = match body.get("custom_attributes") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(_) => {
+            errors.push(("/custom_attributes".into(), "must be an object".into()));
+            Map::new()
+        }
+    };
+    for key in custom_body.keys() {
+        if schema.find_custom(key).is_none() {
+            errors.push((
+                format!("/custom_attributes/{key}"),
+                "is not a profile attribute".into(),
+            ));
+        }
+    }
+    for def in &schema.custom {
+        let id = def.id.to_string();
+        let writable = def.access.level(party).can_write();
+        let old = current.custom.get(&id).cloned().filter(|v| !v.is_null());
+        let new_value = match (custom_body.get(&def.name), is_put) {
+            (Some(Value::Null), _) => None,
+            (Some(v), _) => Some(v.clone()),
+            (None, true) if writable => None,
+            (None, _) => old.clone(),
+        };
+        if new_value == old {
+            continue;
+        }
+        if !writable {
+            return Err(ProfileError::Forbidden {
+                attribute: format!("custom_attributes.{}", def.name),
+            });
+        }
+        let pointer = format!("/custom_attributes/{}", def.name);
+        match new_value {
+            None => {
+                next.custom.remove(&id);
+                changed.push(format!("custom_attributes.{}", def.name));
+            }
+            Some(v) => match check_value(def, &v) {
+                Ok(normalised) => {
+                    if Some(&normalised) != old.as_ref() {
+                        changed.push(format!("custom_attributes.{}", def.name));
+                    }
+                    next.custom.insert(id, normalised);
+                }
+                Err(m) => errors.push((pointer, m)),
+            },
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ProfileError::Invalid(errors));
+    }
+    Ok(Applied {
+        values: next,
+        changed,
+        regenerate_avatar,
+    })
+}
+
+/// A definition id as stored.
+pub fn custom_key(id: Uuid) -> String {
+    id.to_string()
+}

@@ -1,0 +1,385 @@
+//! The profile service: the schema cached in memory, and reading and changing profiles.
+//!
+//! Every schema change bumps a version number in the database. A process compares its cached
+//! version with the database at most once a second, so a change made through one server reaches
+//! the others within a second, without a query per request; the process that made the change
+//! sees it at once.
+
+use crate::access::{Access, Level, Party};
+use crate::document::{
+    self, Applied, Audience, Change, LoginId, ProfileError, ProfileFacts, StoredValues,
+};
+use crate::schema::{AttributeType, CustomAttribute, ProfileSchema, SchemaError};
+use crate::standard;
+use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use store::audit::{Actor, NewEvent};
+use store::profile_schema::{StoredCustomAttribute, StoredSchema};
+use store::{Clock, Db, StoreError, Uuid};
+
+/// How stale a process's schema may be.
+const SCHEMA_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored schema is invalid: {0}")]
+    CorruptSchema(String),
+}
+
+/// Why a schema change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaChangeError {
+    #[error(transparent)]
+    Invalid(#[from] SchemaError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// Why a profile change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Refused(#[from] ProfileError),
+    #[error("the user does not exist")]
+    NoSuchUser,
+    #[error("the profile was changed at the same time; try again")]
+    Conflict,
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<StoreError> for ChangeError {
+    fn from(e: StoreError) -> Self {
+        ChangeError::Service(e.into())
+    }
+}
+
+/// A profile as loaded: values, login IDs and bookkeeping.
+#[derive(Debug, Clone)]
+pub struct LoadedProfile {
+    pub user_id: Uuid,
+    pub values: StoredValues,
+    pub login_ids: Vec<LoginId>,
+    pub avatar_seed: String,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Shared by every request.
+#[derive(Debug)]
+pub struct ProfileService {
+    issuer: String,
+    schema: RwLock<Arc<ProfileSchema>>,
+    version: AtomicI64,
+    checked: RwLock<Instant>,
+}
+
+fn level(s: &str) -> Result<Level, ServiceError> {
+    Level::parse(s).ok_or_else(|| ServiceError::CorruptSchema(format!("level {s:?}")))
+}
+
+fn from_stored(stored: &StoredSchema) -> Result<ProfileSchema, ServiceError> {
+    let mut schema = ProfileSchema::default();
+    for (name, end_user, bearer) in &stored.standard {
+        if let Some(attr) = standard::find(name) {
+            schema.standard.insert(
+                attr.name,
+                Access {
+                    end_user: level(end_user)?,
+                    bearer: level(bearer)?,
+                },
+            );
+        }
+    }
+    for c in &stored.custom {
+        schema.custom.push(CustomAttribute {
+            id: c.id,
+            name: c.name.clone(),
+            kind: AttributeType::parse(&c.kind)
+                .ok_or_else(|| ServiceError::CorruptSchema(format!("type {:?}", c.kind)))?,
+            label: c.label.clone(),
+            minimum: c.minimum,
+            maximum: c.maximum,
+            enum_values: c.enum_values.clone(),
+            access: Access {
+                end_user: level(&c.end_user)?,
+                bearer: level(&c.bearer)?,
+            },
+            scope: c.scope.clone(),
+        });
+    }
+    Ok(schema)
+}
+
+fn to_stored(schema: &ProfileSchema) -> StoredSchema {
+    StoredSchema {
+        version: 0,
+        standard: schema
+            .standard
+            .iter()
+            .map(|(n, a)| {
+                (
+                    (*n).to_owned(),
+                    a.end_user.as_str().to_owned(),
+                    a.bearer.as_str().to_owned(),
+                )
+            })
+            .collect(),
+        custom: schema
+            .custom
+            .iter()
+            .map(|c| StoredCustomAttribute {
+                id: c.id,
+                name: c.name.clone(),
+                kind: c.kind.as_str().to_owned(),
+                label: c.label.clone(),
+                minimum: c.minimum,
+                maximum: c.maximum,
+                enum_values: c.enum_values.clone(),
+                end_user: c.access.end_user.as_str().to_owned(),
+                bearer: c.access.bearer.as_str().to_owned(),
+                scope: c.scope.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn object(v: &Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+impl ProfileService {
+    /// Loads the schema.
+    pub async fn start(db: &Db, issuer: &str) -> Result<Self, ServiceError> {
+        let stored = store::profile_schema::load_schema(db).await?;
+        Ok(Self {
+            issuer: issuer.to_owned(),
+            schema: RwLock::new(Arc::new(from_stored(&stored)?)),
+            version: AtomicI64::new(stored.version),
+            checked: RwLock::new(Instant::now()),
+        })
+    }
+
+    fn cached(&self) -> Arc<ProfileSchema> {
+        match self.schema.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn install(&self, schema: ProfileSchema, version: i64) -> Arc<ProfileSchema> {
+        let schema = Arc::new(schema);
+        match self.schema.write() {
+            Ok(mut g) => *g = schema.clone(),
+            Err(p) => *p.into_inner() = schema.clone(),
+        }
+        self.version.store(version, Ordering::SeqCst);
+        schema
+    }
+
+    /// The current schema (at most a second behind changes made by other processes).
+    pub async fn schema(&self, db: &Db) -> Result<Arc<ProfileSchema>, ServiceError> {
+        let due = match self.checked.read() {
+            Ok(t) => t.elapsed() >= SCHEMA_CHECK_INTERVAL,
+            Err(_) => true,
+        };
+        if !due {
+            return Ok(self.cached());
+        }
+        if let Ok(mut t) = self.checked.write() {
+            *t = Instant::now();
+        }
+        let version = store::profile_schema::schema_version(db).await?;
+        if version == self.version.load(Ordering::SeqCst) {
+            return Ok(self.cached());
+        }
+        let stored = store::profile_schema::load_schema(db).await?;
+        Ok(self.install(from_stored(&stored)?, stored.version))
+    }
+
+    /// Applies a schema document (import, Admin API) in one transaction.
+    pub async fn replace_schema(
+        &self,
+        db: &Db,
+        clock: &dyn Clock,
+        doc: &Value,
+        actor: Actor,
+    ) -> Result<Arc<ProfileSchema>, SchemaChangeError> {
+        let stored = store::profile_schema::load_schema(db)
+            .await
+            .map_err(ServiceError::from)?;
+        let current = from_stored(&stored)?;
+        let next = current.apply_document(doc)?;
+        let event = NewEvent::new("profile_schema.updated", actor).detail(serde_json::json!({
+            "custom": next.custom.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        }));
+        let version = store::profile_schema::save_schema(db, &to_stored(&next), clock.now(), event)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(what) => SchemaChangeError::Invalid(SchemaError {
+                    attribute: String::new(),
+                    pointer: "/custom".into(),
+                    message: format!("{what} is already taken"),
+                    conflict: true,
+                }),
+                other => SchemaChangeError::Service(other.into()),
+            })?;
+        Ok(self.install(next, version))
+    }
+
+    /// The generated avatar's URL for a user.
+    pub fn avatar_url(&self, user_id: Uuid, seed: &str) -> String {
+        format!("{}/avatars/{user_id}/{seed}.svg", self.issuer)
+    }
+
+    pub async fn load(
+        &self,
+        db: &Db,
+        user_id: Uuid,
+    ) -> Result<Option<LoadedProfile>, ServiceError> {
+        let Some(stored) = store::accounts::find_profile(db, user_id).await? else {
+            return Ok(None);
+        };
+        let identities = store::accounts::list_identities(db, user_id).await?;
+        Ok(Some(LoadedProfile {
+            user_id,
+            values: StoredValues {
+                standard: object(&stored.standard_attributes),
+                custom: object(&stored.custom_attributes),
+            },
+            login_ids: identities
+                .into_iter()
+                .map(|i| LoginId {
+                    kind: i.kind,
+                    value: i.value,
+                    verified: i.verified_at.is_some(),
+                })
+                .collect(),
+            avatar_seed: stored.avatar_seed,
+            updated_at: stored.updated_at,
+        }))
+    }
+
+    /// The profile JSON of a loaded profile for `audience`.
+    pub fn render(
+        &self,
+        schema: &ProfileSchema,
+        p: &LoadedProfile,
+        audience: Audience<'_>,
+    ) -> Map<String, Value> {
+        let facts = ProfileFacts {
+            values: &p.values,
+            login_ids: &p.login_ids,
+            updated_at: p.updated_at.timestamp(),
+            default_picture: Some(self.avatar_url(p.user_id, &p.avatar_seed)),
+        };
+        document::render(schema, &facts, audience)
+    }
+
+    /// Loads and renders in one go.
+    pub async fn view(
+        &self,
+        db: &Db,
+        user_id: Uuid,
+        audience: Audience<'_>,
+    ) -> Result<Option<Map<String, Value>>, ServiceError> {
+        let schema = self.schema(db).await?;
+        Ok(self
+            .load(db, user_id)
+            .await?
+            .map(|p| self.render(&schema, &p, audience)))
+    }
+
+    /// Checks and applies a change by `party`, recording which attributes changed (values only for
+    /// attributes the bearer may read). Returns the profile as `party` sees it afterwards.
+    pub async fn change(
+        &self,
+        db: &Db,
+        clock: &dyn Clock,
+        user_id: Uuid,
+        party: Party,
+        change: Change<'_>,
+        actor: Actor,
+        ip: Option<String>,
+    ) -> Result<Map<String, Value>, ChangeError> {
+        let schema = self.schema(db).await?;
+        let current = self
+            .load(db, user_id)
+            .await?
+            .ok_or(ChangeError::NoSuchUser)?;
+        let Applied {
+            values,
+            changed,
+            regenerate_avatar,
+        } = document::apply(&schema, &current.values, &current.login_ids, party, change)?;
+        if changed.is_empty() && !regenerate_avatar {
+            return Ok(self.render(&schema, &current, Audience::Party(party)));
+        }
+        let seed = if regenerate_avatar {
+            crate::generated::avatar_seed()
+        } else {
+            current.avatar_seed.clone()
+        };
+        let event = NewEvent::new("profile.updated", actor)
+            .user(user_id)
+            .ip(ip)
+            .detail(change_detail(&schema, &values, &changed, regenerate_avatar));
+        let saved = store::accounts::save_profile(
+            db,
+            user_id,
+            store::accounts::ProfileWrite {
+                standard_attributes: Value::Object(values.standard.clone()),
+                custom_attributes: Value::Object(values.custom.clone()),
+                avatar_seed: seed.clone(),
+            },
+            current.updated_at,
+            clock.now(),
+            event,
+        )
+        .await?;
+        if !saved {
+            return Err(ChangeError::Conflict);
+        }
+        let after = self
+            .load(db, user_id)
+            .await?
+            .ok_or(ChangeError::NoSuchUser)?;
+        Ok(self.render(&schema, &after, Audience::Party(party)))
+    }
+}
+
+/// The audit detail of a change: the attributes changed, with the new values of those the bearer
+/// may read (a hidden attribute's value stays out of the log).
+fn change_detail(
+    schema: &ProfileSchema,
+    values: &StoredValues,
+    changed: &[String],
+    avatar: bool,
+) -> Value {
+    let mut shown = Map::new();
+    for name in changed {
+        let (visible, value) = match name.strip_prefix("custom_attributes.") {
+            Some(custom) => match schema.find_custom(custom) {
+                Some(def) => (
+                    def.access.bearer.can_read(),
+                    values.custom.get(&def.id.to_string()),
+                ),
+                None => (false, None),
+            },
+            None => (
+                schema
+                    .standard
+                    .get(name.as_str())
+                    .is_some_and(|a| a.bearer.can_read()),
+                values.standard.get(name),
+            ),
+        };
+        if visible {
+            shown.insert(name.clone(), value.cloned().unwrap_or(Value::Null));
+        }
+    }
+    serde_json::json!({ "attributes": changed, "values": shown, "regenerated_avatar": avatar })
+}

@@ -1,0 +1,601 @@
+//! Tests of the profile rules (pure) and of the service on both databases.
+
+use crate::access::{Access, Level, Party};
+use crate::document::{
+    Audience, Change, LoginId, ProfileError, ProfileFacts, StoredValues, apply, render,
+};
+use crate::schema::ProfileSchema;
+use serde_json::{Value, json};
+use store::accounts::IdentityKind;
+
+fn schema() -> ProfileSchema {
+    ProfileSchema::default()
+        .apply_document(&json!({
+            "standard": { "address": { "end_user": "readwrite", "bearer": "readonly" },
+                          "nickname": { "end_user": "readonly", "bearer": "readonly" } },
+            "custom": [
+                { "name": "department", "type": "string", "minimum": 1, "maximum": 8,
+                  "end_user": "readwrite", "bearer": "readonly", "scope": "custom:department" },
+                { "name": "team", "type": "enum", "enum": ["red", "blue"],
+                  "end_user": "readonly", "bearer": "readonly" },
+                { "name": "salary", "type": "integer", "minimum": 0 },
+                { "name": "age", "type": "number", "maximum": 150, "end_user": "readwrite", "bearer": "readonly" },
+                { "name": "newsletter", "type": "boolean", "end_user": "readwrite", "bearer": "readonly" },
+                { "name": "home_country", "type": "country_code", "end_user": "readwrite", "bearer": "readonly" },
+            ]
+        }))
+        .expect("schema")
+}
+
+fn logins() -> Vec<LoginId> {
+    vec![
+        LoginId {
+            kind: IdentityKind::Email,
+            value: "ann@example.com".into(),
+            verified: true,
+        },
+        LoginId {
+            kind: IdentityKind::Email,
+            value: "ann@work.example".into(),
+            verified: false,
+        },
+    ]
+}
+
+fn custom_id(s: &ProfileSchema, name: &str) -> String {
+    s.find_custom(name)
+        .map(|c| c.id.to_string())
+        .unwrap_or_default()
+}
+
+fn facts<'a>(values: &'a StoredValues, logins: &'a [LoginId]) -> ProfileFacts<'a> {
+    ProfileFacts {
+        values,
+        login_ids: logins,
+        updated_at: 1_700_000_000,
+        default_picture: Some("https://id.example/avatars/x.svg".into()),
+    }
+}
+
+#[test]
+fn the_end_user_sees_what_the_schema_lets_them_and_no_more() {
+    let s = schema();
+    let mut values = StoredValues::default();
+    values.standard.insert("given_name".into(), json!("Ann"));
+    values
+        .standard
+        .insert("middle_name".into(), json!("Secret"));
+    values.custom.insert(custom_id(&s, "salary"), json!(100));
+    values.custom.insert(custom_id(&s, "team"), json!("red"));
+    let l = logins();
+    let doc = Value::Object(render(
+        &s,
+        &facts(&values, &l),
+        Audience::Party(Party::EndUser),
+    ));
+    assert_eq!(doc["given_name"], "Ann");
+    assert!(doc.get("middle_name").is_none(), "hidden by default");
+    assert_eq!(doc["email"], "ann@example.com");
+    assert_eq!(doc["email_verified"], true);
+    assert_eq!(
+        doc["picture"], "https://id.example/avatars/x.svg",
+        "generated default"
+    );
+    assert_eq!(doc["custom_attributes"]["team"], "red");
+    assert!(
+        doc["custom_attributes"].get("salary").is_none(),
+        "new custom attributes are hidden"
+    );
+    // The admin sees everything.
+    let admin = Value::Object(render(
+        &s,
+        &facts(&values, &l),
+        Audience::Party(Party::Admin),
+    ));
+    assert_eq!(admin["middle_name"], "Secret");
+    assert_eq!(admin["custom_attributes"]["salary"], 100);
+}
+
+#[test]
+fn third_party_clients_get_only_granted_scopes() {
+    let s = schema();
+    let mut values = StoredValues::default();
+    values.standard.insert("given_name".into(), json!("Ann"));
+    values
+        .custom
+        .insert(custom_id(&s, "department"), json!("R&D"));
+    values.custom.insert(custom_id(&s, "team"), json!("blue"));
+    let l = logins();
+    let f = facts(&values, &l);
+    let email_only = Value::Object(render(
+        &s,
+        &f,
+        Audience::ThirdParty {
+            scopes: &["openid", "email"],
+        },
+    ));
+    assert_eq!(email_only["email"], "ann@example.com");
+    assert!(email_only.get("given_name").is_none());
+    assert!(email_only.get("custom_attributes").is_none());
+    let with_custom = Value::Object(render(
+        &s,
+        &f,
+        Audience::ThirdParty {
+            scopes: &["openid", "profile", "custom:department"],
+        },
+    ));
+    assert_eq!(with_custom["given_name"], "Ann");
+    assert!(with_custom.get("email").is_none());
+    assert_eq!(
+        with_custom["custom_attributes"],
+        json!({ "department": "R&D" }),
+        "team names no scope"
+    );
+    // First-party: everything the bearer can read.
+    let first = Value::Object(render(&s, &f, Audience::Party(Party::Bearer)));
+    assert_eq!(
+        first["custom_attributes"],
+        json!({ "department": "R&D", "team": "blue" })
+    );
+}
+
+#[test]
+fn patch_merges_and_put_replaces() {
+    let s = schema();
+    let mut values = StoredValues::default();
+    values.standard.insert("given_name".into(), json!("Ann"));
+    values.standard.insert("family_name".into(), json!("Lee"));
+    values.standard.insert(
+        "address".into(),
+        json!({ "locality": "Paris", "country": "France" }),
+    );
+    let l = logins();
+    let patched = apply(
+        &s,
+        &values,
+        &l,
+        Party::EndUser,
+        Change::Patch(&json!({
+            "family_name": null,
+            "address": { "country": null, "postal_code": "75001" },
+            "custom_attributes": { "department": "R&D" },
+            "locale": "fr-fr",
+        })),
+    )
+    .expect("patch");
+    assert_eq!(patched.values.standard["given_name"], "Ann", "untouched");
+    assert!(
+        !patched.values.standard.contains_key("family_name"),
+        "null clears"
+    );
+    assert_eq!(
+        patched.values.standard["address"],
+        json!({ "locality": "Paris", "postal_code": "75001" })
+    );
+    assert_eq!(patched.values.standard["locale"], "fr-FR", "canonical form");
+    assert_eq!(patched.values.custom[&custom_id(&s, "department")], "R&D");
+    let mut changed = patched.changed.clone();
+    changed.sort();
+    assert_eq!(
+        changed,
+        [
+            "address",
+            "custom_attributes.department",
+            "family_name",
+            "locale"
+        ]
+    );
+
+    let put = apply(
+        &s,
+        &patched.values,
+        &l,
+        Party::EndUser,
+        Change::Put(&json!({ "given_name": "Annie" })),
+    )
+    .expect("put");
+    assert_eq!(put.values.standard.get("given_name"), Some(&json!("Annie")));
+    assert!(
+        !put.values.standard.contains_key("locale"),
+        "PUT clears what it leaves out"
+    );
+    assert!(!put.values.standard.contains_key("address"));
+    assert!(put.values.custom.is_empty());
+}
+
+#[test]
+fn writes_to_attributes_the_party_cannot_write_are_refused_whole() {
+    let s = schema();
+    let values = StoredValues::default();
+    let l = logins();
+    for (body, attribute) in [
+        (
+            json!({ "given_name": "Ann", "middle_name": "X" }),
+            "middle_name",
+        ),
+        (json!({ "nickname": "Me" }), "nickname"),
+        (
+            json!({ "custom_attributes": { "team": "blue" } }),
+            "custom_attributes.team",
+        ),
+        (
+            json!({ "custom_attributes": { "salary": 5 } }),
+            "custom_attributes.salary",
+        ),
+    ] {
+        let err =
+            apply(&s, &values, &l, Party::EndUser, Change::Patch(&body)).expect_err("refused");
+        assert_eq!(
+            err,
+            ProfileError::Forbidden {
+                attribute: attribute.into()
+            },
+            "{body}"
+        );
+    }
+    // The bearer can never write; the admin always can.
+    let err = apply(
+        &s,
+        &values,
+        &l,
+        Party::Bearer,
+        Change::Patch(&json!({ "given_name": "A" })),
+    )
+    .expect_err("bearer");
+    assert!(matches!(err, ProfileError::Forbidden { .. }));
+    assert!(
+        apply(
+            &s,
+            &values,
+            &l,
+            Party::Admin,
+            Change::Patch(&json!({ "middle_name": "X", "custom_attributes": { "salary": 5 } }))
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn invalid_values_are_reported_with_pointers() {
+    let s = schema();
+    let values = StoredValues::default();
+    let l = logins();
+    let err = apply(
+        &s,
+        &values,
+        &l,
+        Party::EndUser,
+        Change::Patch(&json!({
+            "birthdate": "1990-13-01",
+            "zoneinfo": "Mars/Base",
+            "picture": "ftp://x",
+            "email": "stranger@example.com",
+            "address": { "planet": "Mars" },
+            "unknown": 1,
+            "custom_attributes": {
+                "department": "far too long a name",
+                "age": 200,
+                "newsletter": "yes",
+                "home_country": "XX",
+                "nope": 1
+            }
+        })),
+    )
+    .expect_err("invalid");
+    let ProfileError::Invalid(errors) = err else {
+        panic!("expected invalid")
+    };
+    let mut pointers: Vec<&str> = errors.iter().map(|(p, _)| p.as_str()).collect();
+    pointers.sort();
+    assert_eq!(
+        pointers,
+        [
+            "/address/planet",
+            "/birthdate",
+            "/custom_attributes/age",
+            "/custom_attributes/department",
+            "/custom_attributes/home_country",
+            "/custom_attributes/newsletter",
+            "/custom_attributes/nope",
+            "/email",
+            "/picture",
+            "/unknown",
+            "/zoneinfo",
+        ]
+    );
+    // An own login ID is fine for email, in any case.
+    let ok = apply(
+        &s,
+        &values,
+        &l,
+        Party::EndUser,
+        Change::Patch(&json!({ "email": "Ann@Work.Example" })),
+    )
+    .expect("own email");
+    assert_eq!(ok.values.standard["email"], "ann@work.example");
+}
+
+#[test]
+fn values_kept_after_limits_change_but_new_writes_must_meet_them() {
+    let s = schema();
+    let mut values = StoredValues::default();
+    values
+        .custom
+        .insert(custom_id(&s, "department"), json!("Engineering"));
+    let l = logins();
+    // Another attribute changes: the old, now too long, department is kept as it is.
+    let applied = apply(
+        &s,
+        &values,
+        &l,
+        Party::EndUser,
+        Change::Patch(&json!({ "given_name": "Ann" })),
+    )
+    .expect("ok");
+    assert_eq!(
+        applied.values.custom[&custom_id(&s, "department")],
+        "Engineering"
+    );
+    let err = apply(
+        &s,
+        &values,
+        &l,
+        Party::EndUser,
+        Change::Patch(&json!({ "custom_attributes": { "department": "Engineers" } })),
+    );
+    assert!(err.is_err());
+}
+
+#[test]
+fn schema_rules() {
+    let s = schema();
+    let doc = s.to_document();
+    // A round trip through the document is the identity.
+    assert_eq!(s.apply_document(&doc).expect("round trip"), s);
+    // Renaming by id keeps the id; type changes and deletions are refused, naming the attribute.
+    let mut renamed = doc.clone();
+    renamed["custom"][0]["name"] = json!("division");
+    let r = s.apply_document(&renamed).expect("rename");
+    assert_eq!(
+        r.find_custom("division").map(|c| c.id),
+        s.find_custom("department").map(|c| c.id)
+    );
+    let mut retyped = doc.clone();
+    retyped["custom"][1]["type"] = json!("string");
+    retyped["custom"][1]
+        .as_object_mut()
+        .map(|o| o.remove("enum"));
+    let e = s.apply_document(&retyped).expect_err("type change");
+    assert!(e.conflict && e.attribute == "team", "{e}");
+    let mut dropped = doc.clone();
+    dropped["custom"].as_array_mut().map(|a| a.remove(2));
+    let e = s.apply_document(&dropped).expect_err("deletion");
+    assert!(e.conflict && e.attribute == "salary", "{e}");
+    for (bad, attribute) in [
+        (
+            json!({ "custom": [{ "name": "Bad", "type": "string" }] }),
+            "Bad",
+        ),
+        (
+            json!({ "custom": [{ "name": "ends_", "type": "string" }] }),
+            "ends_",
+        ),
+        (
+            json!({ "custom": [{ "name": "given_name", "type": "string" }] }),
+            "given_name",
+        ),
+        (
+            json!({ "custom": [{ "name": "exp", "type": "string" }] }),
+            "exp",
+        ),
+        (
+            json!({ "custom": [{ "name": "x1", "type": "colour" }] }),
+            "x1",
+        ),
+        (
+            json!({ "custom": [{ "name": "x1", "type": "enum" }] }),
+            "x1",
+        ),
+        (
+            json!({ "custom": [{ "name": "x1", "type": "boolean", "maximum": 3 }] }),
+            "x1",
+        ),
+        (
+            json!({ "custom": [{ "name": "x1", "type": "string", "bearer": "readwrite" }] }),
+            "x1",
+        ),
+        (
+            json!({ "custom": [{ "name": "x1", "type": "string", "end_user": "readonly", "bearer": "hidden" }] }),
+            "x1",
+        ),
+        (
+            json!({ "standard": { "email": { "bearer": "readwrite" } } }),
+            "email",
+        ),
+        (
+            json!({ "standard": { "shoe_size": { "bearer": "readonly" } } }),
+            "shoe_size",
+        ),
+    ] {
+        let e = ProfileSchema::default()
+            .apply_document(&bad)
+            .expect_err("refused");
+        assert_eq!(e.attribute, attribute, "{bad}: {e}");
+    }
+    assert_eq!(crate::schema::title_case("job_title"), "Job Title");
+    assert_eq!(
+        Access::new(Level::Hidden, Level::Readonly).map(|a| a.bearer),
+        Ok(Level::Readonly)
+    );
+}
+
+mod with_database {
+    use super::*;
+    use crate::service::ProfileService;
+    use store::audit::Actor;
+    use store::testing::TestDatabase;
+    use store::{Clock, ManualClock};
+
+    async fn user(db: &store::Db, clock: &ManualClock) -> store::Uuid {
+        let id = store::Uuid::now_v7();
+        let new = crate::NewProfile::generated(true);
+        store::accounts::create_account(
+            db,
+            store::accounts::NewAccount {
+                user_id: id,
+                identities: vec![store::accounts::NewIdentity {
+                    kind: IdentityKind::Email,
+                    value: "zoe@example.com".into(),
+                    verified: false,
+                }],
+                password_hash: None,
+                standard_attributes: new.standard_attributes,
+                custom_attributes: json!({}),
+                avatar_seed: new.avatar_seed,
+            },
+            clock.now(),
+            store::audit::NewEvent::new("user.signed_up", Actor::Cli).user(id),
+        )
+        .await
+        .expect("account");
+        id
+    }
+
+    #[tokio::test]
+    async fn schema_changes_persist_and_renames_keep_values() {
+        let t = TestDatabase::create().await.expect("db");
+        let clock = ManualClock::starting_now();
+        let service = ProfileService::start(&t.db, "https://id.example")
+            .await
+            .expect("service");
+        let doc = json!({ "custom": [{ "name": "department", "type": "string", "end_user": "readwrite", "bearer": "readonly" }] });
+        service
+            .replace_schema(&t.db, &clock, &doc, Actor::Cli)
+            .await
+            .expect("import");
+        let id = user(&t.db, &clock).await;
+        let view = service
+            .change(
+                &t.db,
+                &clock,
+                id,
+                Party::EndUser,
+                Change::Patch(
+                    &json!({ "custom_attributes": { "department": "R&D" }, "given_name": "Zoe" }),
+                ),
+                Actor::User(id),
+                None,
+            )
+            .await
+            .expect("change");
+        assert_eq!(view["custom_attributes"]["department"], "R&D");
+        let nickname = view.get("nickname").cloned();
+        assert!(
+            nickname.is_none(),
+            "nickname is hidden from the end user by default"
+        );
+
+        // Rename through a fresh document (matched by id) and reload in another "process".
+        let mut exported = service.schema(&t.db).await.expect("schema").to_document();
+        exported["custom"][0]["name"] = json!("division");
+        service
+            .replace_schema(&t.db, &clock, &exported, Actor::Cli)
+            .await
+            .expect("rename");
+        let other = ProfileService::start(&t.db, "https://id.example")
+            .await
+            .expect("other process");
+        let view = other
+            .view(&t.db, id, Audience::Party(Party::Admin))
+            .await
+            .expect("view")
+            .expect("profile");
+        assert_eq!(view["custom_attributes"]["division"], "R&D");
+        assert!(
+            view["nickname"]
+                .as_str()
+                .is_some_and(|n| n.split(' ').count() == 3),
+            "generated nickname: {view:?}"
+        );
+
+        // A refused import changes nothing.
+        let mut bad = exported.clone();
+        bad["custom"][0]["type"] = json!("integer");
+        assert!(
+            service
+                .replace_schema(&t.db, &clock, &bad, Actor::Cli)
+                .await
+                .is_err()
+        );
+        let again = ProfileService::start(&t.db, "https://id.example")
+            .await
+            .expect("reload");
+        assert_eq!(
+            again.schema(&t.db).await.expect("schema").custom[0].name,
+            "division"
+        );
+
+        // Audit: the change lists attributes, with values only for bearer-readable ones.
+        let events = store::audit::latest(&t.db, 10).await.expect("events");
+        let change = events
+            .iter()
+            .find(|e| e.kind == "profile.updated")
+            .expect("profile event");
+        assert_eq!(change.detail["values"]["given_name"], "Zoe");
+    }
+
+    #[tokio::test]
+    async fn refused_changes_apply_nothing_and_avatars_regenerate() {
+        let t = TestDatabase::create().await.expect("db");
+        let clock = ManualClock::starting_now();
+        let service = ProfileService::start(&t.db, "https://id.example")
+            .await
+            .expect("service");
+        let id = user(&t.db, &clock).await;
+        let before = service
+            .view(&t.db, id, Audience::Party(Party::Admin))
+            .await
+            .expect("v")
+            .expect("p");
+        let err = service
+            .change(
+                &t.db,
+                &clock,
+                id,
+                Party::EndUser,
+                Change::Patch(&json!({ "given_name": "Zed", "middle_name": "Q" })),
+                Actor::User(id),
+                None,
+            )
+            .await;
+        assert!(matches!(
+            err,
+            Err(crate::ChangeError::Refused(ProfileError::Forbidden { .. }))
+        ));
+        let after = service
+            .view(&t.db, id, Audience::Party(Party::Admin))
+            .await
+            .expect("v")
+            .expect("p");
+        assert_eq!(before, after, "nothing of a refused write is applied");
+
+        let view = service
+            .change(
+                &t.db,
+                &clock,
+                id,
+                Party::EndUser,
+                Change::Patch(&json!({ "regenerate_avatar": true })),
+                Actor::User(id),
+                None,
+            )
+            .await
+            .expect("regenerate");
+        assert_ne!(view["picture"], before["picture"]);
+        assert!(
+            view["picture"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("https://id.example/avatars/"))
+        );
+    }
+}
