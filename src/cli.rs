@@ -45,6 +45,20 @@ pub enum Command {
     /// Manage token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Export or import the profile schema (JSON).
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Print the profile schema as JSON.
+    Export,
+    /// Apply a profile schema document; refused whole on any error.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,6 +164,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 email_verified: verified,
                 ip: None,
                 actor: Actor::Cli,
+                initial_profile: profile::NewProfile::generated(config.profile.generate_nickname),
             };
             let id = auth::accounts::sign_up(
                 &db,
@@ -272,6 +287,44 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             out.print(
                 serde_json::json!({ "active_kids": kids }),
                 &format!("New signing keys are active: {}", kids.join(", ")),
+            );
+            Ok(())
+        }
+        Command::Schema(SchemaCommand::Export) => {
+            let db = server::open_database(&config).await?;
+            let profiles = profile::ProfileService::start(&db, &config.server.issuer)
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            let schema = profiles
+                .schema(&db)
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            db.close().await;
+            let doc = schema.to_document();
+            let pretty = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string());
+            out.print(doc, &pretty);
+            Ok(())
+        }
+        Command::Schema(SchemaCommand::Import { file }) => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| StartError::Other(format!("cannot read {}: {e}", file.display())))?;
+            let doc: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| StartError::Other(format!("{} is not JSON: {e}", file.display())))?;
+            let db = server::open_database(&config).await?;
+            let profiles = profile::ProfileService::start(&db, &config.server.issuer)
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            let result = profiles
+                .replace_schema(&db, clock.as_ref(), &doc, Actor::Cli)
+                .await;
+            db.close().await;
+            let schema = result.map_err(|e| StartError::Other(format!("schema refused: {e}")))?;
+            out.print(
+                schema.to_document(),
+                &format!(
+                    "Profile schema imported: {} custom attribute(s).",
+                    schema.custom.len()
+                ),
             );
             Ok(())
         }

@@ -20,7 +20,23 @@ pub struct Config {
     pub session: SessionConfig,
     pub password: PasswordConfig,
     pub tokens: TokensConfig,
+    pub profile: ProfileConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfileConfig {
+    /// New profiles get a generated friendly nickname ("Brave Tiger 42").
+    pub generate_nickname: bool,
+}
+
+impl Default for ProfileConfig {
+    fn default() -> Self {
+        Self {
+            generate_nickname: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

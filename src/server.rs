@@ -60,6 +60,11 @@ impl AppState {
             clock.clone(),
             std::time::Duration::from_secs(60),
         );
+        let profiles = Arc::new(
+            profile::ProfileService::start(&db, &config.server.issuer)
+                .await
+                .map_err(|e| StartError::Other(format!("profile schema: {e}")))?,
+        );
         let hasher = auth::PasswordHasher::new(config.argon2_params())
             .map_err(|e| StartError::Other(e.to_string()))?;
         let web = ::web::WebState {
@@ -70,6 +75,8 @@ impl AppState {
             session_policy: config.session_policy(),
             secure_cookies: config.secure_cookies(),
             provider,
+            profiles,
+            generate_nickname: config.profile.generate_nickname,
         };
         let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
         Ok(Self {

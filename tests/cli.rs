@@ -336,3 +336,64 @@ async fn keys_rotate_keeps_old_keys_published() {
     );
     assert!(live.iter().any(|k| k.alg == "RS256") && live.iter().any(|k| k.alg == "ES256"));
 }
+
+#[tokio::test]
+async fn schema_export_and_import() {
+    let (url, _dir) = TestDatabase::create_empty().await.expect("db");
+    let dir = tempfile::tempdir().expect("dir");
+    let exported = json(&tessera(&url, &["schema", "export", "--json"], None));
+    assert_eq!(
+        exported["standard"]["given_name"],
+        serde_json::json!({ "end_user": "readwrite", "bearer": "readonly" })
+    );
+    assert_eq!(
+        exported["standard"]["middle_name"],
+        serde_json::json!({ "end_user": "hidden", "bearer": "hidden" })
+    );
+    assert_eq!(exported["custom"], serde_json::json!([]));
+
+    let file = dir.path().join("schema.json");
+    std::fs::write(&file, serde_json::json!({
+        "custom": [
+            { "name": "department", "type": "string", "label": "Department", "minimum": 1, "maximum": 64,
+              "end_user": "readwrite", "bearer": "readonly", "scope": "custom:department" },
+            { "name": "team", "type": "enum", "enum": ["red", "blue"], "end_user": "readonly", "bearer": "readonly" }
+        ]
+    }).to_string()).expect("write");
+    let path = file.to_str().unwrap_or_default();
+    let imported = json(&tessera(&url, &["schema", "import", path, "--json"], None));
+    assert_eq!(imported["custom"][0]["name"], "department");
+    let id = imported["custom"][0]["id"].as_str().expect("id").to_owned();
+
+    // Export → rename → import keeps the id; the export round-trips.
+    let mut doc = json(&tessera(&url, &["schema", "export", "--json"], None));
+    assert_eq!(doc["custom"][0]["id"], id.as_str());
+    doc["custom"][0]["name"] = serde_json::json!("division");
+    std::fs::write(&file, doc.to_string()).expect("write");
+    let renamed = json(&tessera(&url, &["schema", "import", path, "--json"], None));
+    assert_eq!(renamed["custom"][0]["name"], "division");
+    assert_eq!(renamed["custom"][0]["id"], id.as_str());
+
+    // A type change or a missing definition is refused whole, naming the attribute.
+    let mut retyped = renamed.clone();
+    retyped["custom"][1]["type"] = serde_json::json!("string");
+    retyped["custom"][0]["label"] = serde_json::json!("Changed too");
+    std::fs::write(&file, retyped.to_string()).expect("write");
+    let out = tessera(&url, &["schema", "import", path], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("team"));
+    let mut missing = renamed.clone();
+    missing["custom"].as_array_mut().map(|a| a.remove(0));
+    std::fs::write(&file, missing.to_string()).expect("write");
+    let out = tessera(&url, &["schema", "import", path], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("division"));
+    std::fs::write(&file, "not json").expect("write");
+    assert!(
+        !tessera(&url, &["schema", "import", path], None)
+            .status
+            .success()
+    );
+    let after = json(&tessera(&url, &["schema", "export", "--json"], None));
+    assert_eq!(after, renamed, "refused imports changed nothing");
+}

@@ -15,6 +15,7 @@ pub struct TestServer {
     pub clock: Arc<ManualClock>,
     pub database: TestDatabase,
     pub config: Config,
+    pub state: AppState,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -48,7 +49,7 @@ impl TestServer {
         let state = AppState::new(&config, database.db.clone(), clock.clone())
             .await
             .expect("state");
-        let running = server::start(&config, state, Some(listener)).expect("start");
+        let running = server::start(&config, state.clone(), Some(listener)).expect("start");
         let handle = running.handle.clone();
         tokio::spawn(running.server);
         Self {
@@ -56,6 +57,7 @@ impl TestServer {
             clock,
             database,
             config,
+            state,
             handle,
         }
     }
@@ -97,6 +99,11 @@ impl TestServer {
 
     pub fn db(&self) -> &store::Db {
         &self.database.db
+    }
+
+    /// The server's own profile service (so schema changes are seen at once).
+    pub fn profiles(&self) -> &profile::ProfileService {
+        &self.state.web.profiles
     }
 }
 

@@ -1,8 +1,8 @@
 //! Signing up and signing in with a password.
 
+use crate::InternalError;
 use crate::login_id::{self, LoginIdError};
 use crate::passwords::{PasswordError, PasswordHasher, PasswordPolicy};
-use crate::{InternalError, secrets};
 use store::accounts::{IdentityKind, NewAccount, NewIdentity};
 use store::audit::{Actor, NewEvent};
 use store::{Clock, Db, StoreError, Uuid};
@@ -30,6 +30,8 @@ pub struct SignUp {
     pub email_verified: bool,
     pub ip: Option<String>,
     pub actor: Actor,
+    /// What the profile starts with (generated nickname and avatar seed).
+    pub initial_profile: profile::NewProfile,
 }
 
 /// Creates an account: user, profile, email identity and password, in one transaction.
@@ -70,9 +72,9 @@ pub async fn sign_up(
             verified: input.email_verified,
         }],
         password_hash,
-        standard_attributes: serde_json::json!({}),
+        standard_attributes: input.initial_profile.standard_attributes,
         custom_attributes: serde_json::json!({}),
-        avatar_seed: secrets::generate_identifier(),
+        avatar_seed: input.initial_profile.avatar_seed,
     };
     match store::accounts::create_account(db, account, clock.now(), event).await {
         Ok(()) => Ok(user_id),

@@ -69,22 +69,40 @@ pub async fn verify_signature(
     Ok(claims)
 }
 
-/// A fully checked, live access token.
+/// A fully checked, live access token, and whether its client is a third party.
 pub async fn verify_access_token(
     provider: &Provider,
     db: &Db,
     clock: &dyn Clock,
     token: &str,
-) -> Result<AccessTokenClaims, BearerError> {
+) -> Result<VerifiedToken, BearerError> {
     let claims = verify_signature(provider, db, clock, token, true).await?;
-    let active = store::oauth::access_token_is_active(db, &claims.jti, claims.gid)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "revocation check failed");
-            BearerError::Internal
-        })?;
-    if !active {
-        return Err(BearerError::Revoked);
+    let third_party =
+        store::oauth::active_token_client(db, &claims.jti, &claims.client_id, claims.gid)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "revocation check failed");
+                BearerError::Internal
+            })?
+            .ok_or(BearerError::Revoked)?;
+    Ok(VerifiedToken {
+        claims,
+        third_party,
+    })
+}
+
+/// A live access token.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub claims: AccessTokenClaims,
+    /// The token was issued to a third-party client.
+    pub third_party: bool,
+}
+
+impl VerifiedToken {
+    /// The user the token acts for (`None` for client_credentials tokens).
+    pub fn user_id(&self) -> Option<store::Uuid> {
+        self.claims.gid?;
+        store::Uuid::parse_str(&self.claims.sub).ok()
     }
-    Ok(claims)
 }

@@ -90,7 +90,8 @@ pub async fn introspect(
     if looks_like_jwt(&token) {
         return Ok(
             match bearer::verify_access_token(provider, db, clock, &token).await {
-                Ok(c) => {
+                Ok(verified) => {
+                    let c = verified.claims;
                     let mut out = serde_json::json!({
                         "active": true,
                         "token_type": "Bearer",

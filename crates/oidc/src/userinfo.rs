@@ -1,56 +1,52 @@
-//! The UserInfo response: `sub` and the user's claims the token's scopes allow.
+//! The UserInfo response: `sub`, then the profile as the bearer may see it — for a first-party
+//! client every attribute the bearer can read, for a third-party client only the claims of the
+//! granted scopes (and custom attributes whose definition names a granted scope).
 
 use crate::bearer::{self, BearerError};
 use crate::provider::Provider;
-use store::accounts::IdentityKind;
-use store::{Clock, Db, Uuid};
+use profile::{Audience, Party, ProfileService};
+use store::{Clock, Db};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UserInfoError {
     #[error(transparent)]
     Token(#[from] BearerError),
-    #[error("the access token does not carry the openid scope")]
+    #[error("the access token does not carry the openid scope for a user")]
     InsufficientScope,
 }
 
 /// The claims for the bearer of `token`.
 pub async fn userinfo(
     provider: &Provider,
+    profiles: &ProfileService,
     db: &Db,
     clock: &dyn Clock,
     token: &str,
 ) -> Result<serde_json::Value, UserInfoError> {
-    let claims = bearer::verify_access_token(provider, db, clock, token).await?;
+    let verified = bearer::verify_access_token(provider, db, clock, token).await?;
     // Tokens from client_credentials name no user.
-    if claims.gid.is_none() || !claims.has_scope("openid") {
+    let Some(user_id) = verified.user_id() else {
+        return Err(UserInfoError::InsufficientScope);
+    };
+    if !verified.claims.has_scope("openid") {
         return Err(UserInfoError::InsufficientScope);
     }
-    let user_id = Uuid::parse_str(&claims.sub).map_err(|_| BearerError::Malformed)?;
-    let identities = store::accounts::list_identities(db, user_id)
+    let scopes: Vec<&str> = verified.claims.scope.split(' ').collect();
+    let audience = if verified.third_party {
+        Audience::ThirdParty { scopes: &scopes }
+    } else {
+        Audience::Party(Party::Bearer)
+    };
+    let claims = profiles
+        .view(db, user_id, audience)
         .await
-        .map_err(|_| BearerError::Internal)?;
-    let mut out = serde_json::Map::new();
-    out.insert("sub".into(), claims.sub.clone().into());
-    let first = |kind| identities.iter().find(|i| i.kind == kind);
-    if claims.has_scope("email")
-        && let Some(email) = first(IdentityKind::Email)
-    {
-        out.insert("email".into(), email.value.clone().into());
-        out.insert("email_verified".into(), email.verified_at.is_some().into());
-    }
-    if claims.has_scope("phone")
-        && let Some(phone) = first(IdentityKind::Phone)
-    {
-        out.insert("phone_number".into(), phone.value.clone().into());
-        out.insert(
-            "phone_number_verified".into(),
-            phone.verified_at.is_some().into(),
-        );
-    }
-    if claims.has_scope("profile")
-        && let Some(username) = first(IdentityKind::Username)
-    {
-        out.insert("preferred_username".into(), username.value.clone().into());
-    }
+        .map_err(|e| {
+            tracing::error!(error = %e, "loading a profile for UserInfo failed");
+            BearerError::Internal
+        })?
+        .ok_or(BearerError::Revoked)?;
+    let mut out = serde_json::Map::with_capacity(claims.len() + 1);
+    out.insert("sub".into(), verified.claims.sub.clone().into());
+    out.extend(claims);
     Ok(serde_json::Value::Object(out))
 }

@@ -12,7 +12,7 @@ pub mod validate;
 pub use access::{Access, Level, Party};
 pub use document::{Audience, Change, ProfileError};
 pub use schema::{AttributeType, ProfileSchema, SchemaError};
-pub use service::{ChangeError, ProfileService, SchemaChangeError};
+pub use service::{Author, ChangeError, ProfileService, SchemaChangeError};
 
 /// What a new profile starts with: a generated nickname (unless turned off) and avatar seed.
 #[derive(Debug, Clone, PartialEq)]

@@ -58,6 +58,19 @@ impl From<StoreError> for ChangeError {
     }
 }
 
+/// Who makes a change, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Author {
+    pub actor: Actor,
+    pub ip: Option<String>,
+}
+
+impl Author {
+    pub fn new(actor: Actor) -> Self {
+        Self { actor, ip: None }
+    }
+}
+
 /// A profile as loaded: values, login IDs and bookkeeping.
 #[derive(Debug, Clone)]
 pub struct LoadedProfile {
@@ -302,8 +315,7 @@ impl ProfileService {
         user_id: Uuid,
         party: Party,
         change: Change<'_>,
-        actor: Actor,
-        ip: Option<String>,
+        by: Author,
     ) -> Result<Map<String, Value>, ChangeError> {
         let schema = self.schema(db).await?;
         let current = self
@@ -323,9 +335,9 @@ impl ProfileService {
         } else {
             current.avatar_seed.clone()
         };
-        let event = NewEvent::new("profile.updated", actor)
+        let event = NewEvent::new("profile.updated", by.actor)
             .user(user_id)
-            .ip(ip)
+            .ip(by.ip)
             .detail(change_detail(&schema, &values, &changed, regenerate_avatar));
         let saved = store::accounts::save_profile(
             db,

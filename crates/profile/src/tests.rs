@@ -483,8 +483,7 @@ mod with_database {
                 Change::Patch(
                     &json!({ "custom_attributes": { "department": "R&D" }, "given_name": "Zoe" }),
                 ),
-                Actor::User(id),
-                None,
+                crate::Author::new(Actor::User(id)),
             )
             .await
             .expect("change");
@@ -564,8 +563,7 @@ mod with_database {
                 id,
                 Party::EndUser,
                 Change::Patch(&json!({ "given_name": "Zed", "middle_name": "Q" })),
-                Actor::User(id),
-                None,
+                crate::Author::new(Actor::User(id)),
             )
             .await;
         assert!(matches!(
@@ -586,8 +584,7 @@ mod with_database {
                 id,
                 Party::EndUser,
                 Change::Patch(&json!({ "regenerate_avatar": true })),
-                Actor::User(id),
-                None,
+                crate::Author::new(Actor::User(id)),
             )
             .await
             .expect("regenerate");

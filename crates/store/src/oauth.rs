@@ -363,35 +363,47 @@ pub async fn revoke_access_token(
     Ok(())
 }
 
-/// Whether an access token is still good, read in one query: not revoked by `jti`, and (for
-/// tokens issued to a user) its grant not revoked and its user not disabled.
-pub async fn access_token_is_active(
+/// Whether an access token is still good, read in one query: not revoked by `jti`, its client
+/// still registered, and (for tokens issued to a user) its grant not revoked and its user not
+/// disabled. Returns whether the client is third-party, or `None` for a dead token.
+pub async fn active_token_client(
     db: &Db,
     jti: &str,
+    client_id: &str,
     grant_id: Option<Uuid>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<bool>, StoreError> {
+    use crate::entity::clients;
     let revoked = Query::select()
         .expr(Expr::val(1))
         .from(revoked_access_tokens::Entity)
         .and_where(Expr::col(revoked_access_tokens::Column::Jti).eq(jti))
         .to_owned();
-    let Some(grant_id) = grant_id else {
-        return Ok(db.read.query_one(&revoked).await?.is_none());
-    };
-    let query = Query::select()
-        .expr(Expr::val(1))
-        .from(grants::Entity)
-        .inner_join(
-            users::Entity,
-            Expr::col((users::Entity, users::Column::Id))
-                .equals((grants::Entity, grants::Column::UserId)),
-        )
-        .and_where(Expr::col((grants::Entity, grants::Column::Id)).eq(grant_id))
-        .and_where(Expr::col((grants::Entity, grants::Column::RevokedAt)).is_null())
-        .and_where(Expr::col((users::Entity, users::Column::DisabledAt)).is_null())
+    let mut query = Query::select()
+        .column((clients::Entity, clients::Column::ThirdParty))
+        .from(clients::Entity)
+        .and_where(Expr::col((clients::Entity, clients::Column::ClientId)).eq(client_id))
         .and_where(Expr::exists(revoked).not())
         .to_owned();
-    Ok(db.read.query_one(&query).await?.is_some())
+    if let Some(grant_id) = grant_id {
+        query
+            .inner_join(
+                grants::Entity,
+                Expr::col((grants::Entity, grants::Column::ClientId))
+                    .equals((clients::Entity, clients::Column::ClientId)),
+            )
+            .inner_join(
+                users::Entity,
+                Expr::col((users::Entity, users::Column::Id))
+                    .equals((grants::Entity, grants::Column::UserId)),
+            )
+            .and_where(Expr::col((grants::Entity, grants::Column::Id)).eq(grant_id))
+            .and_where(Expr::col((grants::Entity, grants::Column::RevokedAt)).is_null())
+            .and_where(Expr::col((users::Entity, users::Column::DisabledAt)).is_null());
+    }
+    match db.read.query_one(&query).await? {
+        Some(row) => Ok(Some(row.try_get("", "third_party")?)),
+        None => Ok(None),
+    }
 }
 
 /// The scopes a user has consented to for a client, if any.

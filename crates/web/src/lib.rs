@@ -3,9 +3,11 @@
 //! Handlers are thin: they read the form, call `auth`, and render an askama template from the
 //! workspace's `templates/` directory. Every form carries a CSRF token (see [`csrf`]).
 
+pub mod api;
 pub mod csrf;
 pub mod oauth;
 mod pages;
+pub mod problem;
 mod render;
 pub mod session_cookie;
 
@@ -25,6 +27,9 @@ pub struct WebState {
     /// Cookies get the `Secure` attribute (the issuer is https).
     pub secure_cookies: bool,
     pub provider: Arc<oidc::Provider>,
+    pub profiles: Arc<profile::ProfileService>,
+    /// New profiles get a generated nickname.
+    pub generate_nickname: bool,
 }
 
 /// The stylesheet, compiled in so the binary runs from any directory.
@@ -52,6 +57,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(oauth::discovery),
         )
         .route("/oauth2/jwks", web::get().to(oauth::jwks))
+        .route("/api/v1/me", web::get().to(api::me))
+        .route("/api/v1/me/profile", web::get().to(api::get_profile))
+        .route("/api/v1/me/profile", web::put().to(api::put_profile))
+        .route("/api/v1/me/profile", web::patch().to(api::patch_profile))
+        .route("/avatars/{user_id}/{file}", web::get().to(api::avatar))
         .route("/oauth2/authorize", web::get().to(oauth::authorize_get))
         .route("/oauth2/authorize", web::post().to(oauth::authorize_post))
         .route("/oauth2/consent", web::post().to(oauth::consent))

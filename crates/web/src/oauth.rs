@@ -253,7 +253,15 @@ pub async fn userinfo(
             return bearer_error(StatusCode::UNAUTHORIZED, "", "an access token is required");
         }
     };
-    match userinfo::userinfo(&state.provider, &state.db, state.clock.as_ref(), &token).await {
+    match userinfo::userinfo(
+        &state.provider,
+        &state.profiles,
+        &state.db,
+        state.clock.as_ref(),
+        &token,
+    )
+    .await
+    {
         Ok(claims) => json_response(StatusCode::OK, claims.to_string(), "no-store"),
         Err(UserInfoError::InsufficientScope) => bearer_error(
             StatusCode::FORBIDDEN,

@@ -237,6 +237,7 @@ pub async fn signup(
         email_verified: false,
         ip: client_ip(&req),
         actor: Actor::Anonymous,
+        initial_profile: profile::NewProfile::generated(state.generate_nickname),
     };
     let user_id = match accounts::sign_up(
         &state.db,

@@ -1,0 +1,235 @@
+//! The self-service API, for apps acting for the user with a bearer access token:
+//! `GET /api/v1/me`, `GET|PUT|PATCH /api/v1/me/profile`. Access rights are those of the end user;
+//! writes need the `profile:write` scope. Errors are problem+json.
+
+use crate::WebState;
+use crate::problem::Problem;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use oidc::bearer::{self, BearerError, VerifiedToken};
+use profile::{Audience, Change, ChangeError, Party, ProfileError};
+use store::Uuid;
+use store::audit::Actor;
+
+const WRITE_SCOPE: &str = "profile:write";
+
+/// The user behind the request's bearer token.
+async fn authenticate(
+    state: &WebState,
+    req: &HttpRequest,
+) -> Result<(VerifiedToken, Uuid), Problem> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned())
+        .ok_or_else(|| {
+            Problem::bearer(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "a bearer access token is required",
+            )
+        })?;
+    let verified =
+        bearer::verify_access_token(&state.provider, &state.db, state.clock.as_ref(), &token)
+            .await
+            .map_err(|e| match e {
+                BearerError::Internal => Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                    "the token could not be checked",
+                ),
+                e => Problem::bearer(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string()),
+            })?;
+    let user_id = verified.user_id().ok_or_else(|| {
+        Problem::bearer(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "this token acts for a client, not a user",
+        )
+    })?;
+    Ok((verified, user_id))
+}
+
+fn json_ok(value: serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(value.to_string())
+}
+
+fn not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "Not Found",
+        "the user no longer exists",
+    )
+}
+
+async fn end_user_profile(
+    state: &WebState,
+    user_id: Uuid,
+) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
+    state
+        .profiles
+        .view(&state.db, user_id, Audience::Party(Party::EndUser))
+        .await
+        .map_err(Problem::internal)?
+        .ok_or_else(not_found)
+}
+
+/// `GET /api/v1/me`: the user's id, identities and profile (as the end user sees it).
+pub async fn me(state: web::Data<WebState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let (_, user_id) = authenticate(&state, &req).await?;
+    let profile = end_user_profile(&state, user_id).await?;
+    let identities = store::accounts::list_identities(&state.db, user_id)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(json_ok(serde_json::json!({
+        "id": user_id,
+        "identities": identities.iter().map(|i| serde_json::json!({
+            "id": i.id,
+            "type": i.kind.as_str(),
+            "value": i.value,
+            "verified": i.verified_at.is_some(),
+        })).collect::<Vec<_>>(),
+        "profile": profile,
+    })))
+}
+
+/// `GET /api/v1/me/profile`.
+pub async fn get_profile(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let (_, user_id) = authenticate(&state, &req).await?;
+    let profile = end_user_profile(&state, user_id).await?;
+    Ok(json_ok(serde_json::Value::Object(profile)))
+}
+
+/// Maps a refused profile change to its problem.
+pub fn change_problem(e: ChangeError) -> Problem {
+    match e {
+        ChangeError::Refused(ProfileError::Forbidden { attribute }) => {
+            let pointer = format!("/{}", attribute.replace('.', "/"));
+            Problem::new(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                format!("you may not change {attribute}"),
+            )
+            .with_errors(vec![(pointer, "this attribute is not writable".into())])
+        }
+        ChangeError::Refused(ProfileError::Invalid(errors)) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable Content",
+            "some values are invalid",
+        )
+        .with_errors(errors),
+        ChangeError::NoSuchUser => not_found(),
+        ChangeError::Conflict => Problem::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            "the profile was changed at the same time; reload and try again",
+        ),
+        ChangeError::Service(e) => Problem::internal(e),
+    }
+}
+
+/// Parses a JSON body (`application/json` or `application/merge-patch+json`).
+pub fn parse_json_body(req: &HttpRequest, body: &[u8]) -> Result<serde_json::Value, Problem> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if content_type != "application/json" && content_type != "application/merge-patch+json" {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported Media Type",
+            "send application/json or application/merge-patch+json",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
+}
+
+async fn write_profile(
+    state: &WebState,
+    req: &HttpRequest,
+    body: &[u8],
+    put: bool,
+) -> Result<HttpResponse, Problem> {
+    let (token, user_id) = authenticate(state, req).await?;
+    if !token.claims.has_scope(WRITE_SCOPE) {
+        return Err(Problem::bearer(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "changing the profile needs the profile:write scope",
+        ));
+    }
+    let doc = parse_json_body(req, body)?;
+    let change = if put {
+        Change::Put(&doc)
+    } else {
+        Change::Patch(&doc)
+    };
+    let author = profile::Author {
+        actor: Actor::User(user_id),
+        ip: crate::session_cookie::client_ip(req),
+    };
+    let profile = state
+        .profiles
+        .change(
+            &state.db,
+            state.clock.as_ref(),
+            user_id,
+            Party::EndUser,
+            change,
+            author,
+        )
+        .await
+        .map_err(change_problem)?;
+    Ok(json_ok(serde_json::Value::Object(profile)))
+}
+
+/// `PUT /api/v1/me/profile`: replaces every attribute the end user may write.
+pub async fn put_profile(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    write_profile(&state, &req, &body, true).await
+}
+
+/// `PATCH /api/v1/me/profile`: JSON merge patch.
+pub async fn patch_profile(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    write_profile(&state, &req, &body, false).await
+}
+
+/// `GET /avatars/{user_id}/{seed}.svg`: the generated avatar. A URL never changes its image.
+pub async fn avatar(path: web::Path<(String, String)>) -> HttpResponse {
+    let (user_id, file) = path.into_inner();
+    let seed = file.strip_suffix(".svg").unwrap_or("");
+    if Uuid::parse_str(&user_id).is_err() || !profile::generated::is_avatar_seed(seed) {
+        return HttpResponse::NotFound().finish();
+    }
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("Cache-Control", "public, max-age=31536000, immutable"))
+        .insert_header(("Content-Security-Policy", "default-src 'none'"))
+        .body(profile::generated::avatar_svg(&user_id, seed))
+}
