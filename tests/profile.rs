@@ -458,3 +458,79 @@ async fn new_accounts_get_a_generated_nickname_unless_turned_off() {
         .expect("p");
     assert!(admin.get("nickname").is_none());
 }
+
+#[tokio::test]
+async fn id_tokens_carry_user_claims_only_when_asked_with_the_claims_parameter() {
+    let server = TestServer::start().await;
+    import_schema(&server).await;
+    let (b, _) = user_with_profile(&server, "eve@example.com").await;
+    let client = register(&server, false).await;
+    let id_token_claims = |claims: Option<&str>| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", &client.0)
+            .append_pair("redirect_uri", REDIRECT)
+            .append_pair("scope", "openid email")
+            .append_pair("code_challenge", CHALLENGE)
+            .append_pair("code_challenge_method", "S256");
+        if let Some(c) = claims {
+            q.append_pair("claims", c);
+        }
+        let url = server.url(&format!("/oauth2/authorize?{}", q.finish()));
+        let b = b.clone();
+        let client = client.clone();
+        let token_url = server.url("/oauth2/token");
+        async move {
+            let resp = b.get(url).send().await.expect("authorize");
+            let loc = url::Url::parse(&location(&resp)).expect("callback");
+            let code = loc
+                .query_pairs()
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned())
+                .expect("code");
+            let tokens: Value = reqwest::Client::new()
+                .post(token_url)
+                .basic_auth(&client.0, Some(&client.1))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", VERIFIER),
+                ])
+                .send()
+                .await
+                .expect("token")
+                .json()
+                .await
+                .expect("json");
+            let id_token = tokens["id_token"].as_str().expect("id token").to_owned();
+            let payload = id_token.split('.').nth(1).unwrap_or_default().to_owned();
+            let bytes =
+                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                    .expect("b64");
+            serde_json::from_slice::<Value>(&bytes).expect("claims")
+        }
+    };
+    let plain = id_token_claims(None).await;
+    assert!(
+        plain.get("email").is_none() && plain.get("given_name").is_none(),
+        "{plain}"
+    );
+    let asked = id_token_claims(Some(
+        r#"{"id_token":{"email":null,"given_name":{"essential":true},"salary":null}}"#,
+    ))
+    .await;
+    assert_eq!(asked["email"], "eve@example.com");
+    assert_eq!(asked["given_name"], "Ada");
+    assert!(
+        asked.get("salary").is_none() && asked.get("locale").is_none(),
+        "{asked}"
+    );
+    // A malformed claims parameter is an error sent back to the client.
+    let q = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256&claims=%5B1%5D",
+        client.0
+    );
+    let resp = b.get(server.url(&q)).send().await.expect("authorize");
+    assert!(location(&resp).contains("error=invalid_request"));
+}

@@ -119,6 +119,7 @@ pub async fn token(state: web::Data<WebState>, req: HttpRequest, body: web::Byte
     };
     match grants::exchange(
         &state.provider,
+        &state.profiles,
         &state.db,
         state.clock.as_ref(),
         params,

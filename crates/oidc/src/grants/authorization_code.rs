@@ -15,6 +15,7 @@ use super::TokenRequest;
 
 pub(super) async fn exchange(
     provider: &Provider,
+    profiles: &profile::ProfileService,
     db: &Db,
     clock: &dyn Clock,
     client: &Client,
@@ -106,6 +107,7 @@ pub(super) async fn exchange(
         },
     )?;
     let id_token = if grant.scope.split(' ').any(|s| s == "openid") {
+        let claims = requested_id_token_claims(profiles, db, client, &grant).await?;
         Some(tokens::mint_id_token(
             provider,
             now,
@@ -116,7 +118,7 @@ pub(super) async fn exchange(
                 auth_time: grant.auth_time,
                 session_id: grant.session_id,
                 access_token: Some(&access_token),
-                claims: serde_json::Map::new(),
+                claims,
             },
         )?)
     } else {
@@ -130,4 +132,39 @@ pub(super) async fn exchange(
         id_token,
         scope: grant.scope,
     })
+}
+
+/// The user claims an ID token carries: only those asked for with the `claims` request
+/// parameter (`{"id_token": {"email": null, …}}`), and only as the client may see them (the same
+/// rules as UserInfo). Relying parties otherwise read claims from UserInfo.
+async fn requested_id_token_claims(
+    profiles: &profile::ProfileService,
+    db: &Db,
+    client: &Client,
+    grant: &store::oauth::Grant,
+) -> Result<serde_json::Map<String, serde_json::Value>, OAuthError> {
+    let Some(requested) = grant
+        .claims
+        .as_ref()
+        .and_then(|c| c.get("id_token"))
+        .and_then(|c| c.as_object())
+        .filter(|c| !c.is_empty())
+    else {
+        return Ok(serde_json::Map::new());
+    };
+    let scopes: Vec<&str> = grant.scope.split(' ').collect();
+    let audience = if client.third_party {
+        profile::Audience::ThirdParty { scopes: &scopes }
+    } else {
+        profile::Audience::Party(profile::Party::Bearer)
+    };
+    let view = profiles
+        .view(db, grant.user_id, audience)
+        .await
+        .map_err(OAuthError::server_error)?
+        .unwrap_or_default();
+    Ok(view
+        .into_iter()
+        .filter(|(name, _)| requested.contains_key(name))
+        .collect())
 }

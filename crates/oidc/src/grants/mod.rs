@@ -77,6 +77,7 @@ fn narrow_scope(granted: &str, requested: Option<&str>) -> Result<String, OAuthE
 /// Handles a token request.
 pub async fn exchange(
     provider: &Provider,
+    profiles: &profile::ProfileService,
     db: &Db,
     clock: &dyn Clock,
     req: TokenRequest,
@@ -104,7 +105,7 @@ pub async fn exchange(
     client_may(&client, &grant_type).map_err(with_method)?;
     match grant_type.as_str() {
         crate::clients::GRANT_AUTHORIZATION_CODE => {
-            authorization_code::exchange(provider, db, clock, &client, &req).await
+            authorization_code::exchange(provider, profiles, db, clock, &client, &req).await
         }
         crate::clients::GRANT_REFRESH_TOKEN => {
             refresh_token::exchange(provider, db, clock, &client, &req).await
