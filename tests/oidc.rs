@@ -1234,3 +1234,179 @@ async fn two_servers_on_one_database_act_as_one() {
         "B learnt the new key on meeting its kid: {info}"
     );
 }
+
+#[tokio::test]
+async fn max_age_prompt_create_login_hint_form_userinfo_cors_and_audit() {
+    let server = TestServer::start().await;
+    let reg = register(&server, false, false, &[]).await;
+    let b = signed_up_browser(&server, "yul@example.com").await;
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let base = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid&code_challenge={challenge}&code_challenge_method=S256",
+        reg.client_id
+    );
+
+    // max_age: a sign-in older than max_age sends the user to sign in again.
+    let resp = b
+        .get(server.url(&format!("{base}&max_age=60")))
+        .send()
+        .await
+        .expect("authorize");
+    assert!(
+        location(&resp).starts_with(REDIRECT),
+        "a fresh sign-in satisfies max_age"
+    );
+    server.clock.advance(chrono::Duration::seconds(120));
+    let resp = b
+        .get(server.url(&format!("{base}&max_age=60")))
+        .send()
+        .await
+        .expect("authorize");
+    let loc = location(&resp);
+    assert!(
+        loc.starts_with("/login?") && loc.contains("prompt=login"),
+        "{loc}"
+    );
+    assert!(
+        !loc.contains("max_age"),
+        "the return path drops max_age: {loc}"
+    );
+    let resp = b
+        .get(server.url(&format!("{base}&max_age=60&prompt=none")))
+        .send()
+        .await
+        .expect("authorize");
+    assert!(location(&resp).contains("error=login_required"));
+
+    // prompt=create goes to the sign-up page; login_hint fills the login form.
+    let anonymous = browser();
+    let resp = anonymous
+        .get(server.url(&format!("{base}&prompt=create")))
+        .send()
+        .await
+        .expect("authorize");
+    assert!(
+        location(&resp).starts_with("/signup?"),
+        "{}",
+        location(&resp)
+    );
+    let resp = anonymous
+        .get(server.url(&format!("{base}&login_hint=yul%40example.com")))
+        .send()
+        .await
+        .expect("authorize");
+    let login_page = anonymous
+        .get(server.url(&location(&resp)))
+        .send()
+        .await
+        .expect("login")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        login_page.contains("value=\"yul@example.com\""),
+        "login_hint prefills the form"
+    );
+
+    // UserInfo with the token in a form body; CORS headers for browser clients.
+    let resp = b.get(server.url(&base)).send().await.expect("authorize");
+    let code = query_param(&url::Url::parse(&location(&resp)).expect("url"), "code").expect("code");
+    let (status, tokens) = token_post(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            ),
+        ],
+        Some((&reg.client_id, reg.secret.as_deref().unwrap_or(""))),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let at = tokens["access_token"].as_str().expect("at");
+    let resp = reqwest::Client::new()
+        .post(server.url("/oauth2/userinfo"))
+        .header("origin", "https://spa.example")
+        .form(&[("access_token", at)])
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("*")
+    );
+    let resp = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, server.url("/oauth2/token"))
+        .header("origin", "https://spa.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("preflight");
+    assert!(resp.status().is_success());
+    assert!(resp.headers().get("access-control-allow-methods").is_some());
+    // Both header and body: refused.
+    let resp = reqwest::Client::new()
+        .post(server.url("/oauth2/userinfo"))
+        .bearer_auth(at)
+        .form(&[("access_token", at)])
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(resp.status(), 400);
+
+    // Token failures and refresh-token reuse are in the audit log.
+    let rt = tokens["refresh_token"].as_str().expect("rt");
+    let basic = Some((reg.client_id.as_str(), reg.secret.as_deref().unwrap_or("")));
+    assert_eq!(
+        token_post(
+            &server,
+            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+            basic
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        token_post(
+            &server,
+            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+            basic
+        )
+        .await
+        .0,
+        400
+    );
+    let (status, _) = token_post(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "nope"),
+            ("redirect_uri", REDIRECT),
+        ],
+        basic,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let events = store::audit::latest(server.db(), 20).await.expect("events");
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"refresh_token.reused"), "{kinds:?}");
+    let failure = events
+        .iter()
+        .find(|e| e.kind == "token.failed")
+        .expect("token failure");
+    assert_eq!(failure.detail["error"], "invalid_grant");
+    assert!(
+        !failure
+            .detail
+            .to_string()
+            .contains(reg.secret.as_deref().unwrap_or("-")),
+        "no secrets in the log"
+    );
+}

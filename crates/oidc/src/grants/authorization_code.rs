@@ -91,6 +91,7 @@ pub(super) async fn exchange(
     {
         CodeRedemption::Redeemed(grant) => grant,
         CodeRedemption::Replayed => {
+            record_replay(db, client, &stored, now).await?;
             return Err(OAuthError::invalid_grant("the code has already been used"));
         }
     };
@@ -167,4 +168,21 @@ async fn requested_id_token_claims(
         .into_iter()
         .filter(|(name, _)| requested.contains_key(name))
         .collect())
+}
+
+/// A replayed code revoked what it had issued: worth an audit event of its own.
+async fn record_replay(
+    db: &Db,
+    client: &Client,
+    code: &store::oauth::AuthorizationCode,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), OAuthError> {
+    let event = store::audit::NewEvent::new(
+        "authorization_code.replayed",
+        store::audit::Actor::Anonymous,
+    )
+    .user(code.user_id)
+    .detail(serde_json::json!({ "client_id": client.client_id }));
+    store::audit::record(db, event, now).await?;
+    Ok(())
 }

@@ -98,12 +98,26 @@ pub async fn exchange(
         )
         .into());
     }
-    let (client, method) = client_auth::authenticate_client(db, &presented)
-        .await
-        .map_err(|(error, method)| TokenError { error, method })?;
+    let (client, method) = match client_auth::authenticate_client(db, &presented).await {
+        Ok(c) => c,
+        Err((error, method)) => {
+            record_failure(
+                db,
+                clock,
+                presented.client_id.as_deref(),
+                &grant_type,
+                &error,
+            )
+            .await;
+            return Err(TokenError { error, method });
+        }
+    };
     let with_method = |error: OAuthError| TokenError { error, method };
-    client_may(&client, &grant_type).map_err(with_method)?;
-    match grant_type.as_str() {
+    if let Err(error) = client_may(&client, &grant_type) {
+        record_failure(db, clock, Some(&client.client_id), &grant_type, &error).await;
+        return Err(with_method(error));
+    }
+    let result = match grant_type.as_str() {
         crate::clients::GRANT_AUTHORIZATION_CODE => {
             authorization_code::exchange(provider, profiles, db, clock, &client, &req).await
         }
@@ -111,8 +125,36 @@ pub async fn exchange(
             refresh_token::exchange(provider, db, clock, &client, &req).await
         }
         _ => client_credentials::exchange(provider, clock, &client, &req),
+    };
+    if let Err(error) = &result {
+        record_failure(db, clock, Some(&client.client_id), &grant_type, error).await;
     }
-    .map_err(with_method)
+    result.map_err(with_method)
+}
+
+/// Records a refused token request in the audit log (never the presented secrets).
+async fn record_failure(
+    db: &Db,
+    clock: &dyn Clock,
+    client_id: Option<&str>,
+    grant_type: &str,
+    error: &OAuthError,
+) {
+    if error.code == ErrorCode::ServerError {
+        return;
+    }
+    let client_id: Option<String> = client_id.map(|c| c.chars().take(128).collect());
+    let event = store::audit::NewEvent::new("token.failed", store::audit::Actor::Anonymous).detail(
+        serde_json::json!({
+            "client_id": client_id,
+            "grant_type": grant_type,
+            "error": error.code.as_str(),
+            "error_description": error.description,
+        }),
+    );
+    if let Err(e) = store::audit::record(db, event, clock.now()).await {
+        tracing::warn!(error = %e, "could not record a token failure");
+    }
 }
 
 #[cfg(test)]

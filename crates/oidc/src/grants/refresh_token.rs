@@ -56,6 +56,11 @@ pub(super) async fn exchange(
         == Rotation::Reused
     {
         tracing::warn!(grant_id = %grant.id, client_id = %client.client_id, "refresh token reused; grant revoked");
+        let event =
+            store::audit::NewEvent::new("refresh_token.reused", store::audit::Actor::Anonymous)
+                .user(grant.user_id)
+                .detail(serde_json::json!({ "client_id": client.client_id, "grant_id": grant.id }));
+        store::audit::record(db, event, now).await?;
         return Err(OAuthError::invalid_grant(
             "the refresh token has already been used",
         ));
