@@ -1409,4 +1409,37 @@ async fn max_age_prompt_create_login_hint_form_userinfo_cors_and_audit() {
             .contains(reg.secret.as_deref().unwrap_or("-")),
         "no secrets in the log"
     );
+
+    // The reuse revoked the grant, and with it the access tokens already checked.
+    assert_eq!(userinfo_status(&server, at).await, 401);
+}
+
+#[tokio::test]
+async fn checked_tokens_still_expire() {
+    let server = TestServer::start().await;
+    let reg = register(&server, false, false, &[]).await;
+    let rp = discover(&server, &reg).await;
+    let b = signed_up_browser(&server, "zed@example.com").await;
+    let flow = start_flow(&server, &rp, &b, "zed@example.com").await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(flow.code))
+        .expect("endpoint")
+        .set_pkce_verifier(flow.verifier)
+        .request_async(&rp_http())
+        .await
+        .expect("exchange");
+    let at = tokens.access_token().secret().clone();
+    assert_eq!(userinfo_status(&server, &at).await, 200);
+    assert_eq!(
+        userinfo_status(&server, &at).await,
+        200,
+        "served from the checked-token cache"
+    );
+    server.clock.advance(chrono::Duration::seconds(601));
+    assert_eq!(userinfo_status(&server, &at).await, 401);
+    // A token that differs in one character of its signature is checked, and refused.
+    let mut forged = at.clone();
+    let last = forged.pop().unwrap_or('A');
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(userinfo_status(&server, &forged).await, 401);
 }

@@ -69,14 +69,33 @@ pub async fn verify_signature(
     Ok(claims)
 }
 
-/// A fully checked, live access token, and whether its client is a third party.
+/// A fully checked, live access token, and whether its client is a third party. The signature of
+/// a token is checked once per process; expiry and revocation on every call.
 pub async fn verify_access_token(
     provider: &Provider,
     db: &Db,
     clock: &dyn Clock,
     token: &str,
 ) -> Result<VerifiedToken, BearerError> {
-    let claims = verify_signature(provider, db, clock, token, true).await?;
+    use sha2::Digest;
+    let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+    let claims = match provider.checked_token(&digest) {
+        Some(claims) => {
+            if clock.now().timestamp() >= claims.exp {
+                return Err(BearerError::Expired);
+            }
+            AccessTokenClaims::clone(&claims)
+        }
+        None => {
+            let claims = verify_signature(provider, db, clock, token, true).await?;
+            provider.remember_checked_token(
+                digest,
+                std::sync::Arc::new(claims.clone()),
+                clock.now().timestamp(),
+            );
+            claims
+        }
+    };
     let third_party =
         store::oauth::active_token_client(db, &claims.jti, &claims.client_id, claims.gid)
             .await

@@ -87,7 +87,16 @@ pub struct Provider {
     /// When the key ring was last loaded (Unix ms); reloads on unknown `kid` are rate-limited.
     last_reload_ms: std::sync::atomic::AtomicI64,
     discovery: String,
+    /// Access tokens whose signature this process has checked, by SHA-256 of the token: a token
+    /// used again skips the signature check (its expiry and revocation are still checked on
+    /// every use).
+    verified: std::sync::Mutex<
+        std::collections::HashMap<[u8; 32], Arc<crate::tokens::AccessTokenClaims>>,
+    >,
 }
+
+/// Checked tokens kept at most; past that the expired ones go, and if none had, all of them.
+const VERIFIED_CACHE_LIMIT: usize = 100_000;
 
 impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -116,6 +125,7 @@ impl Provider {
             keys: RwLock::new(Arc::new(ring)),
             last_reload_ms: std::sync::atomic::AtomicI64::new(clock.now().timestamp_millis()),
             discovery,
+            verified: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -184,6 +194,33 @@ impl Provider {
                 }
             }
         });
+    }
+
+    /// The claims of a token whose signature was checked before.
+    pub fn checked_token(
+        &self,
+        digest: &[u8; 32],
+    ) -> Option<Arc<crate::tokens::AccessTokenClaims>> {
+        self.verified.lock().ok()?.get(digest).cloned()
+    }
+
+    /// Remembers a token whose signature checked out.
+    pub fn remember_checked_token(
+        &self,
+        digest: [u8; 32],
+        claims: Arc<crate::tokens::AccessTokenClaims>,
+        now: i64,
+    ) {
+        let Ok(mut cache) = self.verified.lock() else {
+            return;
+        };
+        if cache.len() >= VERIFIED_CACHE_LIMIT {
+            cache.retain(|_, c| c.exp > now);
+            if cache.len() >= VERIFIED_CACHE_LIMIT {
+                cache.clear();
+            }
+        }
+        cache.insert(digest, claims);
     }
 
     pub fn discovery_json(&self) -> &str {
