@@ -77,6 +77,29 @@ pub async fn verify_access_token(
     clock: &dyn Clock,
     token: &str,
 ) -> Result<VerifiedToken, BearerError> {
+    let claims = check_token(provider, db, clock, token).await?;
+    let third_party =
+        store::oauth::active_token_client(db, &claims.jti, &claims.client_id, claims.gid)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "revocation check failed");
+                BearerError::Internal
+            })?
+            .ok_or(BearerError::Revoked)?;
+    Ok(VerifiedToken {
+        claims,
+        third_party,
+    })
+}
+
+/// The claims of one of our access tokens: signature (once per process, then remembered) and
+/// expiry; not revocation, which the caller checks in the database.
+pub async fn check_token(
+    provider: &Provider,
+    db: &Db,
+    clock: &dyn Clock,
+    token: &str,
+) -> Result<AccessTokenClaims, BearerError> {
     use sha2::Digest;
     let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
     let claims = match provider.checked_token(&digest) {
@@ -96,18 +119,7 @@ pub async fn verify_access_token(
             claims
         }
     };
-    let third_party =
-        store::oauth::active_token_client(db, &claims.jti, &claims.client_id, claims.gid)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "revocation check failed");
-                BearerError::Internal
-            })?
-            .ok_or(BearerError::Revoked)?;
-    Ok(VerifiedToken {
-        claims,
-        third_party,
-    })
+    Ok(claims)
 }
 
 /// A live access token.

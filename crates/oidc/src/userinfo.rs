@@ -23,30 +23,35 @@ pub async fn userinfo(
     clock: &dyn Clock,
     token: &str,
 ) -> Result<serde_json::Value, UserInfoError> {
-    let verified = bearer::verify_access_token(provider, db, clock, token).await?;
-    // Tokens from client_credentials name no user.
-    let Some(user_id) = verified.user_id() else {
+    let claims = bearer::check_token(provider, db, clock, token).await?;
+    // Tokens from client_credentials name no user (and no grant).
+    let (Some(grant_id), Ok(user_id)) = (claims.gid, store::Uuid::parse_str(&claims.sub)) else {
         return Err(UserInfoError::InsufficientScope);
     };
-    if !verified.claims.has_scope("openid") {
+    if !claims.has_scope("openid") {
         return Err(UserInfoError::InsufficientScope);
     }
-    let scopes: Vec<&str> = verified.claims.scope.split(' ').collect();
-    let audience = if verified.third_party {
+    let internal = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "UserInfo failed");
+        BearerError::Internal
+    };
+    // One round trip: liveness of the token, the client's party, the profile and identities.
+    let bundle = store::oauth::userinfo_bundle(db, &claims.jti, &claims.client_id, grant_id)
+        .await
+        .map_err(|e| internal(&e))?
+        .ok_or(BearerError::Revoked)?;
+    let schema = profiles.schema(db).await.map_err(|e| internal(&e))?;
+    let loaded =
+        profile::service::LoadedProfile::from_stored(user_id, bundle.profile, bundle.identities);
+    let scopes: Vec<&str> = claims.scope.split(' ').collect();
+    let audience = if bundle.third_party {
         Audience::ThirdParty { scopes: &scopes }
     } else {
         Audience::Party(Party::Bearer)
     };
-    let claims = profiles
-        .view(db, user_id, audience)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "loading a profile for UserInfo failed");
-            BearerError::Internal
-        })?
-        .ok_or(BearerError::Revoked)?;
-    let mut out = serde_json::Map::with_capacity(claims.len() + 1);
-    out.insert("sub".into(), verified.claims.sub.clone().into());
-    out.extend(claims);
+    let rendered = profiles.render(&schema, &loaded, audience);
+    let mut out = serde_json::Map::with_capacity(rendered.len() + 1);
+    out.insert("sub".into(), claims.sub.clone().into());
+    out.extend(rendered);
     Ok(serde_json::Value::Object(out))
 }

@@ -81,6 +81,33 @@ pub struct LoadedProfile {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl LoadedProfile {
+    /// From rows already read (UserInfo reads them in the same query as the token check).
+    pub fn from_stored(
+        user_id: Uuid,
+        stored: store::accounts::StoredProfile,
+        identities: Vec<store::accounts::Identity>,
+    ) -> Self {
+        Self {
+            user_id,
+            values: StoredValues {
+                standard: object(&stored.standard_attributes),
+                custom: object(&stored.custom_attributes),
+            },
+            login_ids: identities
+                .into_iter()
+                .map(|i| LoginId {
+                    kind: i.kind,
+                    value: i.value,
+                    verified: i.verified_at.is_some(),
+                })
+                .collect(),
+            avatar_seed: stored.avatar_seed,
+            updated_at: stored.updated_at,
+        }
+    }
+}
+
 /// Shared by every request.
 #[derive(Debug)]
 pub struct ProfileService {

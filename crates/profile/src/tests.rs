@@ -517,6 +517,21 @@ mod with_database {
             "generated nickname: {view:?}"
         );
 
+        // A running process that did not make the change sees it within a second.
+        let running = ProfileService::start(&t.db, "https://id.example")
+            .await
+            .expect("running");
+        let mut relabelled = running.schema(&t.db).await.expect("schema").to_document();
+        relabelled["custom"][0]["label"] = json!("Division");
+        service
+            .replace_schema(&t.db, &clock, &relabelled, Actor::Cli)
+            .await
+            .expect("relabel");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let seen = running.schema(&t.db).await.expect("schema");
+        assert_eq!(seen.custom[0].label.as_deref(), Some("Division"));
+        let exported = relabelled;
+
         // A refused import changes nothing.
         let mut bad = exported.clone();
         bad["custom"][0]["type"] = json!("integer");
@@ -595,4 +610,105 @@ mod with_database {
                 .is_some_and(|p| p.starts_with("https://id.example/avatars/"))
         );
     }
+}
+
+#[test]
+fn every_custom_type_validates_its_values() {
+    let s = ProfileSchema::default()
+        .apply_document(&json!({ "custom": [
+            { "name": "a_string", "type": "string", "minimum": 2, "maximum": 4, "end_user": "readwrite", "bearer": "readonly" },
+            { "name": "a_number", "type": "number", "minimum": -1.5, "maximum": 1.5, "end_user": "readwrite", "bearer": "readonly" },
+            { "name": "an_integer", "type": "integer", "minimum": 0, "maximum": 10, "end_user": "readwrite", "bearer": "readonly" },
+            { "name": "a_boolean", "type": "boolean", "end_user": "readwrite", "bearer": "readonly" },
+            { "name": "an_enum", "type": "enum", "enum": ["s", "m", "l"], "end_user": "readwrite", "bearer": "readonly" },
+            { "name": "an_email", "type": "email", "end_user": "readwrite", "bearer": "readonly" },
+            { "name": "a_phone", "type": "phone_number", "end_user": "readwrite", "bearer": "readonly" },
+            { "name": "a_url", "type": "url", "end_user": "readwrite", "bearer": "readonly" },
+            { "name": "a_country", "type": "country_code", "end_user": "readwrite", "bearer": "readonly" },
+            { "name": "a_date", "type": "date", "end_user": "readwrite", "bearer": "readonly" },
+            { "name": "an_image", "type": "image", "end_user": "readwrite", "bearer": "readonly" },
+        ]}))
+        .expect("schema");
+    let l = logins();
+    let write = |name: &str, v: Value| {
+        apply(
+            &s,
+            &StoredValues::default(),
+            &l,
+            Party::EndUser,
+            Change::Patch(&json!({ "custom_attributes": { name: v } })),
+        )
+        .map(|a| a.values.custom.get(&custom_id(&s, name)).cloned())
+    };
+    let good: [(&str, Value, Value); 13] = [
+        ("a_string", json!(" ab "), json!("ab")),
+        ("a_number", json!(1.25), json!(1.25)),
+        ("an_integer", json!(10), json!(10)),
+        ("a_boolean", json!(false), json!(false)),
+        ("an_enum", json!("m"), json!("m")),
+        ("an_email", json!("X@Example.org"), json!("x@example.org")),
+        ("a_phone", json!("+44 20 7946 0958"), json!("+442079460958")),
+        (
+            "a_url",
+            json!("https://example.org/a"),
+            json!("https://example.org/a"),
+        ),
+        ("a_country", json!("de"), json!("DE")),
+        ("a_date", json!("2024-02-29"), json!("2024-02-29")),
+        (
+            "an_image",
+            json!("https://cdn.example/x.png"),
+            json!("https://cdn.example/x.png"),
+        ),
+        ("a_number", json!(-1.5), json!(-1.5)),
+        ("an_integer", json!(0), json!(0)),
+    ];
+    for (name, input, stored) in good {
+        assert_eq!(
+            write(name, input.clone()),
+            Ok(Some(stored)),
+            "{name} {input}"
+        );
+    }
+    let bad: [(&str, Value); 16] = [
+        ("a_string", json!("a")),
+        ("a_string", json!("abcde")),
+        ("a_string", json!(5)),
+        ("a_number", json!(2)),
+        ("a_number", json!("1")),
+        ("an_integer", json!(1.5)),
+        ("an_integer", json!(11)),
+        ("a_boolean", json!("true")),
+        ("an_enum", json!("xl")),
+        ("an_email", json!("nope")),
+        ("a_phone", json!("12345")),
+        ("a_url", json!("mailto:a@b.c")),
+        ("a_country", json!("ZZ")),
+        ("a_date", json!("2023-02-29")),
+        ("an_image", json!("not a url")),
+        ("an_enum", json!(["s"])),
+    ];
+    for (name, input) in bad {
+        let err = write(name, input.clone()).expect_err("refused");
+        let ProfileError::Invalid(errors) = err else {
+            panic!("{name}: not a validation error")
+        };
+        assert_eq!(errors[0].0, format!("/custom_attributes/{name}"), "{input}");
+    }
+}
+
+#[test]
+fn a_third_party_client_with_only_openid_gets_the_subject_alone() {
+    let s = schema();
+    let mut values = StoredValues::default();
+    values.standard.insert("given_name".into(), json!("Ann"));
+    let l = logins();
+    let doc = render(
+        &s,
+        &facts(&values, &l),
+        Audience::ThirdParty {
+            scopes: &["openid"],
+        },
+    );
+    assert!(doc.is_empty(), "{doc:?}");
 }

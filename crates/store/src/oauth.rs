@@ -479,3 +479,116 @@ pub async fn backchannel_targets(
         })
         .collect()
 }
+
+/// Everything UserInfo needs, in one round trip: whether the token is live (not revoked by
+/// `jti`, its grant live, its user enabled, its client registered), whether the client is a third
+/// party, the user's profile and identities. `None` when the token is dead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserInfoBundle {
+    pub third_party: bool,
+    pub profile: crate::accounts::StoredProfile,
+    pub identities: Vec<crate::accounts::Identity>,
+}
+
+pub async fn userinfo_bundle(
+    db: &Db,
+    jti: &str,
+    client_id: &str,
+    grant_id: Uuid,
+) -> Result<Option<UserInfoBundle>, StoreError> {
+    use crate::accounts::{Identity, IdentityKind, StoredProfile};
+    use crate::entity::{clients, identities, profiles};
+    let revoked = Query::select()
+        .expr(Expr::val(1))
+        .from(revoked_access_tokens::Entity)
+        .and_where(Expr::col(revoked_access_tokens::Column::Jti).eq(jti))
+        .to_owned();
+    let query = Query::select()
+        .column((clients::Entity, clients::Column::ThirdParty))
+        .column((grants::Entity, grants::Column::UserId))
+        .column((profiles::Entity, profiles::Column::Standard))
+        .column((profiles::Entity, profiles::Column::Custom))
+        .column((profiles::Entity, profiles::Column::AvatarSeed))
+        .column((profiles::Entity, profiles::Column::UpdatedAt))
+        .expr_as(
+            Expr::col((identities::Entity, identities::Column::Id)),
+            "identity_id",
+        )
+        .column((identities::Entity, identities::Column::Kind))
+        .column((identities::Entity, identities::Column::Value))
+        .column((identities::Entity, identities::Column::VerifiedAt))
+        .expr_as(
+            Expr::col((identities::Entity, identities::Column::CreatedAt)),
+            "identity_created_at",
+        )
+        .from(grants::Entity)
+        .inner_join(
+            users::Entity,
+            Expr::col((users::Entity, users::Column::Id))
+                .equals((grants::Entity, grants::Column::UserId)),
+        )
+        .inner_join(
+            clients::Entity,
+            Expr::col((clients::Entity, clients::Column::ClientId))
+                .equals((grants::Entity, grants::Column::ClientId)),
+        )
+        .inner_join(
+            profiles::Entity,
+            Expr::col((profiles::Entity, profiles::Column::UserId))
+                .equals((grants::Entity, grants::Column::UserId)),
+        )
+        .left_join(
+            identities::Entity,
+            Expr::col((identities::Entity, identities::Column::UserId))
+                .equals((grants::Entity, grants::Column::UserId)),
+        )
+        .and_where(Expr::col((grants::Entity, grants::Column::Id)).eq(grant_id))
+        .and_where(Expr::col((grants::Entity, grants::Column::ClientId)).eq(client_id))
+        .and_where(Expr::col((grants::Entity, grants::Column::RevokedAt)).is_null())
+        .and_where(Expr::col((users::Entity, users::Column::DisabledAt)).is_null())
+        .and_where(Expr::exists(revoked).not())
+        .order_by(
+            (identities::Entity, identities::Column::CreatedAt),
+            sea_orm::Order::Asc,
+        )
+        .order_by(
+            (identities::Entity, identities::Column::Id),
+            sea_orm::Order::Asc,
+        )
+        .to_owned();
+    let rows = db.read.query_all(&query).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let user_id: Uuid = first.try_get("", "user_id")?;
+    let profile = StoredProfile {
+        standard_attributes: first.try_get("", "standard")?,
+        custom_attributes: first.try_get("", "custom")?,
+        avatar_seed: first.try_get("", "avatar_seed")?,
+        updated_at: from_millis(first.try_get("", "updated_at")?),
+    };
+    let third_party: bool = first.try_get("", "third_party")?;
+    let mut identities = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let Some(id) = row.try_get::<Option<Uuid>>("", "identity_id")? else {
+            continue;
+        };
+        let kind: String = row.try_get("", "kind")?;
+        identities.push(Identity {
+            id,
+            user_id,
+            kind: IdentityKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("identity kind {kind:?}")))?,
+            value: row.try_get("", "value")?,
+            verified_at: row
+                .try_get::<Option<i64>>("", "verified_at")?
+                .map(from_millis),
+            created_at: from_millis(row.try_get("", "identity_created_at")?),
+        });
+    }
+    Ok(Some(UserInfoBundle {
+        third_party,
+        profile,
+        identities,
+    }))
+}
