@@ -21,7 +21,32 @@ pub struct Config {
     pub password: PasswordConfig,
     pub tokens: TokensConfig,
     pub profile: ProfileConfig,
+    pub brute_force: BruteForceConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BruteForceConfig {
+    /// Consecutive failures for one login ID before it is locked.
+    pub max_failures: u32,
+    /// The first lock; each further failure doubles it…
+    pub lockout_seconds: u64,
+    /// …up to this.
+    pub max_lockout_seconds: u64,
+    /// Failures one IP address may make in an hour.
+    pub ip_failures_per_hour: u32,
+}
+
+impl Default for BruteForceConfig {
+    fn default() -> Self {
+        Self {
+            max_failures: 10,
+            lockout_seconds: 60,
+            max_lockout_seconds: 3600,
+            ip_failures_per_hour: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -348,6 +373,31 @@ impl Config {
                 .parse::<oidc::SigningAlg>()
                 .map_err(|e| ConfigError::new(key, e))?;
         }
+        let b = &self.brute_force;
+        if b.max_failures == 0 {
+            return Err(ConfigError::new(
+                "brute_force.max_failures",
+                "must be at least 1",
+            ));
+        }
+        if b.ip_failures_per_hour == 0 {
+            return Err(ConfigError::new(
+                "brute_force.ip_failures_per_hour",
+                "must be at least 1",
+            ));
+        }
+        if b.lockout_seconds == 0 || b.lockout_seconds > CENTURY {
+            return Err(ConfigError::new(
+                "brute_force.lockout_seconds",
+                "must be between 1 and 3153600000",
+            ));
+        }
+        if b.max_lockout_seconds < b.lockout_seconds || b.max_lockout_seconds > CENTURY {
+            return Err(ConfigError::new(
+                "brute_force.max_lockout_seconds",
+                "must be at least brute_force.lockout_seconds",
+            ));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::new("log.level", "not a valid log filter"));
         }
@@ -401,6 +451,16 @@ impl Config {
                 .parse()
                 .map_err(|e| ConfigError::new("tokens.access_token_alg", e))?,
         })
+    }
+
+    pub fn brute_force_policy(&self) -> auth::brute_force::BruteForcePolicy {
+        let b = &self.brute_force;
+        auth::brute_force::BruteForcePolicy {
+            max_failures: b.max_failures,
+            lockout: chrono::Duration::seconds(b.lockout_seconds as i64),
+            max_lockout: chrono::Duration::seconds(b.max_lockout_seconds as i64),
+            ip_failures_per_hour: b.ip_failures_per_hour,
+        }
     }
 
     /// Whether the issuer is https, so cookies must be `Secure`.

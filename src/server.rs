@@ -73,6 +73,7 @@ impl AppState {
             hasher,
             password_policy: config.password_policy(),
             session_policy: config.session_policy(),
+            brute_force: config.brute_force_policy(),
             secure_cookies: config.secure_cookies(),
             provider,
             profiles,

@@ -504,3 +504,109 @@ async fn cookies_are_secure_when_the_issuer_is_https() {
         .to_owned();
     assert!(session_cookie.contains("Secure"), "{session_cookie}");
 }
+
+#[tokio::test]
+async fn repeated_failures_lock_the_login_id_with_a_clear_429() {
+    let server = TestServer::start_with(|c| c.brute_force.max_failures = 3).await;
+    let owner = browser();
+    assert_eq!(
+        sign_up(&server, &owner, "kai@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let attacker = browser();
+    for _ in 0..3 {
+        assert_eq!(
+            log_in(&server, &attacker, "kai@example.com", "guess")
+                .await
+                .status(),
+            401
+        );
+    }
+    // Locked now, even with the right password, from any browser.
+    let resp = log_in(&server, &browser(), "KAI@example.com", PASSWORD).await;
+    assert_eq!(resp.status(), 429);
+    let retry: i64 = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(
+        resp.text()
+            .await
+            .expect("body")
+            .contains("Too many failed attempts. Try again in 1 minute.")
+    );
+    // An unknown login ID locks the same way (a lock reveals nothing about accounts).
+    for _ in 0..3 {
+        log_in(&server, &attacker, "ghost@example.com", "guess").await;
+    }
+    assert_eq!(
+        log_in(&server, &attacker, "ghost@example.com", "guess")
+            .await
+            .status(),
+        429
+    );
+    // The lock ends; the right password works and clears the count.
+    server.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(
+        log_in(&server, &browser(), "kai@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        store::throttles::failures(server.db(), "login:email:kai@example.com")
+            .await
+            .expect("q"),
+        0
+    );
+    let kinds: Vec<String> = store::audit::latest(server.db(), 30)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.iter().any(|k| k == "login.locked"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn locks_hold_across_two_server_processes() {
+    let a = TestServer::start_with(|c| c.brute_force.max_failures = 2).await;
+    let b = TestServer::start_sharing(&a).await;
+    assert_eq!(
+        sign_up(&a, &browser(), "lia@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let client = browser();
+    assert_eq!(
+        log_in(&a, &client, "lia@example.com", "wrong")
+            .await
+            .status(),
+        401
+    );
+    // The second failure lands on the other process.
+    let token = csrf_token(&client, &b.url("/login")).await;
+    let resp = client
+        .post(b.url("/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("login_id", "lia@example.com"),
+            ("password", "wrong"),
+        ])
+        .send()
+        .await
+        .expect("login on B");
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        log_in(&a, &browser(), "lia@example.com", PASSWORD)
+            .await
+            .status(),
+        429
+    );
+}

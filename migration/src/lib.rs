@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261122_000002_oauth_grants;
 mod m20261122_000003_profile_schema;
+mod m20261122_000004_verification_and_throttling;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_oauth_grants::Migration),
             Box::new(m20261122_000003_profile_schema::Migration),
+            Box::new(m20261122_000004_verification_and_throttling::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Signing up and signing in with a password.
 
 use crate::InternalError;
+use crate::brute_force::{self, BruteForcePolicy};
 use crate::login_id::{self, LoginIdError};
 use crate::passwords::{PasswordError, PasswordHasher, PasswordPolicy};
 use store::accounts::{IdentityKind, NewAccount, NewIdentity};
@@ -91,6 +92,9 @@ pub enum LoginError {
     InvalidCredentials,
     #[error("This account is disabled.")]
     Disabled,
+    /// Too many failures for this login ID or from this address.
+    #[error(transparent)]
+    Locked(#[from] crate::brute_force::Locked),
     #[error(transparent)]
     Internal(#[from] InternalError),
 }
@@ -108,9 +112,22 @@ pub async fn authenticate(
     db: &Db,
     clock: &dyn Clock,
     hasher: &PasswordHasher,
+    policy: &BruteForcePolicy,
     attempt: LoginAttempt,
 ) -> Result<Uuid, LoginError> {
-    let candidate = match login_id::parse_login_id(&attempt.login_id) {
+    let parsed = login_id::parse_login_id(&attempt.login_id);
+    // Locks are per login ID whether or not an account has it.
+    let subject = match &parsed {
+        Some((kind, value)) => format!("{}:{value}", kind.as_str()),
+        None => "invalid".to_owned(),
+    };
+    brute_force::check(db, clock, &subject, attempt.ip.as_deref())
+        .await
+        .map_err(|e| match e {
+            brute_force::AttemptError::Locked(l) => LoginError::Locked(l),
+            brute_force::AttemptError::Internal(i) => LoginError::Internal(i),
+        })?;
+    let candidate = match parsed {
         Some((kind, value)) => store::accounts::find_login_candidate(db, kind, &value)
             .await
             .map_err(InternalError)?,
@@ -123,10 +140,15 @@ pub async fn authenticate(
     // Always spend one Argon2 verification, whether or not the account exists.
     let matched = hasher.verify_blocking(attempt.password, hash).await;
     let outcome = match (user_id, matched) {
-        (Some(id), true) if !disabled => return Ok(id),
+        (Some(id), true) if !disabled => {
+            brute_force::record_success(db, &subject).await?;
+            return Ok(id);
+        }
         (Some(_), true) => LoginError::Disabled,
         _ => LoginError::InvalidCredentials,
     };
+    let lock =
+        brute_force::record_failure(db, clock, policy, &subject, attempt.ip.as_deref()).await?;
     let mut event = NewEvent::new("login.failed", Actor::Anonymous)
         .ip(attempt.ip)
         .detail(serde_json::json!({
@@ -138,5 +160,15 @@ pub async fn authenticate(
     store::audit::record(db, event, clock.now())
         .await
         .map_err(InternalError)?;
+    if let Some(lock) = lock {
+        let mut event = NewEvent::new("login.locked", Actor::Anonymous)
+            .detail(serde_json::json!({ "until": lock.until.to_rfc3339() }));
+        if let Some(id) = user_id {
+            event = event.user(id);
+        }
+        store::audit::record(db, event, clock.now())
+            .await
+            .map_err(InternalError)?;
+    }
     Err(outcome)
 }

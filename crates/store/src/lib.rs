@@ -19,6 +19,7 @@ pub mod signing_keys;
 pub mod testing;
 #[cfg(test)]
 mod tests;
+pub mod throttles;
 
 pub use clock::{Clock, ManualClock, SystemClock, from_millis, to_millis};
 pub use db::{Db, DbSettings};

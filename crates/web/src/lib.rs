@@ -24,6 +24,7 @@ pub struct WebState {
     pub hasher: PasswordHasher,
     pub password_policy: PasswordPolicy,
     pub session_policy: SessionPolicy,
+    pub brute_force: auth::brute_force::BruteForcePolicy,
     /// Cookies get the `Secure` attribute (the issuer is https).
     pub secure_cookies: bool,
     pub provider: Arc<oidc::Provider>,

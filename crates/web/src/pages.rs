@@ -130,7 +130,15 @@ pub async fn login(
         password: form.password,
         ip: client_ip(&req),
     };
-    match accounts::authenticate(&state.db, state.clock.as_ref(), &state.hasher, attempt).await {
+    match accounts::authenticate(
+        &state.db,
+        state.clock.as_ref(),
+        &state.hasher,
+        &state.brute_force,
+        attempt,
+    )
+    .await
+    {
         Ok(user_id) => {
             let started = sessions::start_session(
                 &state.db,
@@ -146,6 +154,29 @@ pub async fn login(
             Ok(resp)
         }
         Err(LoginError::Internal(e)) => Err(e.into()),
+        Err(LoginError::Locked(lock)) => {
+            let now = state.clock.now();
+            let wait = lock.retry_after(now);
+            let minutes = (wait + 59) / 60;
+            let csrf = Csrf::for_request(&req);
+            let mut tpl = LoginPage::new(&csrf, &return_to);
+            tpl.login_id = form.login_id.chars().take(320).collect();
+            tpl.error = Some(format!(
+                "Too many failed attempts. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            ));
+            let mut resp = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &tpl,
+                Some(&csrf),
+                state.secure_cookies,
+            );
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&wait.to_string()) {
+                resp.headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, v);
+            }
+            Ok(resp)
+        }
         Err(e @ (LoginError::InvalidCredentials | LoginError::Disabled)) => {
             let status = match e {
                 LoginError::Disabled => StatusCode::FORBIDDEN,

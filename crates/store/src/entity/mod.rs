@@ -16,4 +16,6 @@ pub mod revoked_access_tokens;
 pub mod sessions;
 pub mod signing_keys;
 pub mod standard_attribute_access;
+pub mod throttles;
 pub mod users;
+pub mod verification_codes;

@@ -1,0 +1,261 @@
+//! Brute-force protection for password sign-in and code entry.
+//!
+//! Two counters, both in the database so that every server process enforces them:
+//! - per login ID (whether or not an account has it, so a lock does not reveal that an account
+//!   exists): after `max_failures` consecutive failures the login ID is locked for `lockout`, and
+//!   each further failure doubles the lock, up to `max_lockout`. A success clears it; a quiet day
+//!   forgets it.
+//! - per IP address: at most `ip_failures_per_hour` failures in an hour, then no more attempts from
+//!   that address until the hour is over.
+
+use crate::InternalError;
+use chrono::{DateTime, Duration, Utc};
+use store::{Clock, Db};
+
+/// The limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BruteForcePolicy {
+    pub max_failures: u32,
+    pub lockout: Duration,
+    pub max_lockout: Duration,
+    pub ip_failures_per_hour: u32,
+}
+
+impl Default for BruteForcePolicy {
+    fn default() -> Self {
+        Self {
+            max_failures: 10,
+            lockout: Duration::minutes(1),
+            max_lockout: Duration::hours(1),
+            ip_failures_per_hour: 100,
+        }
+    }
+}
+
+/// How long a login ID's failures are remembered without a new one.
+const ACCOUNT_WINDOW: Duration = Duration::hours(24);
+const IP_WINDOW: Duration = Duration::hours(1);
+
+impl BruteForcePolicy {
+    /// The lock after `failures` consecutive failures: none below the limit, then `lockout`
+    /// doubling with each further failure, at most `max_lockout`.
+    pub fn account_lock(&self, failures: u32) -> Option<Duration> {
+        if failures < self.max_failures {
+            return None;
+        }
+        let doublings = (failures - self.max_failures).min(30);
+        let lock = self
+            .lockout
+            .checked_mul(1i32 << doublings.min(30))
+            .unwrap_or(self.max_lockout);
+        Some(lock.min(self.max_lockout))
+    }
+}
+
+/// Attempts are refused until `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many failed attempts; try again after {until}")]
+pub struct Locked {
+    pub until: DateTime<Utc>,
+}
+
+impl Locked {
+    /// Whole seconds to wait (at least one), for `Retry-After`.
+    pub fn retry_after(&self, now: DateTime<Utc>) -> i64 {
+        (self.until - now).num_seconds().max(1)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    #[error(transparent)]
+    Locked(#[from] Locked),
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+fn keys(subject: &str, ip: Option<&str>) -> (String, Option<String>) {
+    (format!("login:{subject}"), ip.map(|ip| format!("ip:{ip}")))
+}
+
+/// Refuses the attempt when the subject (a normalised login ID or code target) or the address is
+/// locked. Costs one indexed query.
+pub async fn check(
+    db: &Db,
+    clock: &dyn Clock,
+    subject: &str,
+    ip: Option<&str>,
+) -> Result<(), AttemptError> {
+    let (subject_key, ip_key) = keys(subject, ip);
+    let mut wanted = vec![subject_key];
+    wanted.extend(ip_key);
+    let now = clock.now();
+    let states = store::throttles::load(db, &wanted)
+        .await
+        .map_err(InternalError)?;
+    let until = states
+        .iter()
+        .filter_map(|(_, t)| t.locked_until)
+        .filter(|u| *u > now)
+        .max();
+    match until {
+        Some(until) => Err(Locked { until }.into()),
+        None => Ok(()),
+    }
+}
+
+/// Counts a failure against the subject and the address; returns the lock it caused, if any.
+pub async fn record_failure(
+    db: &Db,
+    clock: &dyn Clock,
+    policy: &BruteForcePolicy,
+    subject: &str,
+    ip: Option<&str>,
+) -> Result<Option<Locked>, InternalError> {
+    let (subject_key, ip_key) = keys(subject, ip);
+    let now = clock.now();
+    let account =
+        store::throttles::record_failure(db, &subject_key, now, ACCOUNT_WINDOW, |n, _| {
+            policy.account_lock(n).map(|d| now + d)
+        })
+        .await?;
+    let mut until = account.locked_until;
+    if let Some(ip_key) = ip_key {
+        let limit = policy.ip_failures_per_hour;
+        let ip = store::throttles::record_failure(db, &ip_key, now, IP_WINDOW, |n, start| {
+            (n >= limit).then_some(start + IP_WINDOW)
+        })
+        .await?;
+        until = until.max(ip.locked_until);
+    }
+    Ok(until.filter(|u| *u > now).map(|until| Locked { until }))
+}
+
+/// A success clears the subject's failures (not the address's).
+pub async fn record_success(db: &Db, subject: &str) -> Result<(), InternalError> {
+    store::throttles::clear(db, &keys(subject, None).0).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::ManualClock;
+    use store::testing::TestDatabase;
+
+    #[test]
+    fn locks_double_up_to_the_maximum() {
+        let p = BruteForcePolicy::default();
+        assert_eq!(p.account_lock(9), None);
+        assert_eq!(p.account_lock(10), Some(Duration::minutes(1)));
+        assert_eq!(p.account_lock(11), Some(Duration::minutes(2)));
+        assert_eq!(p.account_lock(13), Some(Duration::minutes(8)));
+        assert_eq!(p.account_lock(16), Some(Duration::hours(1)));
+        assert_eq!(p.account_lock(u32::MAX), Some(Duration::hours(1)));
+    }
+
+    #[tokio::test]
+    async fn ten_failures_lock_the_login_id_and_a_success_clears_it() {
+        let t = TestDatabase::create().await.expect("db");
+        let clock = ManualClock::starting_now();
+        let p = BruteForcePolicy::default();
+        let who = "email:ann@example.com";
+        for i in 1..=9 {
+            assert_eq!(
+                record_failure(&t.db, &clock, &p, who, Some("192.0.2.1"))
+                    .await
+                    .expect("count"),
+                None,
+                "{i}"
+            );
+            check(&t.db, &clock, who, Some("192.0.2.1"))
+                .await
+                .expect("not locked yet");
+        }
+        let lock = record_failure(&t.db, &clock, &p, who, Some("192.0.2.1"))
+            .await
+            .expect("count")
+            .expect("locked");
+        assert_eq!(lock.until, clock.now() + Duration::minutes(1));
+        assert!(matches!(
+            check(&t.db, &clock, who, None).await,
+            Err(AttemptError::Locked(_))
+        ));
+        // Another login ID from another address is not affected.
+        check(&t.db, &clock, "email:bob@example.com", Some("192.0.2.2"))
+            .await
+            .expect("others go on");
+        // After the lock, one more failure locks for twice as long.
+        clock.advance(Duration::seconds(61));
+        check(&t.db, &clock, who, None).await.expect("lock over");
+        let lock = record_failure(&t.db, &clock, &p, who, None)
+            .await
+            .expect("count")
+            .expect("locked");
+        assert_eq!(lock.until, clock.now() + Duration::minutes(2));
+        clock.advance(Duration::minutes(3));
+        record_success(&t.db, who).await.expect("clear");
+        assert_eq!(
+            store::throttles::failures(&t.db, "login:email:ann@example.com")
+                .await
+                .expect("q"),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn an_address_gets_a_hundred_failures_an_hour() {
+        let t = TestDatabase::create().await.expect("db");
+        let clock = ManualClock::starting_now();
+        let p = BruteForcePolicy {
+            ip_failures_per_hour: 5,
+            ..BruteForcePolicy::default()
+        };
+        for i in 0..4 {
+            let who = format!("email:user{i}@example.com");
+            assert_eq!(
+                record_failure(&t.db, &clock, &p, &who, Some("198.51.100.7"))
+                    .await
+                    .expect("count"),
+                None
+            );
+        }
+        let lock = record_failure(
+            &t.db,
+            &clock,
+            &p,
+            "email:x@example.com",
+            Some("198.51.100.7"),
+        )
+        .await
+        .expect("count")
+        .expect("address locked");
+        assert!(matches!(
+            check(
+                &t.db,
+                &clock,
+                "email:fresh@example.com",
+                Some("198.51.100.7")
+            )
+            .await,
+            Err(AttemptError::Locked(_))
+        ));
+        check(
+            &t.db,
+            &clock,
+            "email:fresh@example.com",
+            Some("198.51.100.8"),
+        )
+        .await
+        .expect("other address");
+        clock.advance(lock.until - clock.now() + Duration::seconds(1));
+        check(
+            &t.db,
+            &clock,
+            "email:fresh@example.com",
+            Some("198.51.100.7"),
+        )
+        .await
+        .expect("hour over");
+    }
+}

@@ -1,0 +1,116 @@
+//! Counters of failed attempts (per login ID, per IP address), kept in the database so that the
+//! limits hold across every server process.
+
+use crate::entity::throttles;
+use crate::{Db, StoreError, from_millis, to_millis};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+
+/// A counter's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Throttle {
+    /// Failures in the current window.
+    pub failures: u32,
+    pub window_start: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// The states of `keys` that exist, in one query.
+pub async fn load(db: &Db, keys: &[String]) -> Result<Vec<(String, Throttle)>, StoreError> {
+    Ok(throttles::Entity::find()
+        .filter(throttles::Column::Key.is_in(keys.iter().cloned()))
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(|t| {
+            (
+                t.key,
+                Throttle {
+                    failures: t.failures.max(0) as u32,
+                    window_start: from_millis(t.window_start),
+                    locked_until: t.locked_until.map(from_millis),
+                },
+            )
+        })
+        .collect())
+}
+
+/// Counts one more failure for `key`, atomically across processes: a window older than `window`
+/// starts again at one. `lock` decides, from the new count and window start, until when the key
+/// is locked.
+pub async fn record_failure(
+    db: &Db,
+    key: &str,
+    now: DateTime<Utc>,
+    window: Duration,
+    lock: impl Fn(u32, DateTime<Utc>) -> Option<DateTime<Utc>>,
+) -> Result<Throttle, StoreError> {
+    let now_ms = to_millis(now);
+    let tx = db.write.begin().await?;
+    // The upsert takes the row lock (PostgreSQL) or the write lock (SQLite) until commit, so two
+    // processes counting at once both count.
+    throttles::Entity::insert(throttles::ActiveModel {
+        key: Set(key.to_owned()),
+        failures: Set(0),
+        window_start: Set(now_ms),
+        locked_until: Set(None),
+        updated_at: Set(now_ms),
+    })
+    .on_conflict(
+        OnConflict::column(throttles::Column::Key)
+            .value(throttles::Column::UpdatedAt, Expr::value(now_ms))
+            .to_owned(),
+    )
+    .exec_without_returning(&tx)
+    .await?;
+    let row = throttles::Entity::find_by_id(key.to_owned())
+        .one(&tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let (failures, window_start) = if now_ms - row.window_start >= window.num_milliseconds() {
+        (1u32, now)
+    } else {
+        (
+            row.failures.max(0) as u32 + 1,
+            from_millis(row.window_start),
+        )
+    };
+    let locked_until = lock(failures, window_start);
+    throttles::Entity::update_many()
+        .col_expr(throttles::Column::Failures, Expr::value(failures as i32))
+        .col_expr(
+            throttles::Column::WindowStart,
+            Expr::value(to_millis(window_start)),
+        )
+        .col_expr(
+            throttles::Column::LockedUntil,
+            Expr::value(locked_until.map(to_millis)),
+        )
+        .filter(throttles::Column::Key.eq(key))
+        .exec(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Throttle {
+        failures,
+        window_start,
+        locked_until,
+    })
+}
+
+/// Forgets a key's failures (after a success).
+pub async fn clear(db: &Db, key: &str) -> Result<(), StoreError> {
+    throttles::Entity::delete_many()
+        .filter(throttles::Column::Key.eq(key))
+        .exec(&db.write)
+        .await?;
+    Ok(())
+}
+
+/// Counts `key`'s failures without changing them (for tests and the Admin API).
+pub async fn failures(db: &Db, key: &str) -> Result<u32, StoreError> {
+    Ok(throttles::Entity::find_by_id(key.to_owned())
+        .one(&db.read)
+        .await?
+        .map_or(0, |t| t.failures.max(0) as u32))
+}
