@@ -20,6 +20,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 pub mod throttles;
+pub mod verification_codes;
 
 pub use clock::{Clock, ManualClock, SystemClock, from_millis, to_millis};
 pub use db::{Db, DbSettings};

@@ -1,0 +1,481 @@
+//! One-time codes: six digits, sent to an email address or phone number to prove the person
+//! holds it (verification, password reset).
+//!
+//! A code is valid for `ttl` (5 minutes by default), allows `max_attempts` wrong tries (5), and a
+//! new one for the same target can be asked for after `resend_cooldown` (60 s). Per target and per
+//! IP address only so many codes go out an hour. Only a hash of the code is stored, and a code
+//! works once.
+
+use crate::{InternalError, secrets};
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+use store::verification_codes::StoredCode;
+use store::{Clock, Db, Uuid};
+
+/// What a code proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    VerifyEmail,
+    VerifyPhone,
+    ResetPassword,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::VerifyEmail => "verify_email",
+            Purpose::VerifyPhone => "verify_phone",
+            Purpose::ResetPassword => "reset_password",
+        }
+    }
+}
+
+/// The limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodePolicy {
+    pub ttl: Duration,
+    pub max_attempts: u32,
+    pub resend_cooldown: Duration,
+    pub per_target_per_hour: u32,
+    pub per_ip_per_hour: u32,
+}
+
+impl Default for CodePolicy {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::minutes(5),
+            max_attempts: 5,
+            resend_cooldown: Duration::seconds(60),
+            per_target_per_hour: 10,
+            per_ip_per_hour: 30,
+        }
+    }
+}
+
+/// A code to deliver; `code` is the only copy.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedCode {
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for IssuedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCode")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("a code was sent moments ago; ask again in {retry_after} seconds")]
+    Cooldown { retry_after: i64 },
+    #[error("too many codes were asked for; try again later")]
+    RateLimited,
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("That code is not right. {remaining} tries left.")]
+    Wrong { remaining: u32 },
+    #[error("That code has expired. Ask for a new one.")]
+    Expired,
+    #[error("Too many wrong tries. Ask for a new code.")]
+    TooManyAttempts,
+    #[error("No code is waiting for this address. Ask for a new one.")]
+    NoCode,
+    #[error("Enter the 6-digit code.")]
+    Malformed,
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+fn hash_code(purpose: Purpose, target: &str, code: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(purpose.as_str().as_bytes());
+    h.update([0]);
+    h.update(target.as_bytes());
+    h.update([0]);
+    h.update(code.as_bytes());
+    base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        h.finalize(),
+    )
+}
+
+/// A uniformly random six-digit code.
+fn six_digits() -> String {
+    // Rejection sampling keeps every code equally likely.
+    loop {
+        let n = u32::from_le_bytes(rand::random::<[u8; 4]>());
+        if n < u32::MAX - (u32::MAX % 1_000_000) {
+            return format!("{:06}", n % 1_000_000);
+        }
+    }
+}
+
+/// Issues a code for `target` (a normalised address), after the cooldown and rate limits.
+pub async fn issue(
+    db: &Db,
+    clock: &dyn Clock,
+    policy: &CodePolicy,
+    purpose: Purpose,
+    target: &str,
+    user_id: Option<Uuid>,
+    ip: Option<&str>,
+) -> Result<IssuedCode, IssueError> {
+    let now = clock.now();
+    if let Some(last) = store::verification_codes::latest(db, purpose.as_str(), target)
+        .await
+        .map_err(InternalError)?
+    {
+        let ready = last.created_at + policy.resend_cooldown;
+        if ready > now {
+            return Err(IssueError::Cooldown {
+                retry_after: (ready - now).num_seconds().max(1),
+            });
+        }
+    }
+    let (to_target, from_ip) =
+        store::verification_codes::counts_since(db, target, ip, now - Duration::hours(1))
+            .await
+            .map_err(InternalError)?;
+    if to_target >= policy.per_target_per_hour as u64 || from_ip >= policy.per_ip_per_hour as u64 {
+        return Err(IssueError::RateLimited);
+    }
+    let code = six_digits();
+    let expires_at = now + policy.ttl;
+    store::verification_codes::insert(
+        db,
+        &StoredCode {
+            id: Uuid::now_v7(),
+            purpose: purpose.as_str().to_owned(),
+            target: target.to_owned(),
+            user_id,
+            code_hash: hash_code(purpose, target, &code),
+            created_at: now,
+            expires_at,
+            attempts: 0,
+            consumed: false,
+            ip: ip.map(str::to_owned),
+        },
+    )
+    .await
+    .map_err(InternalError)?;
+    Ok(IssuedCode { code, expires_at })
+}
+
+/// Checks a code typed by a person; on success the code is used up and the user it was issued
+/// for (if any) is returned.
+pub async fn check(
+    db: &Db,
+    clock: &dyn Clock,
+    policy: &CodePolicy,
+    purpose: Purpose,
+    target: &str,
+    typed: &str,
+) -> Result<Option<Uuid>, CheckError> {
+    let typed: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if typed.len() != 6 || !typed.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CheckError::Malformed);
+    }
+    let now = clock.now();
+    let Some(code) = store::verification_codes::latest(db, purpose.as_str(), target)
+        .await
+        .map_err(InternalError)?
+    else {
+        return Err(CheckError::NoCode);
+    };
+    if code.consumed {
+        return Err(CheckError::NoCode);
+    }
+    if code.attempts >= policy.max_attempts {
+        return Err(CheckError::TooManyAttempts);
+    }
+    if now >= code.expires_at {
+        return Err(CheckError::Expired);
+    }
+    if !secrets::constant_time_eq(&hash_code(purpose, target, &typed), &code.code_hash) {
+        let attempts = store::verification_codes::count_attempt(db, code.id)
+            .await
+            .map_err(InternalError)?;
+        return Err(if attempts >= policy.max_attempts {
+            CheckError::TooManyAttempts
+        } else {
+            CheckError::Wrong {
+                remaining: policy.max_attempts - attempts,
+            }
+        });
+    }
+    if !store::verification_codes::consume(db, code.id, now)
+        .await
+        .map_err(InternalError)?
+    {
+        return Err(CheckError::NoCode);
+    }
+    Ok(code.user_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::ManualClock;
+    use store::testing::TestDatabase;
+
+    const TARGET: &str = "ann@example.com";
+
+    #[test]
+    fn codes_are_six_digits() {
+        for _ in 0..1000 {
+            let c = six_digits();
+            assert_eq!(c.len(), 6);
+            assert!(c.bytes().all(|b| b.is_ascii_digit()));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_works_once_and_only_before_it_expires() {
+        let t = TestDatabase::create().await.expect("db");
+        let clock = ManualClock::starting_now();
+        let p = CodePolicy::default();
+        let user = Some(Uuid::now_v7());
+        let issued = issue(&t.db, &clock, &p, Purpose::VerifyEmail, TARGET, user, None)
+            .await
+            .expect("issue");
+        let stored = store::verification_codes::latest(&t.db, "verify_email", TARGET)
+            .await
+            .expect("q")
+            .expect("stored");
+        assert_ne!(stored.code_hash, issued.code, "stored hashed");
+        assert!(
+            matches!(
+                check(
+                    &t.db,
+                    &clock,
+                    &p,
+                    Purpose::ResetPassword,
+                    TARGET,
+                    &issued.code
+                )
+                .await,
+                Err(CheckError::NoCode)
+            ),
+            "codes are per purpose"
+        );
+        let spaced = format!("{} {}", &issued.code[..3], &issued.code[3..]);
+        assert_eq!(
+            check(&t.db, &clock, &p, Purpose::VerifyEmail, TARGET, &spaced)
+                .await
+                .expect("valid"),
+            user
+        );
+        assert!(
+            matches!(
+                check(
+                    &t.db,
+                    &clock,
+                    &p,
+                    Purpose::VerifyEmail,
+                    TARGET,
+                    &issued.code
+                )
+                .await,
+                Err(CheckError::NoCode)
+            ),
+            "single use"
+        );
+
+        clock.advance(Duration::seconds(61));
+        let issued = issue(&t.db, &clock, &p, Purpose::VerifyEmail, TARGET, user, None)
+            .await
+            .expect("issue");
+        clock.advance(Duration::minutes(5));
+        assert!(matches!(
+            check(
+                &t.db,
+                &clock,
+                &p,
+                Purpose::VerifyEmail,
+                TARGET,
+                &issued.code
+            )
+            .await,
+            Err(CheckError::Expired)
+        ));
+        assert!(matches!(
+            check(&t.db, &clock, &p, Purpose::VerifyEmail, TARGET, "12345").await,
+            Err(CheckError::Malformed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn five_wrong_tries_use_the_code_up() {
+        let t = TestDatabase::create().await.expect("db");
+        let clock = ManualClock::starting_now();
+        let p = CodePolicy::default();
+        let issued = issue(
+            &t.db,
+            &clock,
+            &p,
+            Purpose::VerifyPhone,
+            "+33612345678",
+            None,
+            None,
+        )
+        .await
+        .expect("issue");
+        let wrong = if issued.code == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        for remaining in (1..=4).rev() {
+            match check(
+                &t.db,
+                &clock,
+                &p,
+                Purpose::VerifyPhone,
+                "+33612345678",
+                wrong,
+            )
+            .await
+            {
+                Err(CheckError::Wrong { remaining: r }) => assert_eq!(r, remaining),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            check(
+                &t.db,
+                &clock,
+                &p,
+                Purpose::VerifyPhone,
+                "+33612345678",
+                wrong
+            )
+            .await,
+            Err(CheckError::TooManyAttempts)
+        ));
+        // Even the right code is refused now.
+        assert!(matches!(
+            check(
+                &t.db,
+                &clock,
+                &p,
+                Purpose::VerifyPhone,
+                "+33612345678",
+                &issued.code
+            )
+            .await,
+            Err(CheckError::TooManyAttempts)
+        ));
+    }
+
+    #[tokio::test]
+    async fn cooldown_and_rate_limits() {
+        let t = TestDatabase::create().await.expect("db");
+        let clock = ManualClock::starting_now();
+        let p = CodePolicy {
+            per_target_per_hour: 3,
+            per_ip_per_hour: 4,
+            ..CodePolicy::default()
+        };
+        issue(
+            &t.db,
+            &clock,
+            &p,
+            Purpose::VerifyEmail,
+            TARGET,
+            None,
+            Some("192.0.2.9"),
+        )
+        .await
+        .expect("first");
+        match issue(
+            &t.db,
+            &clock,
+            &p,
+            Purpose::VerifyEmail,
+            TARGET,
+            None,
+            Some("192.0.2.9"),
+        )
+        .await
+        {
+            Err(IssueError::Cooldown { retry_after }) => assert_eq!(retry_after, 60),
+            other => panic!("{other:?}"),
+        }
+        clock.advance(Duration::seconds(30));
+        assert!(matches!(
+            issue(&t.db, &clock, &p, Purpose::VerifyEmail, TARGET, None, None).await,
+            Err(IssueError::Cooldown { retry_after: 30 })
+        ));
+        for _ in 0..2 {
+            clock.advance(Duration::seconds(61));
+            issue(
+                &t.db,
+                &clock,
+                &p,
+                Purpose::VerifyEmail,
+                TARGET,
+                None,
+                Some("192.0.2.9"),
+            )
+            .await
+            .expect("after the cooldown");
+        }
+        clock.advance(Duration::seconds(61));
+        assert!(
+            matches!(
+                issue(&t.db, &clock, &p, Purpose::VerifyEmail, TARGET, None, None).await,
+                Err(IssueError::RateLimited)
+            ),
+            "3 an hour per target"
+        );
+        issue(
+            &t.db,
+            &clock,
+            &p,
+            Purpose::VerifyEmail,
+            "other@example.com",
+            None,
+            Some("192.0.2.9"),
+        )
+        .await
+        .expect("4th from this address");
+        assert!(
+            matches!(
+                issue(
+                    &t.db,
+                    &clock,
+                    &p,
+                    Purpose::VerifyEmail,
+                    "third@example.com",
+                    None,
+                    Some("192.0.2.9")
+                )
+                .await,
+                Err(IssueError::RateLimited)
+            ),
+            "4 an hour per address"
+        );
+        clock.advance(Duration::hours(1));
+        issue(
+            &t.db,
+            &clock,
+            &p,
+            Purpose::VerifyEmail,
+            TARGET,
+            None,
+            Some("192.0.2.9"),
+        )
+        .await
+        .expect("a new hour");
+    }
+}

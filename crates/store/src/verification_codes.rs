@@ -1,0 +1,133 @@
+//! One-time codes. Only a hash of the code is stored; single use and the attempt limit are
+//! enforced in the database.
+
+use crate::entity::verification_codes;
+use crate::{Db, StoreError, from_millis, to_millis};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+/// A code as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCode {
+    pub id: Uuid,
+    pub purpose: String,
+    pub target: String,
+    pub user_id: Option<Uuid>,
+    pub code_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub consumed: bool,
+    pub ip: Option<String>,
+}
+
+fn from_model(m: verification_codes::Model) -> StoredCode {
+    StoredCode {
+        id: m.id,
+        purpose: m.purpose,
+        target: m.target,
+        user_id: m.user_id,
+        code_hash: m.code_hash,
+        created_at: from_millis(m.created_at),
+        expires_at: from_millis(m.expires_at),
+        attempts: Ord::max(m.attempts, 0) as u32,
+        consumed: m.consumed_at.is_some(),
+        ip: m.ip,
+    }
+}
+
+pub async fn insert(db: &Db, code: &StoredCode) -> Result<(), StoreError> {
+    verification_codes::Entity::insert(verification_codes::ActiveModel {
+        id: Set(code.id),
+        purpose: Set(code.purpose.clone()),
+        target: Set(code.target.clone()),
+        user_id: Set(code.user_id),
+        code_hash: Set(code.code_hash.clone()),
+        created_at: Set(to_millis(code.created_at)),
+        expires_at: Set(to_millis(code.expires_at)),
+        attempts: Set(0),
+        consumed_at: Set(None),
+        ip: Set(code.ip.clone()),
+    })
+    .exec_without_returning(&db.write)
+    .await?;
+    Ok(())
+}
+
+/// The newest code for `(purpose, target)`.
+pub async fn latest(
+    db: &Db,
+    purpose: &str,
+    target: &str,
+) -> Result<Option<StoredCode>, StoreError> {
+    Ok(verification_codes::Entity::find()
+        .filter(verification_codes::Column::Purpose.eq(purpose))
+        .filter(verification_codes::Column::Target.eq(target))
+        .order_by_desc(verification_codes::Column::CreatedAt)
+        .one(&db.read)
+        .await?
+        .map(from_model))
+}
+
+/// Codes sent to `target` since `since` (any purpose), and from `ip` since `since`.
+pub async fn counts_since(
+    db: &Db,
+    target: &str,
+    ip: Option<&str>,
+    since: DateTime<Utc>,
+) -> Result<(u64, u64), StoreError> {
+    let to_target = verification_codes::Entity::find()
+        .filter(verification_codes::Column::Target.eq(target))
+        .filter(verification_codes::Column::CreatedAt.gte(to_millis(since)))
+        .count(&db.read)
+        .await?;
+    let from_ip = match ip {
+        Some(ip) => {
+            verification_codes::Entity::find()
+                .filter(verification_codes::Column::Ip.eq(ip))
+                .filter(verification_codes::Column::CreatedAt.gte(to_millis(since)))
+                .count(&db.read)
+                .await?
+        }
+        None => 0,
+    };
+    Ok((to_target, from_ip))
+}
+
+/// Counts one wrong attempt at a code; returns the attempts so far.
+pub async fn count_attempt(db: &Db, id: Uuid) -> Result<u32, StoreError> {
+    let tx = db.write.begin().await?;
+    verification_codes::Entity::update_many()
+        .col_expr(
+            verification_codes::Column::Attempts,
+            Expr::col(verification_codes::Column::Attempts).add(1),
+        )
+        .filter(verification_codes::Column::Id.eq(id))
+        .exec(&tx)
+        .await?;
+    let attempts = verification_codes::Entity::find_by_id(id)
+        .one(&tx)
+        .await?
+        .map_or(0, |c| Ord::max(c.attempts, 0) as u32);
+    tx.commit().await?;
+    Ok(attempts)
+}
+
+/// Marks a code used, if nobody used it first; `false` when it was already used.
+pub async fn consume(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let done = verification_codes::Entity::update_many()
+        .col_expr(
+            verification_codes::Column::ConsumedAt,
+            Expr::value(to_millis(now)),
+        )
+        .filter(verification_codes::Column::Id.eq(id))
+        .filter(verification_codes::Column::ConsumedAt.is_null())
+        .exec(&db.write)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
