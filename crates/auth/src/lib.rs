@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod admin_keys;
 pub mod brute_force;
 pub mod codes;
+pub mod delivery;
 pub mod login_id;
 pub mod passwords;
 pub mod secrets;
