@@ -22,7 +22,86 @@ pub struct Config {
     pub tokens: TokensConfig,
     pub profile: ProfileConfig,
     pub brute_force: BruteForceConfig,
+    pub smtp: SmtpConfig,
+    pub sms: SmsConfig,
+    pub verification: VerificationConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// `smtp://host:port`, `smtps://user:password@host`, `smtp://host?tls=required`; empty writes
+    /// each email as an `.eml` file in `file_dir` instead.
+    pub url: String,
+    pub from: String,
+    pub file_dir: String,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            from: "Tessera <no-reply@localhost>".into(),
+            file_dir: "data/mail".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    /// `log`, `file` (into `file_dir`) or `webhook` (JSON POST `{to, body}` to `webhook_url`).
+    pub sender: String,
+    pub webhook_url: String,
+    pub file_dir: String,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            sender: "log".into(),
+            webhook_url: String::new(),
+            file_dir: "data/sms".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerificationConfig {
+    pub code_ttl_seconds: u64,
+    pub max_attempts: u32,
+    pub resend_cooldown_seconds: u64,
+    pub per_target_per_hour: u32,
+    pub per_ip_per_hour: u32,
+    pub email: EmailVerificationConfig,
+}
+
+impl Default for VerificationConfig {
+    fn default() -> Self {
+        Self {
+            code_ttl_seconds: 300,
+            max_attempts: 5,
+            resend_cooldown_seconds: 60,
+            per_target_per_hour: 10,
+            per_ip_per_hour: 30,
+            email: EmailVerificationConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailVerificationConfig {
+    /// New users confirm their email address with a code before anything else continues.
+    pub required: bool,
+}
+
+impl Default for EmailVerificationConfig {
+    fn default() -> Self {
+        Self { required: true }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -398,6 +477,30 @@ impl Config {
                 "must be at least brute_force.lockout_seconds",
             ));
         }
+        let v = &self.verification;
+        if v.code_ttl_seconds == 0 || v.code_ttl_seconds > 86_400 {
+            return Err(ConfigError::new(
+                "verification.code_ttl_seconds",
+                "must be between 1 and 86400",
+            ));
+        }
+        for (key, value) in [
+            ("verification.max_attempts", v.max_attempts),
+            ("verification.per_target_per_hour", v.per_target_per_hour),
+            ("verification.per_ip_per_hour", v.per_ip_per_hour),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(key, "must be at least 1"));
+            }
+        }
+        if v.resend_cooldown_seconds > 86_400 {
+            return Err(ConfigError::new(
+                "verification.resend_cooldown_seconds",
+                "must be at most 86400",
+            ));
+        }
+        self.mailer()?;
+        self.sms_sender()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::new("log.level", "not a valid log filter"));
         }
@@ -451,6 +554,52 @@ impl Config {
                 .parse()
                 .map_err(|e| ConfigError::new("tokens.access_token_alg", e))?,
         })
+    }
+
+    /// The email sender: SMTP when `smtp.url` is set, else `.eml` files.
+    pub fn mailer(&self) -> Result<auth::delivery::Mailer, ConfigError> {
+        let url = Some(self.smtp.url.as_str()).filter(|u| !u.is_empty());
+        auth::delivery::Mailer::new(
+            url,
+            &self.smtp.from,
+            std::path::Path::new(&self.smtp.file_dir),
+        )
+        .map_err(|e| {
+            let key = if e.to_string().contains("smtp.from") {
+                "smtp.from"
+            } else {
+                "smtp.url"
+            };
+            ConfigError::new(key, e.to_string())
+        })
+    }
+
+    pub fn sms_sender(&self) -> Result<auth::delivery::SmsSender, ConfigError> {
+        let url = Some(self.sms.webhook_url.as_str()).filter(|u| !u.is_empty());
+        auth::delivery::SmsSender::new(
+            &self.sms.sender,
+            url,
+            std::path::Path::new(&self.sms.file_dir),
+        )
+        .map_err(|e| {
+            let key = if self.sms.sender == "webhook" {
+                "sms.webhook_url"
+            } else {
+                "sms.sender"
+            };
+            ConfigError::new(key, e.to_string())
+        })
+    }
+
+    pub fn code_policy(&self) -> auth::codes::CodePolicy {
+        let v = &self.verification;
+        auth::codes::CodePolicy {
+            ttl: chrono::Duration::seconds(v.code_ttl_seconds as i64),
+            max_attempts: v.max_attempts,
+            resend_cooldown: chrono::Duration::seconds(v.resend_cooldown_seconds as i64),
+            per_target_per_hour: v.per_target_per_hour,
+            per_ip_per_hour: v.per_ip_per_hour,
+        }
     }
 
     pub fn brute_force_policy(&self) -> auth::brute_force::BruteForcePolicy {

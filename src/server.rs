@@ -78,6 +78,10 @@ impl AppState {
             provider,
             profiles,
             generate_nickname: config.profile.generate_nickname,
+            mailer: config.mailer()?,
+            sms: config.sms_sender()?,
+            code_policy: config.code_policy(),
+            require_email_verification: config.verification.email.required,
         };
         let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
         Ok(Self {

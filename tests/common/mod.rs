@@ -29,6 +29,12 @@ pub fn test_config(database_url: &str, port: u16) -> Config {
     config.database.max_connections = 4;
     config.password.argon2_memory_kib = 1024;
     config.password.argon2_iterations = 1;
+    // Most tests are not about verification; the ones that are turn it on.
+    config.verification.email.required = false;
+    config.smtp.file_dir = std::env::temp_dir()
+        .join(format!("tessera-mail-{}", uuid::Uuid::new_v4().simple()))
+        .display()
+        .to_string();
     config
 }
 

@@ -117,8 +117,7 @@ fn http_listener(status: u16, requests: usize) -> (String, Arc<Mutex<Vec<String>
             };
             let mut buf = Vec::new();
             let mut chunk = [0u8; 4096];
-            loop {
-                let Ok(n) = s.read(&mut chunk) else { break };
+            while let Ok(n) = s.read(&mut chunk) {
                 if n == 0 {
                     break;
                 }

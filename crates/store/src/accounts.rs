@@ -292,3 +292,28 @@ pub async fn save_profile(
     tx.commit().await?;
     Ok(true)
 }
+
+/// Marks the user's identity `(kind, value)` verified, recording `event`. Returns whether there
+/// was such an identity.
+pub async fn mark_identity_verified(
+    db: &Db,
+    user_id: Uuid,
+    kind: IdentityKind,
+    value: &str,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    let tx = db.write.begin().await?;
+    let updated = identities::Entity::update_many()
+        .col_expr(identities::Column::VerifiedAt, Expr::value(to_millis(now)))
+        .filter(identities::Column::UserId.eq(user_id))
+        .filter(identities::Column::Kind.eq(kind.as_str()))
+        .filter(identities::Column::Value.eq(value))
+        .exec(&tx)
+        .await?;
+    if updated.rows_affected > 0 {
+        audit::insert(&tx, event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(updated.rows_affected > 0)
+}

@@ -10,6 +10,7 @@ mod pages;
 pub mod problem;
 mod render;
 pub mod session_cookie;
+pub mod verification;
 
 use actix_web::web;
 use auth::{PasswordHasher, PasswordPolicy, SessionPolicy};
@@ -31,6 +32,11 @@ pub struct WebState {
     pub profiles: Arc<profile::ProfileService>,
     /// New profiles get a generated nickname.
     pub generate_nickname: bool,
+    pub mailer: auth::delivery::Mailer,
+    pub sms: auth::delivery::SmsSender,
+    pub code_policy: auth::codes::CodePolicy,
+    /// New users prove their email address before anything else continues.
+    pub require_email_verification: bool,
 }
 
 /// The stylesheet, compiled in so the binary runs from any directory.
@@ -51,6 +57,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(pages::login))
         .route("/signup", web::get().to(pages::signup_form))
         .route("/signup", web::post().to(pages::signup))
+        .route("/verify-email", web::get().to(verification::verify_form))
+        .route("/verify-email", web::post().to(verification::verify))
+        .route("/verify-email/resend", web::post().to(verification::resend))
         .route("/logout", web::get().to(pages::logout_form))
         .route("/logout", web::post().to(pages::logout))
         .route(

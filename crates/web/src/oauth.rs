@@ -358,6 +358,21 @@ async fn run_authorize(
         }
     };
     let session = current_session(state, req).await?;
+    // A user who still has to prove their email address does that first, then comes back.
+    if let Some(s) = &session
+        && state.require_email_verification
+        && crate::verification::pending_email(state, s.user_id)
+            .await?
+            .is_some()
+    {
+        let target = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", &format!("/oauth2/authorize?{query}"))
+            .finish();
+        return Ok(HttpResponse::Found()
+            .insert_header((header::LOCATION, format!("/verify-email?{target}")))
+            .insert_header(("Cache-Control", "no-store"))
+            .finish());
+    }
     let outcome = match consent {
         Some(false) => authorize::deny(&state.provider, &state.db, &params).await,
         _ => {

@@ -15,7 +15,7 @@ use store::accounts::IdentityKind;
 use store::audit::Actor;
 
 /// Where to go after signing in: a local path only, never another site.
-fn safe_return_to(raw: Option<&str>) -> Option<String> {
+pub(crate) fn safe_return_to(raw: Option<&str>) -> Option<String> {
     let r = raw?.trim();
     let local = r.starts_with('/')
         && !r.starts_with("//")
@@ -306,9 +306,29 @@ pub async fn signup(
         user_agent(&req),
     )
     .await?;
-    let mut resp = see_other(return_to.as_deref().unwrap_or("/"));
+    let next = if state.require_email_verification {
+        let email = crate::pages::normalised(&form.email);
+        let sent =
+            crate::verification::send_email_code(&state, user_id, &email, client_ip(&req)).await;
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(r) = &return_to {
+            q.append_pair("return_to", r);
+        }
+        if sent.is_err() {
+            q.append_pair("send_failed", "1");
+        }
+        format!("/verify-email?{}", q.finish())
+    } else {
+        return_to.clone().unwrap_or_else(|| "/".into())
+    };
+    let mut resp = see_other(&next);
     resp.add_cookie(&session_cookie::session_cookie(&state, &started.token))?;
     Ok(resp)
+}
+
+/// The stored form of an email address typed in a form.
+pub(crate) fn normalised(email: &str) -> String {
+    auth::login_id::normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase())
 }
 
 #[derive(Template)]
@@ -322,6 +342,13 @@ pub async fn home(state: web::Data<WebState>, req: HttpRequest) -> Result<HttpRe
     let Some(session) = current_session(&state, &req).await? else {
         return Ok(see_other("/login"));
     };
+    if state.require_email_verification
+        && crate::verification::pending_email(&state, session.user_id)
+            .await?
+            .is_some()
+    {
+        return Ok(see_other("/verify-email"));
+    }
     let identities = store::accounts::list_identities(&state.db, session.user_id).await?;
     let display_name = identities
         .iter()

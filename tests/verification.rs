@@ -1,0 +1,269 @@
+//! Email verification end to end: a real SMTP server on loopback receives the code, the user types
+//! it, and UserInfo says `email_verified: true` only then.
+
+mod common;
+
+use common::*;
+use mailin_embedded::{Handler, Response, Server, response};
+use std::sync::{Arc, Mutex};
+use store::audit::Actor;
+
+const PASSWORD: &str = "correct horse battery";
+const REDIRECT: &str = "http://127.0.0.1:1/callback";
+
+#[derive(Clone, Default)]
+struct Inbox {
+    messages: Arc<Mutex<Vec<String>>>,
+    current: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Handler for Inbox {
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if let Ok(mut c) = self.current.lock() {
+            c.extend_from_slice(buf);
+        }
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        if let (Ok(mut c), Ok(mut all)) = (self.current.lock(), self.messages.lock()) {
+            all.push(String::from_utf8_lossy(&c).into_owned());
+            c.clear();
+        }
+        response::OK
+    }
+}
+
+fn smtp_server() -> (String, Inbox) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let inbox = Inbox::default();
+    let mut server = Server::new(inbox.clone());
+    server.with_name("test.smtp").with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    (format!("smtp://127.0.0.1:{port}"), inbox)
+}
+
+/// The six-digit code in the newest message.
+fn code_in(inbox: &Inbox) -> String {
+    let messages = inbox.messages.lock().expect("inbox");
+    let text = messages.last().expect("a message arrived");
+    let digits: Vec<char> = text.chars().collect();
+    for w in digits.windows(8) {
+        let inner: String = w[1..7].iter().collect();
+        if !w[0].is_ascii_digit()
+            && !w[7].is_ascii_digit()
+            && inner.chars().all(|c| c.is_ascii_digit())
+        {
+            return inner;
+        }
+    }
+    panic!("no code in {text}");
+}
+
+#[tokio::test]
+async fn sign_up_receive_a_real_email_verify_and_userinfo_says_verified() {
+    let (smtp, inbox) = smtp_server();
+    let server = TestServer::start_with(|c| {
+        c.verification.email.required = true;
+        c.smtp.url = smtp.clone();
+    })
+    .await;
+    let client = oidc::clients::register_client(
+        server.db(),
+        server.clock.as_ref(),
+        oidc::clients::ClientRegistration {
+            name: "App".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            ..Default::default()
+        },
+        Actor::Cli,
+    )
+    .await
+    .expect("client");
+    let b = browser();
+    let resp = sign_up(&server, &b, "Mia@Example.com", PASSWORD).await;
+    assert_eq!(resp.status(), 303);
+    assert!(
+        location(&resp).starts_with("/verify-email"),
+        "{}",
+        location(&resp)
+    );
+    assert_eq!(inbox.messages.lock().expect("inbox").len(), 1);
+    let code = code_in(&inbox);
+
+    // Until verified: the account page and authorization requests go to the code page.
+    let home = b.get(server.url("/")).send().await.expect("home");
+    assert_eq!(location(&home), "/verify-email");
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let authorize = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid%20email&code_challenge={challenge}&code_challenge_method=S256",
+        registered_id(&client)
+    );
+    let resp = b
+        .get(server.url(&authorize))
+        .send()
+        .await
+        .expect("authorize");
+    let to_verify = location(&resp);
+    assert!(
+        to_verify.starts_with("/verify-email?return_to="),
+        "{to_verify}"
+    );
+
+    // A wrong code is refused with the tries left; the right one verifies and continues.
+    let page = b
+        .get(server.url(&to_verify))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("mia@example.com"));
+    let token = hidden_field(&page, "csrf_token");
+    let return_to = hidden_field(&page, "return_to");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let resp = b
+        .post(server.url("/verify-email"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("code", wrong),
+            ("return_to", return_to.as_str()),
+        ])
+        .send()
+        .await
+        .expect("wrong code");
+    assert_eq!(resp.status(), 422);
+    assert!(resp.text().await.expect("html").contains("4 tries left"));
+    let resp = b
+        .post(server.url("/verify-email"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("code", code.as_str()),
+            ("return_to", return_to.as_str()),
+        ])
+        .send()
+        .await
+        .expect("code");
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        location(&resp),
+        return_to,
+        "back to the authorization request"
+    );
+
+    // The authorization request goes on, and UserInfo says the address is verified.
+    let resp = b
+        .get(server.url(&location(&resp)))
+        .send()
+        .await
+        .expect("authorize");
+    let callback = url::Url::parse(&location(&resp)).expect("callback");
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code");
+    let tokens: serde_json::Value = reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .basic_auth(registered_id(&client), client.client_secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            ),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let info: serde_json::Value = reqwest::Client::new()
+        .get(server.url("/oauth2/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().expect("at"))
+        .send()
+        .await
+        .expect("userinfo")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info["email"], "mia@example.com");
+    assert_eq!(info["email_verified"], true);
+    let kinds: Vec<String> = store::audit::latest(server.db(), 30)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for k in ["code.sent", "code.failed", "code.verified"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+    }
+}
+
+fn registered_id(c: &oidc::clients::RegisteredClient) -> String {
+    c.client.client_id.clone()
+}
+
+#[tokio::test]
+async fn an_smtp_outage_is_told_to_the_user_and_nothing_is_lost() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let server = TestServer::start_with(|c| {
+        c.verification.email.required = true;
+        c.smtp.url = format!("smtp://127.0.0.1:{port}");
+        c.verification.resend_cooldown_seconds = 60;
+    })
+    .await;
+    let b = browser();
+    let resp = sign_up(&server, &b, "noa@example.com", PASSWORD).await;
+    assert_eq!(
+        resp.status(),
+        303,
+        "the account is created even though the email could not go"
+    );
+    let page = b
+        .get(server.url(&location(&resp)))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("We could not send the email just now"),
+        "{page}"
+    );
+    assert_eq!(
+        store::accounts::count_users(server.db())
+            .await
+            .expect("count"),
+        1
+    );
+    let events = store::audit::latest(server.db(), 10).await.expect("events");
+    assert!(events.iter().any(|e| e.kind == "code.send_failed"));
+    // Asking again too soon says when; the cooldown counts from the code that was stored.
+    let token = hidden_field(&page, "csrf_token");
+    let resp = b
+        .post(server.url("/verify-email/resend"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("resend");
+    assert_eq!(resp.status(), 429);
+    assert!(
+        resp.text()
+            .await
+            .expect("html")
+            .contains("You can ask for a new one in")
+    );
+}
