@@ -267,3 +267,193 @@ async fn an_smtp_outage_is_told_to_the_user_and_nothing_is_lost() {
             .contains("You can ask for a new one in")
     );
 }
+
+async fn wait_for_mail(inbox: &Inbox, count: usize) {
+    for _ in 0..100 {
+        if inbox.messages.lock().expect("inbox").len() >= count {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no email arrived");
+}
+
+#[tokio::test]
+async fn password_reset_by_emailed_code_ends_the_other_sessions() {
+    let (smtp, inbox) = smtp_server();
+    let server = TestServer::start_with(|c| c.smtp.url = smtp.clone()).await;
+    let laptop = browser();
+    assert_eq!(
+        sign_up(&server, &laptop, "ola@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let phone = browser();
+    assert_eq!(
+        log_in(&server, &phone, "ola@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert!(
+        signed_in_as(&server, &laptop).await.is_some()
+            && signed_in_as(&server, &phone).await.is_some()
+    );
+
+    // Unknown and known addresses get the same answer; only the known one gets mail.
+    let stranger = browser();
+    let page_for = |email: &'static str| {
+        let b = stranger.clone();
+        let url = server.url("/reset-password");
+        async move {
+            let token = csrf_token(&b, &url).await;
+            let resp = b
+                .post(&url)
+                .form(&[("csrf_token", token.as_str()), ("email", email)])
+                .send()
+                .await
+                .expect("reset");
+            (resp.status().as_u16(), resp.text().await.expect("html"))
+        }
+    };
+    let (status, unknown) = page_for("nobody@example.com").await;
+    assert_eq!(status, 200);
+    let (status, known) = page_for("OLA@example.com").await;
+    assert_eq!(status, 200);
+    let strip = |html: &str, email: &str| {
+        html.replace(email, "EMAIL")
+            .split("csrf_token")
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(
+        strip(&unknown, "nobody@example.com"),
+        strip(&known, "ola@example.com"),
+        "no account enumeration"
+    );
+    wait_for_mail(&inbox, 1).await;
+    assert_eq!(inbox.messages.lock().expect("inbox").len(), 1);
+    let code = code_in(&inbox);
+    assert!(inbox.messages.lock().expect("inbox")[0].contains("password reset"));
+
+    let token = hidden_field(&known, "csrf_token");
+    // A weak password is refused without using up the code.
+    let resp = stranger
+        .post(server.url("/reset-password/code"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "ola@example.com"),
+            ("code", code.as_str()),
+            ("password", "short"),
+        ])
+        .send()
+        .await
+        .expect("weak");
+    assert_eq!(resp.status(), 422);
+    assert!(resp.text().await.expect("html").contains("at least 8"));
+    let resp = stranger
+        .post(server.url("/reset-password/code"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "ola@example.com"),
+            ("code", "000000"),
+            ("password", "a brand new password"),
+        ])
+        .send()
+        .await
+        .expect("wrong code");
+    assert_eq!(resp.status(), 422, "a wrong code");
+    let resp = stranger
+        .post(server.url("/reset-password/code"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "ola@example.com"),
+            ("code", code.as_str()),
+            ("password", "a brand new password"),
+        ])
+        .send()
+        .await
+        .expect("reset");
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/login?password_reset=1");
+
+    // Every session of the account ended; the old password is gone, the new one works.
+    assert_eq!(signed_in_as(&server, &laptop).await, None);
+    assert_eq!(signed_in_as(&server, &phone).await, None);
+    assert_eq!(
+        log_in(&server, &browser(), "ola@example.com", PASSWORD)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        log_in(
+            &server,
+            &browser(),
+            "ola@example.com",
+            "a brand new password"
+        )
+        .await
+        .status(),
+        303
+    );
+    // The code worked once.
+    let resp = stranger
+        .post(server.url("/reset-password/code"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "ola@example.com"),
+            ("code", code.as_str()),
+            ("password", "yet another password"),
+        ])
+        .send()
+        .await
+        .expect("again");
+    assert_eq!(resp.status(), 422);
+    let kinds: Vec<String> = store::audit::latest(server.db(), 30)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.iter().any(|k| k == "password.reset"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn code_limits_hold_across_two_server_processes() {
+    let (smtp, inbox) = smtp_server();
+    let a = TestServer::start_with(|c| {
+        c.smtp.url = smtp.clone();
+        c.verification.email.required = true;
+    })
+    .await;
+    let b = TestServer::start_sharing(&a).await;
+    let user = browser();
+    assert_eq!(
+        sign_up(&a, &user, "pia@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(inbox.messages.lock().expect("inbox").len(), 1);
+    // Asking the other process for a new code within the cooldown is refused there too.
+    let page = user
+        .get(b.url("/verify-email"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let token = hidden_field(&page, "csrf_token");
+    let resp = user
+        .post(b.url("/verify-email/resend"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("resend");
+    assert_eq!(resp.status(), 429);
+    assert_eq!(inbox.messages.lock().expect("inbox").len(), 1);
+}

@@ -317,3 +317,50 @@ pub async fn mark_identity_verified(
     tx.commit().await?;
     Ok(updated.rows_affected > 0)
 }
+
+/// Sets a user's password and ends every session of theirs except `keep`, with the grants issued
+/// under them, in one transaction (password reset).
+pub async fn reset_password(
+    db: &Db,
+    user_id: Uuid,
+    password_hash: &str,
+    keep: Option<Uuid>,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<u64, StoreError> {
+    use crate::entity::sessions;
+    let now_ms = to_millis(now);
+    let tx = db.write.begin().await?;
+    password_credentials::Entity::insert(password_credentials::ActiveModel {
+        user_id: Set(user_id),
+        hash: Set(password_hash.to_owned()),
+        created_at: Set(now_ms),
+        updated_at: Set(now_ms),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::column(password_credentials::Column::UserId)
+            .update_columns([
+                password_credentials::Column::Hash,
+                password_credentials::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(&tx)
+    .await?;
+    let mut ended = 0;
+    for session in sessions::Entity::find()
+        .filter(sessions::Column::UserId.eq(user_id))
+        .all(&tx)
+        .await?
+    {
+        if Some(session.id) == keep {
+            continue;
+        }
+        crate::oauth::revoke_grants_of_session(&tx, session.id, now_ms).await?;
+        sessions::Entity::delete_by_id(session.id).exec(&tx).await?;
+        ended += 1;
+    }
+    audit::insert(&tx, event, now).await?;
+    tx.commit().await?;
+    Ok(ended)
+}

@@ -9,6 +9,7 @@ pub mod oauth;
 mod pages;
 pub mod problem;
 mod render;
+pub mod reset;
 pub mod session_cookie;
 pub mod verification;
 
@@ -57,6 +58,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(pages::login))
         .route("/signup", web::get().to(pages::signup_form))
         .route("/signup", web::post().to(pages::signup))
+        .route("/reset-password", web::get().to(reset::request_form))
+        .route("/reset-password", web::post().to(reset::request))
+        .route("/reset-password/code", web::get().to(reset::code_form))
+        .route("/reset-password/code", web::post().to(reset::reset))
         .route("/verify-email", web::get().to(verification::verify_form))
         .route("/verify-email", web::post().to(verification::verify))
         .route("/verify-email/resend", web::post().to(verification::resend))

@@ -50,6 +50,7 @@ pub struct PageQuery {
     signed_out: Option<String>,
     /// `login`: show the form even to a signed-in user (OpenID `prompt=login`, `max_age`).
     prompt: Option<String>,
+    password_reset: Option<String>,
     login_hint: Option<String>,
 }
 
@@ -106,6 +107,9 @@ pub async fn login_form(
     }
     if query.signed_out.is_some() {
         tpl.notice = Some("You have signed out.".into());
+    }
+    if query.password_reset.is_some() {
+        tpl.notice = Some("Your password was changed. Sign in with the new one.".into());
     }
     Ok(page(
         StatusCode::OK,
