@@ -457,3 +457,330 @@ async fn code_limits_hold_across_two_server_processes() {
     assert_eq!(resp.status(), 429);
     assert_eq!(inbox.messages.lock().expect("inbox").len(), 1);
 }
+
+/// An HTTP listener that collects request bodies (the SMS webhook).
+async fn webhook() -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/sms", listener.local_addr().expect("addr"));
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = socket.read(&mut chunk).await {
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(i) = text.find("\r\n\r\n") {
+                        let len = text[..i]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= i + 4 + len {
+                            if let Ok(mut b) = seen.lock() {
+                                b.push(
+                                    String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).into_owned(),
+                                );
+                            }
+                            let _ = socket
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                                .await;
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (url, bodies)
+}
+
+async fn post_form(b: &reqwest::Client, url: String, form: &[(&str, &str)]) -> reqwest::Response {
+    b.post(url).form(form).send().await.expect("post")
+}
+
+#[tokio::test]
+async fn a_phone_number_is_added_only_after_its_code_and_shows_verified_in_userinfo() {
+    let (sms_url, sms) = webhook().await;
+    let (smtp, inbox) = smtp_server();
+    let server = TestServer::start_with(|c| {
+        c.sms.sender = "webhook".into();
+        c.sms.webhook_url = sms_url.clone();
+        c.smtp.url = smtp.clone();
+    })
+    .await;
+    let b = browser();
+    assert_eq!(
+        sign_up(&server, &b, "ray@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+
+    let page = b
+        .get(server.url("/identities/add?type=phone"))
+        .send()
+        .await
+        .expect("form")
+        .text()
+        .await
+        .expect("html");
+    let token = hidden_field(&page, "csrf_token");
+    // A malformed number is refused next to the field.
+    let resp = post_form(
+        &b,
+        server.url("/identities/add"),
+        &[
+            ("csrf_token", token.as_str()),
+            ("kind", "phone"),
+            ("value", "0612"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 422);
+    let resp = post_form(
+        &b,
+        server.url("/identities/add"),
+        &[
+            ("csrf_token", token.as_str()),
+            ("kind", "phone"),
+            ("value", "+33 6 12 34 56 78"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.expect("html");
+    assert!(html.contains("+33612345678"), "normalised to E.164");
+    let body: serde_json::Value =
+        serde_json::from_str(sms.lock().expect("sms").last().expect("an SMS was sent"))
+            .expect("json");
+    assert_eq!(body["to"], "+33612345678");
+    let text = body["body"].as_str().expect("body");
+    let code: String = text
+        .split_whitespace()
+        .find(|w| {
+            w.trim_end_matches('.').len() == 6
+                && w.trim_end_matches('.').chars().all(|c| c.is_ascii_digit())
+        })
+        .expect("code")
+        .trim_end_matches('.')
+        .to_owned();
+    // Not added before the code.
+    let user = store::accounts::find_login_candidate(
+        server.db(),
+        store::accounts::IdentityKind::Email,
+        "ray@example.com",
+    )
+    .await
+    .expect("q")
+    .expect("user");
+    assert_eq!(
+        store::accounts::list_identities(server.db(), user.user_id)
+            .await
+            .expect("ids")
+            .len(),
+        1
+    );
+    let resp = post_form(
+        &b,
+        server.url("/identities/confirm"),
+        &[
+            ("csrf_token", token.as_str()),
+            ("kind", "phone"),
+            ("value", "+33612345678"),
+            ("code", code.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 303, "{:?}", resp.text().await);
+    let ids = store::accounts::list_identities(server.db(), user.user_id)
+        .await
+        .expect("ids");
+    assert_eq!(ids.len(), 2);
+    assert!(
+        ids.iter()
+            .any(|i| i.value == "+33612345678" && i.verified_at.is_some())
+    );
+
+    // An email address the same way, over SMTP.
+    let resp = post_form(
+        &b,
+        server.url("/identities/add"),
+        &[
+            ("csrf_token", token.as_str()),
+            ("kind", "email"),
+            ("value", "Ray@Work.example"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let code = code_in(&inbox);
+    let resp = post_form(
+        &b,
+        server.url("/identities/confirm"),
+        &[
+            ("csrf_token", token.as_str()),
+            ("kind", "email"),
+            ("value", "ray@work.example"),
+            ("code", code.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    // Another account's login ID cannot be added.
+    let other = browser();
+    assert_eq!(
+        sign_up(&server, &other, "sue@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let resp = post_form(
+        &b,
+        server.url("/identities/add"),
+        &[
+            ("csrf_token", token.as_str()),
+            ("kind", "email"),
+            ("value", "sue@example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 409);
+
+    // UserInfo: the phone number, verified.
+    let client = oidc::clients::register_client(
+        server.db(),
+        server.clock.as_ref(),
+        oidc::clients::ClientRegistration {
+            name: "App".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            ..Default::default()
+        },
+        Actor::Cli,
+    )
+    .await
+    .expect("client");
+    let authorize = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        client.client.client_id
+    );
+    let resp = b
+        .get(server.url(&authorize))
+        .send()
+        .await
+        .expect("authorize");
+    let callback = url::Url::parse(&location(&resp)).expect("callback");
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code");
+    let tokens: serde_json::Value = reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .basic_auth(&client.client.client_id, client.client_secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            ),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let info: serde_json::Value = reqwest::Client::new()
+        .get(server.url("/oauth2/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().expect("at"))
+        .send()
+        .await
+        .expect("userinfo")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info["phone_number"], "+33612345678");
+    assert_eq!(info["phone_number_verified"], true);
+
+    // Removing: one of several is fine; the last one never.
+    let ids = store::accounts::list_identities(server.db(), user.user_id)
+        .await
+        .expect("ids");
+    for id in ids.iter().skip(1) {
+        let resp = post_form(
+            &b,
+            server.url(&format!("/identities/{}/remove", id.id)),
+            &[("csrf_token", token.as_str())],
+        )
+        .await;
+        assert_eq!(location(&resp), "/?identity_removed=1");
+    }
+    let last = &ids[0];
+    let resp = post_form(
+        &b,
+        server.url(&format!("/identities/{}/remove", last.id)),
+        &[("csrf_token", token.as_str())],
+    )
+    .await;
+    assert_eq!(location(&resp), "/?identity_error=last");
+    let page = b
+        .get(server.url("/?identity_error=last"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("You cannot remove your last login ID"));
+    assert_eq!(
+        store::accounts::list_identities(server.db(), user.user_id)
+            .await
+            .expect("ids")
+            .len(),
+        1
+    );
+    // Without a CSRF token, or someone else's identity: refused.
+    let resp = b
+        .post(server.url(&format!("/identities/{}/remove", last.id)))
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 403);
+    let sue = store::accounts::find_login_candidate(
+        server.db(),
+        store::accounts::IdentityKind::Email,
+        "sue@example.com",
+    )
+    .await
+    .expect("q")
+    .expect("sue");
+    let sue_ids = store::accounts::list_identities(server.db(), sue.user_id)
+        .await
+        .expect("ids");
+    let resp = post_form(
+        &b,
+        server.url(&format!("/identities/{}/remove", sue_ids[0].id)),
+        &[("csrf_token", token.as_str())],
+    )
+    .await;
+    assert_eq!(location(&resp), "/?identity_error=not_found");
+}

@@ -364,3 +364,72 @@ pub async fn reset_password(
     tx.commit().await?;
     Ok(ended)
 }
+
+/// Adds a (verified) identity to a user, recording `event`. A login ID another account has gives
+/// [`StoreError::Conflict`].
+pub async fn add_identity(
+    db: &Db,
+    user_id: Uuid,
+    identity: NewIdentity,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<Uuid, StoreError> {
+    let id = Uuid::now_v7();
+    let now_ms = to_millis(now);
+    let tx = db.write.begin().await?;
+    identities::Entity::insert(identities::ActiveModel {
+        id: Set(id),
+        user_id: Set(user_id),
+        kind: Set(identity.kind.as_str().to_owned()),
+        value: Set(identity.value),
+        verified_at: Set(identity.verified.then_some(now_ms)),
+        created_at: Set(now_ms),
+    })
+    .exec_without_returning(&tx)
+    .await
+    .map_err(|e| StoreError::conflict_or(e, "login ID"))?;
+    audit::insert(&tx, event, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Why an identity was not removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveIdentity {
+    Removed,
+    NotFound,
+    /// It is the user's last identity: without it they could not sign in.
+    Last,
+}
+
+/// Removes one of the user's identities unless it is their last, in one transaction.
+pub async fn remove_identity(
+    db: &Db,
+    user_id: Uuid,
+    identity_id: Uuid,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<RemoveIdentity, StoreError> {
+    use sea_orm::PaginatorTrait;
+    let tx = db.write.begin().await?;
+    let mine = identities::Entity::find_by_id(identity_id)
+        .filter(identities::Column::UserId.eq(user_id))
+        .one(&tx)
+        .await?;
+    if mine.is_none() {
+        return Ok(RemoveIdentity::NotFound);
+    }
+    let count = identities::Entity::find()
+        .filter(identities::Column::UserId.eq(user_id))
+        .count(&tx)
+        .await?;
+    if count <= 1 {
+        return Ok(RemoveIdentity::Last);
+    }
+    identities::Entity::delete_by_id(identity_id)
+        .exec(&tx)
+        .await?;
+    audit::insert(&tx, event, now).await?;
+    tx.commit().await?;
+    Ok(RemoveIdentity::Removed)
+}

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod csrf;
+pub mod identities;
 pub mod oauth;
 mod pages;
 pub mod problem;
@@ -62,6 +63,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/reset-password", web::post().to(reset::request))
         .route("/reset-password/code", web::get().to(reset::code_form))
         .route("/reset-password/code", web::post().to(reset::reset))
+        .route("/identities/add", web::get().to(identities::add_form))
+        .route("/identities/add", web::post().to(identities::add))
+        .route("/identities/confirm", web::post().to(identities::confirm))
+        .route(
+            "/identities/{id}/remove",
+            web::post().to(identities::remove),
+        )
         .route("/verify-email", web::get().to(verification::verify_form))
         .route("/verify-email", web::post().to(verification::verify))
         .route("/verify-email/resend", web::post().to(verification::resend))

@@ -335,14 +335,35 @@ pub(crate) fn normalised(email: &str) -> String {
     auth::login_id::normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase())
 }
 
+struct IdentityRow {
+    id: String,
+    kind: &'static str,
+    value: String,
+    verified: bool,
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
     csrf_token: String,
     display_name: String,
+    identities: Vec<IdentityRow>,
+    notice: Option<String>,
+    error: Option<String>,
 }
 
-pub async fn home(state: web::Data<WebState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+#[derive(Debug, Deserialize)]
+pub struct HomeQuery {
+    identity_added: Option<String>,
+    identity_removed: Option<String>,
+    identity_error: Option<String>,
+}
+
+pub async fn home(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    query: web::Query<HomeQuery>,
+) -> Result<HttpResponse, PageError> {
     let Some(session) = current_session(&state, &req).await? else {
         return Ok(see_other("/login"));
     };
@@ -361,9 +382,34 @@ pub async fn home(state: web::Data<WebState>, req: HttpRequest) -> Result<HttpRe
         .map(|i| i.value.clone())
         .unwrap_or_else(|| session.user_id.to_string());
     let csrf = Csrf::for_request(&req);
+    let notice = if query.identity_added.is_some() {
+        Some("The login ID was added.".to_owned())
+    } else if query.identity_removed.is_some() {
+        Some("The login ID was removed.".to_owned())
+    } else {
+        None
+    };
+    let error = match query.identity_error.as_deref() {
+        Some("last") => {
+            Some("You cannot remove your last login ID: you could not sign in any more.".to_owned())
+        }
+        Some(_) => Some("That login ID was not found.".to_owned()),
+        None => None,
+    };
     let tpl = HomePage {
         csrf_token: csrf.form_token(),
         display_name,
+        identities: identities
+            .iter()
+            .map(|i| IdentityRow {
+                id: i.id.to_string(),
+                kind: i.kind.as_str(),
+                value: i.value.clone(),
+                verified: i.verified_at.is_some(),
+            })
+            .collect(),
+        notice,
+        error,
     };
     Ok(page(
         StatusCode::OK,
