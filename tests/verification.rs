@@ -784,3 +784,59 @@ async fn a_phone_number_is_added_only_after_its_code_and_shows_verified_in_useri
     .await;
     assert_eq!(location(&resp), "/?identity_error=not_found");
 }
+
+#[tokio::test]
+async fn repeated_wrong_codes_lock_code_entry_and_say_so() {
+    let (smtp, _inbox) = smtp_server();
+    let server = TestServer::start_with(|c| {
+        c.verification.email.required = true;
+        c.smtp.url = smtp.clone();
+        c.brute_force.max_failures = 3;
+    })
+    .await;
+    let b = browser();
+    assert_eq!(
+        sign_up(&server, &b, "ugo@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let page = b
+        .get(server.url("/verify-email"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let token = hidden_field(&page, "csrf_token");
+    for _ in 0..3 {
+        let resp = post_form(
+            &b,
+            server.url("/verify-email"),
+            &[("csrf_token", token.as_str()), ("code", "999999")],
+        )
+        .await;
+        assert_eq!(resp.status(), 422);
+    }
+    let resp = post_form(
+        &b,
+        server.url("/verify-email"),
+        &[("csrf_token", token.as_str()), ("code", "999999")],
+    )
+    .await;
+    assert_eq!(resp.status(), 429);
+    assert!(
+        resp.text()
+            .await
+            .expect("html")
+            .contains("Too many wrong codes. Try again in")
+    );
+    let kinds: Vec<String> = store::audit::latest(server.db(), 20)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.iter().any(|k| k == "code.locked"), "{kinds:?}");
+}

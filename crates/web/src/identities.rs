@@ -365,12 +365,11 @@ pub async fn confirm(
         }
         Err(codes::CheckError::Internal(e)) => return Err(e.into()),
         Err(e) => {
-            brute_force::record_failure(
-                &state.db,
-                state.clock.as_ref(),
-                &state.brute_force,
+            crate::verification::record_code_failure(
+                &state,
                 &subject,
                 ip.as_deref(),
+                Some(session.user_id),
             )
             .await?;
             let event = NewEvent::new("code.failed", Actor::User(session.user_id))

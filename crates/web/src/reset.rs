@@ -258,14 +258,8 @@ pub async fn reset(
         Err(CheckError::Internal(e)) => return Err(e.into()),
         Err(e) => {
             if !matches!(e, CheckError::Malformed) {
-                brute_force::record_failure(
-                    &state.db,
-                    state.clock.as_ref(),
-                    &state.brute_force,
-                    &subject,
-                    ip.as_deref(),
-                )
-                .await?;
+                crate::verification::record_code_failure(&state, &subject, ip.as_deref(), None)
+                    .await?;
             }
             let event = NewEvent::new("code.failed", Actor::Anonymous)
                 .ip(ip)

@@ -86,6 +86,34 @@ pub async fn send_email_code(
     })
 }
 
+/// Counts a wrong code against the address and the client, and records a lock it causes.
+pub async fn record_code_failure(
+    state: &WebState,
+    subject: &str,
+    ip: Option<&str>,
+    user_id: Option<Uuid>,
+) -> Result<(), PageError> {
+    let lock = brute_force::record_failure(
+        &state.db,
+        state.clock.as_ref(),
+        &state.brute_force,
+        subject,
+        ip,
+    )
+    .await?;
+    if let Some(lock) = lock {
+        let actor = user_id.map_or(Actor::Anonymous, Actor::User);
+        let mut event = NewEvent::new("code.locked", actor)
+            .ip(ip.map(str::to_owned))
+            .detail(serde_json::json!({ "until": lock.until.to_rfc3339() }));
+        if let Some(id) = user_id {
+            event = event.user(id);
+        }
+        store::audit::record(&state.db, event, state.clock.now()).await?;
+    }
+    Ok(())
+}
+
 #[derive(Template)]
 #[template(path = "verify_email.html")]
 struct VerifyPage {
@@ -240,14 +268,7 @@ pub async fn verify(
         Err(CheckError::Internal(e)) => Err(e.into()),
         Err(e) => {
             if !matches!(e, CheckError::Malformed) {
-                brute_force::record_failure(
-                    &state.db,
-                    state.clock.as_ref(),
-                    &state.brute_force,
-                    &subject,
-                    ip.as_deref(),
-                )
-                .await?;
+                record_code_failure(&state, &subject, ip.as_deref(), Some(session.user_id)).await?;
             }
             let event = NewEvent::new("code.failed", Actor::User(session.user_id))
                 .user(session.user_id)
