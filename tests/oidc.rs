@@ -939,59 +939,10 @@ async fn logout_ends_the_refresh_tokens_of_its_session() {
     assert!(refresh.is_err());
 }
 
-/// A one-request HTTP listener: returns its URL and a receiver for the body it gets.
-async fn listen_once() -> (String, tokio::sync::oneshot::Receiver<String>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!(
-        "http://{}/backchannel",
-        listener.local_addr().expect("addr")
-    );
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let Ok((mut socket, _)) = listener.accept().await else {
-            return;
-        };
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            let Ok(n) = socket.read(&mut chunk).await else {
-                return;
-            };
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            let text = String::from_utf8_lossy(&buf).to_string();
-            if let Some(i) = text.find("\r\n\r\n") {
-                let len = text[..i]
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                    })
-                    .unwrap_or(0);
-                if buf.len() >= i + 4 + len {
-                    let body = String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).to_string();
-                    let _ = socket
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                        .await;
-                    let _ = tx.send(body);
-                    return;
-                }
-            }
-        }
-    });
-    (url, rx)
-}
-
 #[tokio::test]
 async fn rp_initiated_logout_with_back_channel_notification() {
     let server = TestServer::start().await;
-    let (bc_url, received) = listen_once().await;
+    let (bc_url, received) = common::peers::http_collector("/backchannel").await;
     let registered = oidc::clients::register_client(
         server.db(),
         server.clock.as_ref(),
@@ -1078,10 +1029,7 @@ async fn rp_initiated_logout_with_back_channel_notification() {
         401
     );
 
-    let body = tokio::time::timeout(std::time::Duration::from_secs(10), received)
-        .await
-        .expect("back-channel logout arrives")
-        .expect("body");
+    let body = common::peers::first_body(&received).await;
     let token = url::form_urlencoded::parse(body.as_bytes())
         .find(|(k, _)| k == "logout_token")
         .map(|(_, v)| v.into_owned())

@@ -3,14 +3,12 @@
 
 mod common;
 
+use common::flows::{self, REDIRECT, userinfo};
 use common::*;
 use serde_json::{Value, json};
 use store::audit::Actor;
 
 const PASSWORD: &str = "correct horse battery";
-const REDIRECT: &str = "http://127.0.0.1:1/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 async fn import_schema(server: &TestServer) {
     server
@@ -87,19 +85,8 @@ async fn access_token(
     client: &(String, String),
     scope: &str,
 ) -> String {
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &client.0)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("scope", scope)
-        .append_pair("code_challenge", CHALLENGE)
-        .append_pair("code_challenge_method", "S256")
-        .finish();
-    let mut resp = b
-        .get(server.url(&format!("/oauth2/authorize?{q}")))
-        .send()
-        .await
-        .expect("authorize");
+    let path = flows::authorize_path(&client.0, scope, &[]);
+    let mut resp = b.get(server.url(&path)).send().await.expect("authorize");
     if resp.status() == 200 {
         let html = resp.text().await.expect("consent");
         let token = hidden_field(&html, "csrf_token");
@@ -115,42 +102,12 @@ async fn access_token(
             .await
             .expect("consent");
     }
-    let loc = url::Url::parse(&location(&resp)).expect("callback");
-    let code = loc
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code");
-    let tokens: Value = reqwest::Client::new()
-        .post(server.url("/oauth2/token"))
-        .basic_auth(&client.0, Some(&client.1))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
+    let code = flows::code_from(&resp);
+    let tokens = flows::exchange(server, &client.0, Some(&client.1), &code).await;
     tokens["access_token"]
         .as_str()
         .expect("access token")
         .to_owned()
-}
-
-async fn userinfo(server: &TestServer, token: &str) -> Value {
-    let resp = reqwest::Client::new()
-        .get(server.url("/oauth2/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("userinfo");
-    assert_eq!(resp.status(), 200);
-    resp.json().await.expect("json")
 }
 
 #[tokio::test]
@@ -465,44 +422,16 @@ async fn id_tokens_carry_user_claims_only_when_asked_with_the_claims_parameter()
     import_schema(&server).await;
     let (b, _) = user_with_profile(&server, "eve@example.com").await;
     let client = register(&server, false).await;
-    let id_token_claims = |claims: Option<&str>| {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        q.append_pair("response_type", "code")
-            .append_pair("client_id", &client.0)
-            .append_pair("redirect_uri", REDIRECT)
-            .append_pair("scope", "openid email")
-            .append_pair("code_challenge", CHALLENGE)
-            .append_pair("code_challenge_method", "S256");
-        if let Some(c) = claims {
-            q.append_pair("claims", c);
-        }
-        let url = server.url(&format!("/oauth2/authorize?{}", q.finish()));
+    let id_token_claims = |claims: Option<&'static str>| {
+        let extra: Vec<(&str, &str)> = claims.map(|c| vec![("claims", c)]).unwrap_or_default();
+        let url = server.url(&flows::authorize_path(&client.0, "openid email", &extra));
         let b = b.clone();
         let client = client.clone();
-        let token_url = server.url("/oauth2/token");
+        let server = &server;
         async move {
             let resp = b.get(url).send().await.expect("authorize");
-            let loc = url::Url::parse(&location(&resp)).expect("callback");
-            let code = loc
-                .query_pairs()
-                .find(|(k, _)| k == "code")
-                .map(|(_, v)| v.into_owned())
-                .expect("code");
-            let tokens: Value = reqwest::Client::new()
-                .post(token_url)
-                .basic_auth(&client.0, Some(&client.1))
-                .form(&[
-                    ("grant_type", "authorization_code"),
-                    ("code", code.as_str()),
-                    ("redirect_uri", REDIRECT),
-                    ("code_verifier", VERIFIER),
-                ])
-                .send()
-                .await
-                .expect("token")
-                .json()
-                .await
-                .expect("json");
+            let code = flows::code_from(&resp);
+            let tokens = flows::exchange(server, &client.0, Some(&client.1), &code).await;
             let id_token = tokens["id_token"].as_str().expect("id token").to_owned();
             let payload = id_token.split('.').nth(1).unwrap_or_default().to_owned();
             let bytes =
@@ -527,10 +456,7 @@ async fn id_tokens_carry_user_claims_only_when_asked_with_the_claims_parameter()
         "{asked}"
     );
     // A malformed claims parameter is an error sent back to the client.
-    let q = format!(
-        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256&claims=%5B1%5D",
-        client.0
-    );
+    let q = flows::authorize_path(&client.0, "openid", &[("claims", "[1]")]);
     let resp = b.get(server.url(&q)).send().await.expect("authorize");
     assert!(location(&resp).contains("error=invalid_request"));
 }

@@ -3,65 +3,12 @@
 
 mod common;
 
+use common::flows::{self, REDIRECT};
+use common::peers::{self, smtp_server};
 use common::*;
-use mailin_embedded::{Handler, Response, Server, response};
-use std::sync::{Arc, Mutex};
 use store::audit::Actor;
 
 const PASSWORD: &str = "correct horse battery";
-const REDIRECT: &str = "http://127.0.0.1:1/callback";
-
-#[derive(Clone, Default)]
-struct Inbox {
-    messages: Arc<Mutex<Vec<String>>>,
-    current: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Handler for Inbox {
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        if let Ok(mut c) = self.current.lock() {
-            c.extend_from_slice(buf);
-        }
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> Response {
-        if let (Ok(mut c), Ok(mut all)) = (self.current.lock(), self.messages.lock()) {
-            all.push(String::from_utf8_lossy(&c).into_owned());
-            c.clear();
-        }
-        response::OK
-    }
-}
-
-fn smtp_server() -> (String, Inbox) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let inbox = Inbox::default();
-    let mut server = Server::new(inbox.clone());
-    server.with_name("test.smtp").with_tcp_listener(listener);
-    std::thread::spawn(move || {
-        let _ = server.serve();
-    });
-    (format!("smtp://127.0.0.1:{port}"), inbox)
-}
-
-/// The six-digit code in the newest message.
-fn code_in(inbox: &Inbox) -> String {
-    let messages = inbox.messages.lock().expect("inbox");
-    let text = messages.last().expect("a message arrived");
-    let digits: Vec<char> = text.chars().collect();
-    for w in digits.windows(8) {
-        let inner: String = w[1..7].iter().collect();
-        if !w[0].is_ascii_digit()
-            && !w[7].is_ascii_digit()
-            && inner.chars().all(|c| c.is_ascii_digit())
-        {
-            return inner;
-        }
-    }
-    panic!("no code in {text}");
-}
 
 #[tokio::test]
 async fn sign_up_receive_a_real_email_verify_and_userinfo_says_verified() {
@@ -92,7 +39,7 @@ async fn sign_up_receive_a_real_email_verify_and_userinfo_says_verified() {
         location(&resp)
     );
     assert_eq!(inbox.messages.lock().expect("inbox").len(), 1);
-    let code = code_in(&inbox);
+    let code = inbox.last_code();
 
     // Until verified: the account page and authorization requests go to the code page.
     let home = b.get(server.url("/")).send().await.expect("home");
@@ -161,39 +108,15 @@ async fn sign_up_receive_a_real_email_verify_and_userinfo_says_verified() {
         .send()
         .await
         .expect("authorize");
-    let callback = url::Url::parse(&location(&resp)).expect("callback");
-    let code = callback
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code");
-    let tokens: serde_json::Value = reqwest::Client::new()
-        .post(server.url("/oauth2/token"))
-        .basic_auth(registered_id(&client), client.client_secret.as_deref())
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            (
-                "code_verifier",
-                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-            ),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let info: serde_json::Value = reqwest::Client::new()
-        .get(server.url("/oauth2/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().expect("at"))
-        .send()
-        .await
-        .expect("userinfo")
-        .json()
-        .await
-        .expect("json");
+    let code = flows::code_from(&resp);
+    let tokens = flows::exchange(
+        &server,
+        &registered_id(&client),
+        client.client_secret.as_deref(),
+        &code,
+    )
+    .await;
+    let info = flows::userinfo(&server, tokens["access_token"].as_str().expect("at")).await;
     assert_eq!(info["email"], "mia@example.com");
     assert_eq!(info["email_verified"], true);
     let kinds: Vec<String> = store::audit::latest(server.db(), 30)
@@ -268,16 +191,6 @@ async fn an_smtp_outage_is_told_to_the_user_and_nothing_is_lost() {
     );
 }
 
-async fn wait_for_mail(inbox: &Inbox, count: usize) {
-    for _ in 0..100 {
-        if inbox.messages.lock().expect("inbox").len() >= count {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("no email arrived");
-}
-
 #[tokio::test]
 async fn password_reset_by_emailed_code_ends_the_other_sessions() {
     let (smtp, inbox) = smtp_server();
@@ -333,9 +246,9 @@ async fn password_reset_by_emailed_code_ends_the_other_sessions() {
         strip(&known, "ola@example.com"),
         "no account enumeration"
     );
-    wait_for_mail(&inbox, 1).await;
+    inbox.wait_for(1).await;
     assert_eq!(inbox.messages.lock().expect("inbox").len(), 1);
-    let code = code_in(&inbox);
+    let code = inbox.last_code();
     assert!(inbox.messages.lock().expect("inbox")[0].contains("password reset"));
 
     let token = hidden_field(&known, "csrf_token");
@@ -458,65 +371,13 @@ async fn code_limits_hold_across_two_server_processes() {
     assert_eq!(inbox.messages.lock().expect("inbox").len(), 1);
 }
 
-/// An HTTP listener that collects request bodies (the SMS webhook).
-async fn webhook() -> (String, Arc<Mutex<Vec<String>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/sms", listener.local_addr().expect("addr"));
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let seen = bodies.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while let Ok(n) = socket.read(&mut chunk).await {
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(i) = text.find("\r\n\r\n") {
-                        let len = text[..i]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= i + 4 + len {
-                            if let Ok(mut b) = seen.lock() {
-                                b.push(
-                                    String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).into_owned(),
-                                );
-                            }
-                            let _ = socket
-                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                                .await;
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (url, bodies)
-}
-
 async fn post_form(b: &reqwest::Client, url: String, form: &[(&str, &str)]) -> reqwest::Response {
     b.post(url).form(form).send().await.expect("post")
 }
 
 #[tokio::test]
 async fn a_phone_number_is_added_only_after_its_code_and_shows_verified_in_userinfo() {
-    let (sms_url, sms) = webhook().await;
+    let (sms_url, sms) = peers::http_collector("/sms").await;
     let (smtp, inbox) = smtp_server();
     let server = TestServer::start_with(|c| {
         c.sms.sender = "webhook".into();
@@ -629,7 +490,7 @@ async fn a_phone_number_is_added_only_after_its_code_and_shows_verified_in_useri
     )
     .await;
     assert_eq!(resp.status(), 200);
-    let code = code_in(&inbox);
+    let code = inbox.last_code();
     let resp = post_form(
         &b,
         server.url("/identities/confirm"),
@@ -675,48 +536,15 @@ async fn a_phone_number_is_added_only_after_its_code_and_shows_verified_in_useri
     )
     .await
     .expect("client");
-    let authorize = format!(
-        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-        client.client.client_id
-    );
-    let resp = b
-        .get(server.url(&authorize))
-        .send()
-        .await
-        .expect("authorize");
-    let callback = url::Url::parse(&location(&resp)).expect("callback");
-    let code = callback
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code");
-    let tokens: serde_json::Value = reqwest::Client::new()
-        .post(server.url("/oauth2/token"))
-        .basic_auth(&client.client.client_id, client.client_secret.as_deref())
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            (
-                "code_verifier",
-                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-            ),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let info: serde_json::Value = reqwest::Client::new()
-        .get(server.url("/oauth2/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().expect("at"))
-        .send()
-        .await
-        .expect("userinfo")
-        .json()
-        .await
-        .expect("json");
+    let info = flows::tokens_for(
+        &server,
+        &b,
+        &client.client.client_id,
+        client.client_secret.as_deref(),
+        "openid",
+    )
+    .await;
+    let info = flows::userinfo(&server, info["access_token"].as_str().expect("at")).await;
     assert_eq!(info["phone_number"], "+33612345678");
     assert_eq!(info["phone_number_verified"], true);
 

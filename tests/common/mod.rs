@@ -2,6 +2,9 @@
 //! with a cookie jar, and helpers to read forms.
 #![allow(dead_code)]
 
+pub mod flows;
+pub mod peers;
+
 use std::sync::Arc;
 use store::ManualClock;
 use store::testing::TestDatabase;

@@ -1,0 +1,88 @@
+//! The authorization code flow driven by hand (for tests that need raw responses): a PKCE pair,
+//! the code for a signed-in browser, the token exchange, UserInfo.
+
+use super::{TestServer, location};
+use serde_json::Value;
+
+pub const REDIRECT: &str = "http://127.0.0.1:1/callback";
+/// RFC 7636 appendix B: a verifier and its S256 challenge.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// `/oauth2/authorize?…` for `client_id` with PKCE and `scope` (plus `extra` parameters).
+pub fn authorize_path(client_id: &str, scope: &str, extra: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", scope)
+        .append_pair("code_challenge", CHALLENGE)
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        q.append_pair(k, v);
+    }
+    format!("/oauth2/authorize?{}", q.finish())
+}
+
+/// The `code` in a redirect to the client.
+pub fn code_from(resp: &reqwest::Response) -> String {
+    let callback = url::Url::parse(&location(resp)).expect("a redirect to the client");
+    callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code in {callback}"))
+}
+
+/// Exchanges a code with `client_secret_basic`; returns the token response.
+pub async fn exchange(
+    server: &TestServer,
+    client_id: &str,
+    secret: Option<&str>,
+    code: &str,
+) -> Value {
+    reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .basic_auth(client_id, secret)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// UserInfo for an access token (expects 200).
+pub async fn userinfo(server: &TestServer, access_token: &str) -> Value {
+    let resp = reqwest::Client::new()
+        .get(server.url("/oauth2/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(resp.status(), 200);
+    resp.json().await.expect("json")
+}
+
+/// A whole flow for a signed-in browser (no consent page): the token response.
+pub async fn tokens_for(
+    server: &TestServer,
+    browser: &reqwest::Client,
+    client_id: &str,
+    secret: Option<&str>,
+    scope: &str,
+) -> Value {
+    let resp = browser
+        .get(server.url(&authorize_path(client_id, scope, &[])))
+        .send()
+        .await
+        .expect("authorize");
+    let code = code_from(&resp);
+    exchange(server, client_id, secret, &code).await
+}
