@@ -433,3 +433,11 @@ pub async fn remove_identity(
     tx.commit().await?;
     Ok(RemoveIdentity::Removed)
 }
+
+/// The user's password hash, if they have one.
+pub async fn password_hash(db: &Db, user_id: Uuid) -> Result<Option<String>, StoreError> {
+    Ok(password_credentials::Entity::find_by_id(user_id)
+        .one(&db.read)
+        .await?
+        .map(|p| p.hash))
+}

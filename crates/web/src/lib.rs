@@ -12,6 +12,8 @@ pub mod problem;
 mod render;
 pub mod reset;
 pub mod session_cookie;
+pub mod settings;
+pub mod settings_form;
 pub mod verification;
 
 use actix_web::web;
@@ -63,6 +65,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/reset-password", web::post().to(reset::request))
         .route("/reset-password/code", web::get().to(reset::code_form))
         .route("/reset-password/code", web::post().to(reset::reset))
+        .route("/settings", web::get().to(settings::show))
+        .route("/settings/profile", web::post().to(settings::save_profile))
+        .route(
+            "/settings/password",
+            web::post().to(settings::change_password),
+        )
+        .route(
+            "/settings/sessions/revoke-others",
+            web::post().to(settings::revoke_other_sessions),
+        )
+        .route(
+            "/settings/sessions/{id}/revoke",
+            web::post().to(settings::revoke_session),
+        )
         .route("/identities/add", web::get().to(identities::add_form))
         .route("/identities/add", web::post().to(identities::add))
         .route("/identities/confirm", web::post().to(identities::confirm))

@@ -1,0 +1,410 @@
+//! `/settings`: the end user's profile, login IDs, password and sessions on one page.
+
+use crate::WebState;
+use crate::csrf::{self, Csrf};
+use crate::render::{PageError, page};
+use crate::session_cookie::{client_ip, current_session};
+use crate::settings_form::{self, Field};
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use profile::{Audience, Change, ChangeError, Party, ProfileError};
+use serde::Deserialize;
+use std::collections::HashMap;
+use store::audit::{Actor, NewEvent};
+use store::sessions::Session;
+
+struct IdentityRow {
+    id: String,
+    kind: &'static str,
+    value: String,
+    verified: bool,
+}
+
+struct SessionRow {
+    id: String,
+    device: String,
+    ip: String,
+    last_used: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    csrf_token: String,
+    display_name: String,
+    notice: Option<String>,
+    error: Option<String>,
+    fields: Vec<Field>,
+    identities: Vec<IdentityRow>,
+    sessions: Vec<SessionRow>,
+    current_password_error: Option<String>,
+    new_password_error: Option<String>,
+    min_length: usize,
+}
+
+/// What to show besides the stored values.
+#[derive(Default)]
+struct Extras {
+    notice: Option<String>,
+    error: Option<String>,
+    typed: Option<HashMap<String, String>>,
+    field_errors: Vec<(String, String)>,
+    current_password_error: Option<String>,
+    new_password_error: Option<String>,
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+/// A short description of the browser behind a session.
+fn device(user_agent: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or("");
+    let browser = ["Firefox", "Edg", "Chrome", "Safari"]
+        .into_iter()
+        .find(|b| ua.contains(b))
+        .map(|b| if b == "Edg" { "Edge" } else { b });
+    let os = ["Android", "iPhone", "iPad", "Windows", "Mac OS", "Linux"]
+        .into_iter()
+        .find(|o| ua.contains(o))
+        .map(|o| if o == "Mac OS" { "macOS" } else { o });
+    match (browser, os) {
+        (Some(b), Some(o)) => format!("{b} on {o}"),
+        (Some(b), None) => b.to_owned(),
+        _ if ua.is_empty() => "Unknown device".to_owned(),
+        _ => ua.chars().take(60).collect(),
+    }
+}
+
+async fn render(
+    state: &WebState,
+    req: &HttpRequest,
+    session: &Session,
+    status: StatusCode,
+    extras: Extras,
+) -> Result<HttpResponse, PageError> {
+    let schema = state.profiles.schema(&state.db).await?;
+    let loaded = state
+        .profiles
+        .load(&state.db, session.user_id)
+        .await?
+        .ok_or_else(|| PageError::Internal("profile missing".into()))?;
+    let view = state
+        .profiles
+        .render(&schema, &loaded, Audience::Party(Party::EndUser));
+    let identities = store::accounts::list_identities(&state.db, session.user_id).await?;
+    let login_ids: Vec<_> = identities
+        .iter()
+        .map(|i| (i.kind, i.value.clone()))
+        .collect();
+    let mut fields = settings_form::fields(&schema, &view, &login_ids, extras.typed.as_ref());
+    for (pointer, message) in &extras.field_errors {
+        let name = settings_form::field_for_pointer(pointer);
+        if let Some(f) = fields.iter_mut().find(|f| f.name == name) {
+            f.error = Some(message.clone());
+        }
+    }
+    let sessions = store::sessions::list_for_user(&state.db, session.user_id).await?;
+    let display_name = identities
+        .first()
+        .map(|i| i.value.clone())
+        .unwrap_or_else(|| session.user_id.to_string());
+    let csrf = Csrf::for_request(req);
+    let tpl = SettingsPage {
+        csrf_token: csrf.form_token(),
+        display_name,
+        notice: extras.notice,
+        error: extras.error,
+        fields,
+        identities: identities
+            .iter()
+            .map(|i| IdentityRow {
+                id: i.id.to_string(),
+                kind: i.kind.as_str(),
+                value: i.value.clone(),
+                verified: i.verified_at.is_some(),
+            })
+            .collect(),
+        sessions: sessions
+            .iter()
+            .map(|s| SessionRow {
+                id: s.id.to_string(),
+                device: device(s.user_agent.as_deref()),
+                ip: s.ip.clone().unwrap_or_else(|| "unknown address".into()),
+                last_used: s.last_used_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                current: s.id == session.id,
+            })
+            .collect(),
+        current_password_error: extras.current_password_error,
+        new_password_error: extras.new_password_error,
+        min_length: state.password_policy.min_length,
+    };
+    Ok(page(status, &tpl, Some(&csrf), state.secure_cookies))
+}
+
+/// The signed-in, verified session, or where to send the browser.
+async fn session_or_redirect(
+    state: &WebState,
+    req: &HttpRequest,
+) -> Result<Result<Session, HttpResponse>, PageError> {
+    let Some(session) = current_session(state, req).await? else {
+        return Ok(Err(see_other("/login?return_to=%2Fsettings")));
+    };
+    if state.require_email_verification
+        && crate::verification::pending_email(state, session.user_id)
+            .await?
+            .is_some()
+    {
+        return Ok(Err(see_other("/verify-email?return_to=%2Fsettings")));
+    }
+    Ok(Ok(session))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SettingsQuery {
+    saved: Option<String>,
+}
+
+/// `GET /settings`.
+pub async fn show(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    query: web::Query<SettingsQuery>,
+) -> Result<HttpResponse, PageError> {
+    let session = match session_or_redirect(&state, &req).await? {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect),
+    };
+    let notice = match query.saved.as_deref() {
+        Some("profile") => Some("Your profile was saved.".to_owned()),
+        Some("password") => {
+            Some("Your password was changed. Your other sessions were signed out.".to_owned())
+        }
+        Some("sessions") => Some("The session was signed out.".to_owned()),
+        _ => None,
+    };
+    render(
+        &state,
+        &req,
+        &session,
+        StatusCode::OK,
+        Extras {
+            notice,
+            ..Extras::default()
+        },
+    )
+    .await
+}
+
+/// `POST /settings/profile`: saves every attribute the user may edit; refuses the whole form if
+/// anything is wrong, keeping what they typed.
+pub async fn save_profile(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    let form: HashMap<String, String> = form.into_inner().into_iter().collect();
+    if !csrf::verify(
+        &req,
+        form.get(csrf::FIELD).map(String::as_str).unwrap_or(""),
+    ) {
+        return Err(PageError::Csrf);
+    }
+    let session = match session_or_redirect(&state, &req).await? {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect),
+    };
+    let schema = state.profiles.schema(&state.db).await?;
+    let mut posted = form.clone();
+    posted.remove(csrf::FIELD);
+    let doc = settings_form::document(&schema, &posted);
+    let author = profile::Author {
+        actor: Actor::User(session.user_id),
+        ip: client_ip(&req),
+    };
+    match state
+        .profiles
+        .change(
+            &state.db,
+            state.clock.as_ref(),
+            session.user_id,
+            Party::EndUser,
+            Change::Put(&doc),
+            author,
+        )
+        .await
+    {
+        Ok(_) => Ok(see_other("/settings?saved=profile#profile")),
+        Err(ChangeError::Refused(ProfileError::Invalid(errors))) => {
+            let extras = Extras {
+                error: Some("Some values need your attention; nothing was saved.".into()),
+                typed: Some(posted),
+                field_errors: errors,
+                ..Extras::default()
+            };
+            render(
+                &state,
+                &req,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                extras,
+            )
+            .await
+        }
+        Err(ChangeError::Refused(ProfileError::Forbidden { attribute })) => {
+            let extras = Extras {
+                error: Some(format!(
+                    "You may not change {attribute}; nothing was saved."
+                )),
+                ..Extras::default()
+            };
+            render(&state, &req, &session, StatusCode::FORBIDDEN, extras).await
+        }
+        Err(ChangeError::Conflict) => {
+            let extras = Extras {
+                error: Some(
+                    "Your profile was changed elsewhere at the same time. Check it and save again."
+                        .into(),
+                ),
+                typed: Some(posted),
+                ..Extras::default()
+            };
+            render(&state, &req, &session, StatusCode::CONFLICT, extras).await
+        }
+        Err(e) => Err(PageError::Internal(e.to_string())),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+/// `POST /settings/password`: needs the current password; ends the other sessions.
+pub async fn change_password(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    if !csrf::verify(&req, &form.csrf_token) {
+        return Err(PageError::Csrf);
+    }
+    let session = match session_or_redirect(&state, &req).await? {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect),
+    };
+    let stored = store::accounts::password_hash(&state.db, session.user_id).await?;
+    let matches = state
+        .hasher
+        .verify_blocking(form.current_password.clone(), stored)
+        .await;
+    if !matches {
+        let extras = Extras {
+            current_password_error: Some("This is not your current password.".into()),
+            ..Extras::default()
+        };
+        return render(
+            &state,
+            &req,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            extras,
+        )
+        .await;
+    }
+    if let Err(e) = state.password_policy.check(&form.new_password) {
+        let extras = Extras {
+            new_password_error: Some(e.to_string()),
+            ..Extras::default()
+        };
+        return render(
+            &state,
+            &req,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            extras,
+        )
+        .await;
+    }
+    let hash = state
+        .hasher
+        .hash_blocking(form.new_password.clone())
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let event = NewEvent::new("password.changed", Actor::User(session.user_id))
+        .user(session.user_id)
+        .ip(client_ip(&req));
+    store::accounts::reset_password(
+        &state.db,
+        session.user_id,
+        &hash,
+        Some(session.id),
+        state.clock.now(),
+        event,
+    )
+    .await?;
+    Ok(see_other("/settings?saved=password#password"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /settings/sessions/{id}/revoke`: signs out one of the user's other sessions.
+pub async fn revoke_session(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    if !csrf::verify(&req, &form.csrf_token) {
+        return Err(PageError::Csrf);
+    }
+    let session = match session_or_redirect(&state, &req).await? {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect),
+    };
+    let target = path.into_inner();
+    let sessions = store::sessions::list_for_user(&state.db, session.user_id).await?;
+    if let Some(other) = sessions
+        .iter()
+        .find(|s| s.id.to_string() == target && s.id != session.id)
+    {
+        crate::session_cookie::sign_out(&state, other, client_ip(&req)).await?;
+    }
+    Ok(see_other("/settings?saved=sessions#sessions"))
+}
+
+/// `POST /settings/sessions/revoke-others`: signs out everywhere but here.
+pub async fn revoke_other_sessions(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    if !csrf::verify(&req, &form.csrf_token) {
+        return Err(PageError::Csrf);
+    }
+    let session = match session_or_redirect(&state, &req).await? {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect),
+    };
+    for other in store::sessions::list_for_user(&state.db, session.user_id).await? {
+        if other.id != session.id {
+            crate::session_cookie::sign_out(&state, &other, client_ip(&req)).await?;
+        }
+    }
+    Ok(see_other("/settings?saved=sessions#sessions"))
+}
