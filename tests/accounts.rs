@@ -67,7 +67,7 @@ async fn sign_up_then_sign_out_then_sign_in() {
 
     // Sign out (needs the CSRF token from the account page).
     let home = client
-        .get(server.url("/"))
+        .get(server.url("/settings"))
         .send()
         .await
         .expect("home")
@@ -331,7 +331,7 @@ async fn sign_in_returns_to_a_local_page_only() {
         303
     );
     let home = client
-        .get(server.url("/"))
+        .get(server.url("/settings"))
         .send()
         .await
         .expect("home")

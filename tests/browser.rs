@@ -125,7 +125,7 @@ async fn sign_up_and_sign_in_in_a_real_browser() {
             .text()
             .await?;
         assert_eq!(who, "lena@example.com");
-        browser.screenshot(&shots.join("account.png")).await?;
+        browser.screenshot(&shots.join("settings.png")).await?;
 
         // Sign out, then sign in through the login page.
         wait_for(&browser, By::Css("form[action='/logout'] button"))
@@ -185,7 +185,7 @@ async fn sign_up_and_sign_in_in_a_real_browser() {
     for name in [
         "signup.png",
         "signup-error.png",
-        "account.png",
+        "settings.png",
         "login-error.png",
     ] {
         let len = std::fs::metadata(shots.join(name))

@@ -914,7 +914,7 @@ async fn logout_ends_the_refresh_tokens_of_its_session() {
         .await
         .expect("exchange");
     let home = b
-        .get(server.url("/"))
+        .get(server.url("/settings"))
         .send()
         .await
         .expect("home")
@@ -1060,7 +1060,11 @@ async fn two_servers_on_one_database_act_as_one() {
     let user = signed_up_browser(&a, "xan@example.com").await;
 
     // The session made on A is good on B (same cookie, other process).
-    let home = user.get(b.url("/")).send().await.expect("home on B");
+    let home = user
+        .get(b.url("/settings"))
+        .send()
+        .await
+        .expect("home on B");
     assert_eq!(home.status(), 200);
 
     let flow = start_flow(&a, &rp, &user, "xan@example.com").await;

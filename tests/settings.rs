@@ -327,3 +327,49 @@ async fn password_change_and_sessions() {
     let html = settings_page(&server, &b).await;
     assert_eq!(html.matches("/revoke\"").count(), 0);
 }
+
+#[tokio::test]
+async fn the_generated_avatar_is_shown_not_stored_and_can_be_regenerated() {
+    let (server, b, user) = setup().await;
+    let html = settings_page(&server, &b).await;
+    let before = admin_view(&server, user).await["picture"]
+        .as_str()
+        .expect("picture")
+        .to_owned();
+    assert!(
+        html.contains(&format!("src=\"{before}\"")),
+        "the avatar is shown"
+    );
+    assert!(
+        !html.contains(&format!("value=\"{before}\"")),
+        "but not as a value to save"
+    );
+    // Saving the form keeps the picture a generated default.
+    let token = hidden_field(&html, "csrf_token");
+    let resp = b
+        .post(server.url("/settings/profile"))
+        .form(&[("csrf_token", token.as_str()), ("given_name", "Tom")])
+        .send()
+        .await
+        .expect("save");
+    assert_eq!(resp.status(), 303);
+    let stored = store::accounts::find_profile(server.db(), user)
+        .await
+        .expect("q")
+        .expect("p");
+    assert!(stored.standard_attributes.get("picture").is_none());
+    let resp = b
+        .post(server.url("/settings/avatar/regenerate"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("regenerate");
+    assert_eq!(resp.status(), 303);
+    let after = admin_view(&server, user).await["picture"]
+        .as_str()
+        .expect("picture")
+        .to_owned();
+    assert_ne!(before, after);
+    let html = settings_page(&server, &b).await;
+    assert!(html.contains("You have a new avatar.") || html.contains(&after));
+}

@@ -42,8 +42,8 @@ async fn sign_up_receive_a_real_email_verify_and_userinfo_says_verified() {
     let code = inbox.last_code();
 
     // Until verified: the account page and authorization requests go to the code page.
-    let home = b.get(server.url("/")).send().await.expect("home");
-    assert_eq!(location(&home), "/verify-email");
+    let home = b.get(server.url("/settings")).send().await.expect("home");
+    assert_eq!(location(&home), "/verify-email?return_to=%2Fsettings");
     let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
     let authorize = format!(
         "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={REDIRECT}&scope=openid%20email&code_challenge={challenge}&code_challenge_method=S256",
@@ -559,7 +559,10 @@ async fn a_phone_number_is_added_only_after_its_code_and_shows_verified_in_useri
             &[("csrf_token", token.as_str())],
         )
         .await;
-        assert_eq!(location(&resp), "/?identity_removed=1");
+        assert_eq!(
+            location(&resp),
+            "/settings?saved=identity_removed#login-ids"
+        );
     }
     let last = &ids[0];
     let resp = post_form(
@@ -568,9 +571,9 @@ async fn a_phone_number_is_added_only_after_its_code_and_shows_verified_in_useri
         &[("csrf_token", token.as_str())],
     )
     .await;
-    assert_eq!(location(&resp), "/?identity_error=last");
+    assert_eq!(location(&resp), "/settings?error=last_identity#login-ids");
     let page = b
-        .get(server.url("/?identity_error=last"))
+        .get(server.url("/settings?error=last_identity#login-ids"))
         .send()
         .await
         .expect("home")
@@ -610,7 +613,10 @@ async fn a_phone_number_is_added_only_after_its_code_and_shows_verified_in_useri
         &[("csrf_token", token.as_str())],
     )
     .await;
-    assert_eq!(location(&resp), "/?identity_error=not_found");
+    assert_eq!(
+        location(&resp),
+        "/settings?error=identity_not_found#login-ids"
+    );
 }
 
 #[tokio::test]

@@ -268,9 +268,13 @@ pub async fn log_in(
         .expect("POST /login")
 }
 
-/// Whether the client's session is live: `/` shows the account page instead of redirecting.
+/// Whether the client's session is live: `/settings` shows the page instead of redirecting.
 pub async fn signed_in_as(server: &TestServer, client: &reqwest::Client) -> Option<String> {
-    let resp = client.get(server.url("/")).send().await.expect("GET /");
+    let resp = client
+        .get(server.url("/settings"))
+        .send()
+        .await
+        .expect("GET /settings");
     if resp.status() != 200 {
         return None;
     }

@@ -318,10 +318,10 @@ pub async fn confirm(
         return Ok(see_other("/login"));
     };
     let Some(kind) = Kind::parse(&form.kind) else {
-        return Ok(see_other("/"));
+        return Ok(see_other("/settings"));
     };
     let Ok(value) = kind.normalise(&form.value) else {
-        return Ok(see_other("/"));
+        return Ok(see_other("/settings"));
     };
     let ip = client_ip(&req);
     let subject = format!("code:{}:{value}", form.kind);
@@ -405,7 +405,7 @@ pub async fn confirm(
     )
     .await
     {
-        Ok(_) => Ok(see_other("/?identity_added=1")),
+        Ok(_) => Ok(see_other("/settings?saved=identity_added#login-ids")),
         Err(StoreError::Conflict(_)) => Ok(add_page(
             &req,
             &state,
@@ -439,7 +439,7 @@ pub async fn remove(
         return Ok(see_other("/login"));
     };
     let Ok(id) = Uuid::parse_str(&path.into_inner()) else {
-        return Ok(see_other("/?identity_error=not_found"));
+        return Ok(see_other("/settings?error=identity_not_found#login-ids"));
     };
     let event = NewEvent::new("identity.removed", Actor::User(session.user_id))
         .user(session.user_id)
@@ -455,9 +455,9 @@ pub async fn remove(
         )
         .await?
         {
-            RemoveIdentity::Removed => see_other("/?identity_removed=1"),
-            RemoveIdentity::Last => see_other("/?identity_error=last"),
-            RemoveIdentity::NotFound => see_other("/?identity_error=not_found"),
+            RemoveIdentity::Removed => see_other("/settings?saved=identity_removed#login-ids"),
+            RemoveIdentity::Last => see_other("/settings?error=last_identity#login-ids"),
+            RemoveIdentity::NotFound => see_other("/settings?error=identity_not_found#login-ids"),
         },
     )
 }

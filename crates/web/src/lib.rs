@@ -72,6 +72,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(settings::change_password),
         )
         .route(
+            "/settings/avatar/regenerate",
+            web::post().to(settings::regenerate_avatar),
+        )
+        .route(
             "/settings/sessions/revoke-others",
             web::post().to(settings::revoke_other_sessions),
         )

@@ -11,7 +11,6 @@ use askama::Template;
 use auth::accounts::{self, LoginAttempt, LoginError, SignUp, SignUpError};
 use auth::sessions;
 use serde::Deserialize;
-use store::accounts::IdentityKind;
 use store::audit::Actor;
 
 /// Where to go after signing in: a local path only, never another site.
@@ -335,88 +334,12 @@ pub(crate) fn normalised(email: &str) -> String {
     auth::login_id::normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase())
 }
 
-struct IdentityRow {
-    id: String,
-    kind: &'static str,
-    value: String,
-    verified: bool,
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    csrf_token: String,
-    display_name: String,
-    identities: Vec<IdentityRow>,
-    notice: Option<String>,
-    error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct HomeQuery {
-    identity_added: Option<String>,
-    identity_removed: Option<String>,
-    identity_error: Option<String>,
-}
-
-pub async fn home(
-    state: web::Data<WebState>,
-    req: HttpRequest,
-    query: web::Query<HomeQuery>,
-) -> Result<HttpResponse, PageError> {
-    let Some(session) = current_session(&state, &req).await? else {
-        return Ok(see_other("/login"));
-    };
-    if state.require_email_verification
-        && crate::verification::pending_email(&state, session.user_id)
-            .await?
-            .is_some()
-    {
-        return Ok(see_other("/verify-email"));
-    }
-    let identities = store::accounts::list_identities(&state.db, session.user_id).await?;
-    let display_name = identities
-        .iter()
-        .find(|i| i.kind == IdentityKind::Email)
-        .or_else(|| identities.first())
-        .map(|i| i.value.clone())
-        .unwrap_or_else(|| session.user_id.to_string());
-    let csrf = Csrf::for_request(&req);
-    let notice = if query.identity_added.is_some() {
-        Some("The login ID was added.".to_owned())
-    } else if query.identity_removed.is_some() {
-        Some("The login ID was removed.".to_owned())
-    } else {
-        None
-    };
-    let error = match query.identity_error.as_deref() {
-        Some("last") => {
-            Some("You cannot remove your last login ID: you could not sign in any more.".to_owned())
-        }
-        Some(_) => Some("That login ID was not found.".to_owned()),
-        None => None,
-    };
-    let tpl = HomePage {
-        csrf_token: csrf.form_token(),
-        display_name,
-        identities: identities
-            .iter()
-            .map(|i| IdentityRow {
-                id: i.id.to_string(),
-                kind: i.kind.as_str(),
-                value: i.value.clone(),
-                verified: i.verified_at.is_some(),
-            })
-            .collect(),
-        notice,
-        error,
-    };
-    Ok(page(
-        StatusCode::OK,
-        &tpl,
-        Some(&csrf),
-        state.secure_cookies,
-    ))
+/// `GET /`: the account lives at `/settings`.
+pub async fn home(state: web::Data<WebState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    Ok(match current_session(&state, &req).await? {
+        Some(_) => see_other("/settings"),
+        None => see_other("/login"),
+    })
 }
 
 #[derive(Template)]

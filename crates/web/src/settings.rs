@@ -43,6 +43,8 @@ struct SettingsPage {
     current_password_error: Option<String>,
     new_password_error: Option<String>,
     min_length: usize,
+    picture: Option<String>,
+    picture_is_generated: bool,
 }
 
 /// What to show besides the stored values.
@@ -95,9 +97,22 @@ async fn render(
         .load(&state.db, session.user_id)
         .await?
         .ok_or_else(|| PageError::Internal("profile missing".into()))?;
-    let view = state
+    let mut view = state
         .profiles
         .render(&schema, &loaded, Audience::Party(Party::EndUser));
+    // The generated avatar is a default, not a value: keep it out of the picture input (saving
+    // the form would otherwise store it) and show it as the image instead.
+    let generated = state
+        .profiles
+        .avatar_url(session.user_id, &loaded.avatar_seed);
+    let picture = view
+        .get("picture")
+        .and_then(|p| p.as_str())
+        .map(str::to_owned);
+    let picture_is_generated = picture.as_deref() == Some(generated.as_str());
+    if picture_is_generated {
+        view.remove("picture");
+    }
     let identities = store::accounts::list_identities(&state.db, session.user_id).await?;
     let login_ids: Vec<_> = identities
         .iter()
@@ -144,6 +159,8 @@ async fn render(
         current_password_error: extras.current_password_error,
         new_password_error: extras.new_password_error,
         min_length: state.password_policy.min_length,
+        picture,
+        picture_is_generated,
     };
     Ok(page(status, &tpl, Some(&csrf), state.secure_cookies))
 }
@@ -169,6 +186,7 @@ async fn session_or_redirect(
 #[derive(Debug, Deserialize)]
 pub struct SettingsQuery {
     saved: Option<String>,
+    error: Option<String>,
 }
 
 /// `GET /settings`.
@@ -187,19 +205,24 @@ pub async fn show(
             Some("Your password was changed. Your other sessions were signed out.".to_owned())
         }
         Some("sessions") => Some("The session was signed out.".to_owned()),
+        Some("avatar") => Some("You have a new avatar.".to_owned()),
+        Some("identity_added") => Some("The login ID was added.".to_owned()),
+        Some("identity_removed") => Some("The login ID was removed.".to_owned()),
         _ => None,
     };
-    render(
-        &state,
-        &req,
-        &session,
-        StatusCode::OK,
-        Extras {
-            notice,
-            ..Extras::default()
-        },
-    )
-    .await
+    let error = match query.error.as_deref() {
+        Some("last_identity") => {
+            Some("You cannot remove your last login ID: you could not sign in any more.".to_owned())
+        }
+        Some("identity_not_found") => Some("That login ID was not found.".to_owned()),
+        _ => None,
+    };
+    let extras = Extras {
+        notice,
+        error,
+        ..Extras::default()
+    };
+    render(&state, &req, &session, StatusCode::OK, extras).await
 }
 
 /// `POST /settings/profile`: saves every attribute the user may edit; refuses the whole form if
@@ -407,4 +430,46 @@ pub async fn revoke_other_sessions(
         }
     }
     Ok(see_other("/settings?saved=sessions#sessions"))
+}
+
+/// `POST /settings/avatar/regenerate`: a new generated avatar.
+pub async fn regenerate_avatar(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    if !csrf::verify(&req, &form.csrf_token) {
+        return Err(PageError::Csrf);
+    }
+    let session = match session_or_redirect(&state, &req).await? {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect),
+    };
+    let author = profile::Author {
+        actor: Actor::User(session.user_id),
+        ip: client_ip(&req),
+    };
+    let body = serde_json::json!({ "regenerate_avatar": true });
+    match state
+        .profiles
+        .change(
+            &state.db,
+            state.clock.as_ref(),
+            session.user_id,
+            Party::EndUser,
+            Change::Patch(&body),
+            author,
+        )
+        .await
+    {
+        Ok(_) => Ok(see_other("/settings?saved=avatar#profile")),
+        Err(ChangeError::Refused(ProfileError::Forbidden { .. })) => {
+            let extras = Extras {
+                error: Some("Your picture cannot be changed here.".into()),
+                ..Extras::default()
+            };
+            render(&state, &req, &session, StatusCode::FORBIDDEN, extras).await
+        }
+        Err(e) => Err(PageError::Internal(e.to_string())),
+    }
 }
