@@ -77,6 +77,17 @@ async fn wait_for(browser: &WebDriver, by: By) -> WebDriverResult<WebElement> {
     browser.query(by).first().await
 }
 
+/// Waits (up to 10 s) until the browser's URL contains `part`: the next page has loaded.
+async fn wait_url(browser: &WebDriver, part: &str) -> WebDriverResult<()> {
+    for _ in 0..100 {
+        if browser.current_url().await?.as_str().contains(part) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the browser never reached a URL containing {part}");
+}
+
 async fn fill(browser: &WebDriver, id: &str, text: &str) {
     let input = wait_for(browser, By::Id(id)).await.expect(id);
     input.clear().await.expect("clear");
@@ -193,4 +204,155 @@ async fn sign_up_and_sign_in_in_a_real_browser() {
             .unwrap_or(0);
         assert!(len > 1000, "screenshot {name} was saved");
     }
+}
+
+#[tokio::test]
+async fn the_settings_page_in_a_real_browser() {
+    let server = TestServer::start().await;
+    server
+        .profiles()
+        .replace_schema(
+            server.db(),
+            server.clock.as_ref(),
+            &serde_json::json!({
+                "standard": { "middle_name": { "end_user": "readonly", "bearer": "readonly" } },
+                "custom": [
+                    { "name": "job_title", "type": "string", "maximum": 20, "end_user": "readwrite", "bearer": "readonly" },
+                    { "name": "team", "type": "string", "end_user": "readonly", "bearer": "readonly" }
+                ]
+            }),
+            store::audit::Actor::Cli,
+        )
+        .await
+        .expect("schema");
+    // Another session of the same user, to revoke from the page.
+    let other = browser();
+    assert_eq!(
+        sign_up(&server, &other, "vic@example.com", "a long enough password")
+            .await
+            .status(),
+        303
+    );
+
+    let driver = start_chromedriver().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let browser = start_browser(&driver, &dir.path().join("profile")).await;
+    let shots = dir.path().join("screenshots");
+    std::fs::create_dir_all(&shots).expect("dir");
+    let result = async {
+        browser.goto(server.url("/login")).await?;
+        fill(&browser, "login_id", "vic@example.com").await;
+        fill(&browser, "password", "a long enough password").await;
+        wait_for(&browser, By::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for(&browser, By::Id("signed-in-as")).await?;
+        assert_eq!(browser.title().await?, "Settings · Tessera");
+
+        // A bad value comes back next to its field, with what was typed.
+        fill(&browser, "given_name", "Victoria").await;
+        fill(
+            &browser,
+            "custom_attributes-job_title",
+            "A job title that is far too long",
+        )
+        .await;
+        wait_for(
+            &browser,
+            By::Css("form[action='/settings/profile'] button[type=submit]"),
+        )
+        .await?
+        .click()
+        .await?;
+        wait_url(&browser, "/settings/profile").await?;
+        let error = wait_for(&browser, By::Id("custom_attributes-job_title-error"))
+            .await?
+            .text()
+            .await?;
+        assert!(error.contains("at most 20"), "{error}");
+        let kept = wait_for(&browser, By::Id("given_name"))
+            .await?
+            .prop("value")
+            .await?;
+        assert_eq!(kept.as_deref(), Some("Victoria"));
+        browser
+            .screenshot(&shots.join("settings-error.png"))
+            .await?;
+
+        // Fixed, it saves.
+        fill(&browser, "custom_attributes-job_title", "Engineer").await;
+        wait_for(
+            &browser,
+            By::Css("form[action='/settings/profile'] button[type=submit]"),
+        )
+        .await?
+        .click()
+        .await?;
+        wait_url(&browser, "saved=profile").await?;
+        let notice = wait_for(&browser, By::Css(".notice")).await?.text().await?;
+        assert_eq!(notice, "Your profile was saved.");
+        // Read-only attributes are text, not inputs.
+        let team = wait_for(&browser, By::Id("custom_attributes-team")).await?;
+        assert_eq!(team.tag_name().await?, "p");
+
+        // Sign out the other session from the page.
+        wait_for(&browser, By::Css("form[action$='/revoke'] button"))
+            .await?
+            .click()
+            .await?;
+        wait_url(&browser, "saved=sessions").await?;
+        let notice = wait_for(&browser, By::Css(".notice")).await?.text().await?;
+        assert_eq!(notice, "The session was signed out.");
+
+        // Change the password.
+        fill(&browser, "current_password", "a long enough password").await;
+        fill(&browser, "new_password", "an even longer password").await;
+        wait_for(
+            &browser,
+            By::Css("form[action='/settings/password'] button"),
+        )
+        .await?
+        .click()
+        .await?;
+        wait_url(&browser, "saved=password").await?;
+        let notice = wait_for(&browser, By::Css(".notice")).await?.text().await?;
+        assert!(notice.starts_with("Your password was changed."), "{notice}");
+        browser
+            .screenshot(&shots.join("settings-saved.png"))
+            .await?;
+        Ok::<(), WebDriverError>(())
+    }
+    .await;
+    if let Ok(keep) = std::env::var("TESSERA_KEEP_SCREENSHOTS") {
+        let _ = std::fs::create_dir_all(&keep);
+        for entry in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
+            let _ = std::fs::copy(
+                entry.path(),
+                std::path::Path::new(&keep).join(entry.file_name()),
+            );
+        }
+    }
+    let _ = browser.quit().await;
+    result.expect("settings in the browser");
+    assert_eq!(
+        signed_in_as(&server, &other).await,
+        None,
+        "the revoked session's next request is refused"
+    );
+    assert_eq!(
+        log_in(
+            &server,
+            &browser_client(),
+            "vic@example.com",
+            "an even longer password"
+        )
+        .await
+        .status(),
+        303
+    );
+}
+
+fn browser_client() -> reqwest::Client {
+    common::browser()
 }
