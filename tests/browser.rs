@@ -321,6 +321,25 @@ async fn the_settings_page_in_a_real_browser() {
         browser
             .screenshot(&shots.join("settings-saved.png"))
             .await?;
+
+        // At 360 px wide the page fits: nothing scrolls sideways.
+        browser.set_window_rect(0, 0, 360, 800).await?;
+        browser.goto(server.url("/settings")).await?;
+        wait_for(&browser, By::Id("signed-in-as")).await?;
+        let fits = browser
+            .execute(
+                "return document.documentElement.scrollWidth <= window.innerWidth;",
+                vec![],
+            )
+            .await?
+            .json()
+            .clone();
+        browser.screenshot(&shots.join("settings-360.png")).await?;
+        assert_eq!(
+            fits,
+            serde_json::json!(true),
+            "the page scrolls sideways at 360 px"
+        );
         Ok::<(), WebDriverError>(())
     }
     .await;

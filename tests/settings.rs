@@ -143,6 +143,33 @@ async fn the_profile_form_shows_what_the_end_user_may_see_and_saves_what_they_ma
         .expect("html");
     assert!(html.contains("Your profile was saved."));
     assert!(html.contains("value=\"Tom\""));
+
+    // The changes show up in UserInfo for a relying app.
+    let app = oidc::clients::register_client(
+        server.db(),
+        server.clock.as_ref(),
+        oidc::clients::ClientRegistration {
+            name: "App".into(),
+            redirect_uris: vec![common::flows::REDIRECT.into()],
+            ..Default::default()
+        },
+        Actor::Cli,
+    )
+    .await
+    .expect("client");
+    let tokens = common::flows::tokens_for(
+        &server,
+        &b,
+        &app.client.client_id,
+        app.client_secret.as_deref(),
+        "openid",
+    )
+    .await;
+    let info = common::flows::userinfo(&server, tokens["access_token"].as_str().expect("at")).await;
+    assert_eq!(info["given_name"], "Tom");
+    assert_eq!(info["zoneinfo"], "Europe/Paris");
+    assert_eq!(info["custom_attributes"]["job_title"], "Engineer");
+    assert_eq!(info["custom_attributes"]["newsletter"], true);
 }
 
 #[tokio::test]
@@ -372,4 +399,84 @@ async fn the_generated_avatar_is_shown_not_stored_and_can_be_regenerated() {
     assert_ne!(before, after);
     let html = settings_page(&server, &b).await;
     assert!(html.contains("You have a new avatar.") || html.contains(&after));
+}
+
+#[tokio::test]
+async fn connected_apps_are_listed_and_revoking_one_ends_its_access() {
+    let (server, b, _) = setup().await;
+    let app = oidc::clients::register_client(
+        server.db(),
+        server.clock.as_ref(),
+        oidc::clients::ClientRegistration {
+            name: "Photo Printer".into(),
+            redirect_uris: vec![common::flows::REDIRECT.into()],
+            third_party: true,
+            ..Default::default()
+        },
+        Actor::Cli,
+    )
+    .await
+    .expect("client");
+    let path = common::flows::authorize_path(&app.client.client_id, "openid email", &[]);
+    let consent = b
+        .get(server.url(&path))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("html");
+    let resp = b
+        .post(server.url("/oauth2/consent"))
+        .form(&[
+            ("csrf_token", hidden_field(&consent, "csrf_token").as_str()),
+            ("request", hidden_field(&consent, "request").as_str()),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .expect("allow");
+    let code = common::flows::code_from(&resp);
+    let tokens = common::flows::exchange(
+        &server,
+        &app.client.client_id,
+        app.client_secret.as_deref(),
+        &code,
+    )
+    .await;
+    let at = tokens["access_token"].as_str().expect("at").to_owned();
+    common::flows::userinfo(&server, &at).await;
+
+    let html = settings_page(&server, &b).await;
+    assert!(
+        html.contains("Photo Printer") && html.contains("openid, email"),
+        "{html}"
+    );
+    let token = hidden_field(&html, "csrf_token");
+    let resp = b
+        .post(server.url(&format!("/settings/apps/{}/revoke", app.client.client_id)))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(location(&resp), "/settings?saved=app#apps");
+    let html = settings_page(&server, &b).await;
+    assert!(!html.contains("Photo Printer"));
+    let resp = reqwest::Client::new()
+        .get(server.url("/oauth2/userinfo"))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(resp.status(), 401, "the app's tokens stopped working");
+    let again = b.get(server.url(&path)).send().await.expect("authorize");
+    assert_eq!(again.status(), 200, "the consent page comes back");
+    // A forged revoke does nothing.
+    let resp = b
+        .post(server.url(&format!("/settings/apps/{}/revoke", app.client.client_id)))
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(resp.status(), 403);
 }

@@ -592,3 +592,77 @@ pub async fn userinfo_bundle(
         identities,
     }))
 }
+
+/// A third-party app the user has consented to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectedApp {
+    pub client_id: String,
+    pub name: String,
+    pub scope: String,
+    pub granted_at: DateTime<Utc>,
+}
+
+/// The user's consents, newest first, with the clients' names.
+pub async fn connected_apps(db: &Db, user_id: Uuid) -> Result<Vec<ConnectedApp>, StoreError> {
+    use crate::entity::clients;
+    let query = Query::select()
+        .column((consents::Entity, consents::Column::ClientId))
+        .column((consents::Entity, consents::Column::Scope))
+        .column((consents::Entity, consents::Column::GrantedAt))
+        .column((clients::Entity, clients::Column::Name))
+        .from(consents::Entity)
+        .inner_join(
+            clients::Entity,
+            Expr::col((clients::Entity, clients::Column::ClientId))
+                .equals((consents::Entity, consents::Column::ClientId)),
+        )
+        .and_where(Expr::col((consents::Entity, consents::Column::UserId)).eq(user_id))
+        .order_by(
+            (consents::Entity, consents::Column::GrantedAt),
+            sea_orm::Order::Desc,
+        )
+        .to_owned();
+    db.read
+        .query_all(&query)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(ConnectedApp {
+                client_id: r.try_get("", "client_id")?,
+                name: r.try_get("", "name")?,
+                scope: r.try_get("", "scope")?,
+                granted_at: from_millis(r.try_get("", "granted_at")?),
+            })
+        })
+        .collect()
+}
+
+/// Withdraws a consent and revokes every grant the user gave that client (its tokens stop
+/// working), in one transaction. Returns whether there was a consent.
+pub async fn revoke_consent(
+    db: &Db,
+    user_id: Uuid,
+    client_id: &str,
+    now: DateTime<Utc>,
+    event: crate::audit::NewEvent,
+) -> Result<bool, StoreError> {
+    let now_ms = to_millis(now);
+    let tx = db.write.begin().await?;
+    let deleted = consents::Entity::delete_many()
+        .filter(consents::Column::UserId.eq(user_id))
+        .filter(consents::Column::ClientId.eq(client_id))
+        .exec(&tx)
+        .await?;
+    grants::Entity::update_many()
+        .col_expr(grants::Column::RevokedAt, Expr::value(now_ms))
+        .filter(grants::Column::UserId.eq(user_id))
+        .filter(grants::Column::ClientId.eq(client_id))
+        .filter(grants::Column::RevokedAt.is_null())
+        .exec(&tx)
+        .await?;
+    if deleted.rows_affected > 0 {
+        crate::audit::insert(&tx, event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(deleted.rows_affected > 0)
+}

@@ -72,6 +72,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(settings::change_password),
         )
         .route(
+            "/settings/apps/{client_id}/revoke",
+            web::post().to(settings::revoke_app),
+        )
+        .route(
             "/settings/avatar/regenerate",
             web::post().to(settings::regenerate_avatar),
         )

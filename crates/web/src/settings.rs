@@ -22,6 +22,13 @@ struct IdentityRow {
     verified: bool,
 }
 
+struct AppRow {
+    client_id: String,
+    name: String,
+    scopes: String,
+    granted: String,
+}
+
 struct SessionRow {
     id: String,
     device: String,
@@ -45,6 +52,7 @@ struct SettingsPage {
     min_length: usize,
     picture: Option<String>,
     picture_is_generated: bool,
+    apps: Vec<AppRow>,
 }
 
 /// What to show besides the stored values.
@@ -116,7 +124,7 @@ async fn render(
     let identities = store::accounts::list_identities(&state.db, session.user_id).await?;
     let login_ids: Vec<_> = identities
         .iter()
-        .map(|i| (i.kind, i.value.clone()))
+        .map(|i| (i.kind, i.value.clone(), i.verified_at.is_some()))
         .collect();
     let mut fields = settings_form::fields(&schema, &view, &login_ids, extras.typed.as_ref());
     for (pointer, message) in &extras.field_errors {
@@ -161,6 +169,16 @@ async fn render(
         min_length: state.password_policy.min_length,
         picture,
         picture_is_generated,
+        apps: store::oauth::connected_apps(&state.db, session.user_id)
+            .await?
+            .into_iter()
+            .map(|a| AppRow {
+                client_id: a.client_id,
+                name: a.name,
+                scopes: a.scope.replace(' ', ", "),
+                granted: a.granted_at.format("%Y-%m-%d").to_string(),
+            })
+            .collect(),
     };
     Ok(page(status, &tpl, Some(&csrf), state.secure_cookies))
 }
@@ -206,6 +224,7 @@ pub async fn show(
         }
         Some("sessions") => Some("The session was signed out.".to_owned()),
         Some("avatar") => Some("You have a new avatar.".to_owned()),
+        Some("app") => Some("The app can no longer use your account.".to_owned()),
         Some("identity_added") => Some("The login ID was added.".to_owned()),
         Some("identity_removed") => Some("The login ID was removed.".to_owned()),
         _ => None,
@@ -472,4 +491,34 @@ pub async fn regenerate_avatar(
         }
         Err(e) => Err(PageError::Internal(e.to_string())),
     }
+}
+
+/// `POST /settings/apps/{client_id}/revoke`: withdraws a third-party app's access.
+pub async fn revoke_app(
+    state: web::Data<WebState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    if !csrf::verify(&req, &form.csrf_token) {
+        return Err(PageError::Csrf);
+    }
+    let session = match session_or_redirect(&state, &req).await? {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect),
+    };
+    let client_id: String = path.into_inner().chars().take(128).collect();
+    let event = NewEvent::new("consent.revoked", Actor::User(session.user_id))
+        .user(session.user_id)
+        .ip(client_ip(&req))
+        .detail(serde_json::json!({ "client_id": client_id }));
+    store::oauth::revoke_consent(
+        &state.db,
+        session.user_id,
+        &client_id,
+        state.clock.now(),
+        event,
+    )
+    .await?;
+    Ok(see_other("/settings?saved=app#apps"))
 }

@@ -90,7 +90,7 @@ fn field(name: &str, label: &str, input: &'static str, value: String, readonly: 
 pub fn fields(
     schema: &ProfileSchema,
     profile: &Map<String, Value>,
-    login_ids: &[(IdentityKind, String)],
+    login_ids: &[(IdentityKind, String, bool)],
     typed: Option<&HashMap<String, String>>,
 ) -> Vec<Field> {
     let mut out = Vec::new();
@@ -130,10 +130,13 @@ pub fn fields(
                     Format::CoupledPhone => IdentityKind::Phone,
                     _ => IdentityKind::Username,
                 };
+                // The profile shows a verified address or number (usernames need no proof).
                 let own: Vec<(String, String)> = login_ids
                     .iter()
-                    .filter(|(k, _)| *k == kind)
-                    .map(|(_, v)| (v.clone(), v.clone()))
+                    .filter(|(k, _, verified)| {
+                        *k == kind && (*verified || kind == IdentityKind::Username)
+                    })
+                    .map(|(_, v, _)| (v.clone(), v.clone()))
                     .collect();
                 if own.is_empty() {
                     continue;
