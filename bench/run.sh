@@ -68,7 +68,9 @@ run_backend() {
 
 run_backend "SQLite" "sqlite://data/bench.db?mode=rwc"
 
-if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && command -v psql >/dev/null 2>&1; then
+if [[ -n "${BENCH_SKIP_POSTGRES:-}" ]]; then
+  echo "PostgreSQL skipped (BENCH_SKIP_POSTGRES)."
+elif (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && command -v psql >/dev/null 2>&1; then
   db="tessera_bench_$$"
   psql "$pg_url" -qc "CREATE DATABASE $db" >/dev/null
   base="${pg_url%/*}"
