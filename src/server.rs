@@ -15,6 +15,7 @@ use store::{Clock, Db, DbSettings};
 pub struct AppState {
     pub db: Db,
     pub web: web::Data<::web::WebState>,
+    pub admin: web::Data<admin_api::AdminState>,
     pub metrics: web::Data<Metrics>,
 }
 
@@ -83,10 +84,16 @@ impl AppState {
             code_policy: config.code_policy(),
             require_email_verification: config.verification.email.required,
         };
+        let admin = admin_api::AdminState {
+            db: db.clone(),
+            clock: web.clock.clone(),
+            profiles: web.profiles.clone(),
+        };
         let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
         Ok(Self {
             db,
             web: web::Data::new(web),
+            admin: web::Data::new(admin),
             metrics: web::Data::new(metrics),
         })
     }
@@ -120,13 +127,15 @@ pub fn configure(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone {
         cfg.app_data(web::Data::new(state.clone()))
             .app_data(state.web.clone())
             .app_data(state.metrics.clone())
+            .app_data(state.admin.clone())
             .app_data(web::FormConfig::default().limit(64 * 1024))
             .app_data(web::JsonConfig::default().limit(256 * 1024))
             .app_data(web::PayloadConfig::default().limit(256 * 1024))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(telemetry::metrics))
-            .configure(::web::configure);
+            .configure(::web::configure)
+            .configure(admin_api::configure);
     }
 }
 

@@ -1,1 +1,74 @@
-//! The REST Admin API under `/admin/api/v1` (see SPEC §6). Nothing here yet.
+//! The REST Admin API under `/admin/api/v1` (SPEC §6), authenticated by
+//! `Authorization: Bearer <admin key>`. Errors are problem+json. The admin has full access to every
+//! profile attribute; profile-schema changes follow the same rules as `tessera schema import`.
+//!
+//! Served so far: the profile schema routes. Users, clients, sessions and events come next.
+
+mod schema;
+
+use ::web::problem::Problem;
+use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
+use actix_web::web as web_actix;
+use std::sync::Arc;
+use store::{Clock, Db, Uuid};
+
+/// What the Admin API needs.
+#[derive(Debug, Clone)]
+pub struct AdminState {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub profiles: Arc<profile::ProfileService>,
+}
+
+/// The admin key a request authenticated with.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminKeyId(pub Uuid);
+
+/// Checks the bearer admin key (by its hash, compared in constant time).
+pub async fn authenticate(state: &AdminState, req: &HttpRequest) -> Result<AdminKeyId, Problem> {
+    let unauthorized = |detail: &str| {
+        Problem::bearer(StatusCode::UNAUTHORIZED, "invalid_token", detail.to_owned())
+    };
+    let key = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, k)| k.trim())
+        .filter(|k| !k.is_empty() && k.len() <= 256)
+        .ok_or_else(|| unauthorized("an admin key is required (Authorization: Bearer …)"))?;
+    let hash = auth::secrets::hash_secret(key);
+    match store::admin_keys::find_live_key(&state.db, &hash).await {
+        Ok(Some((id, stored))) if auth::secrets::constant_time_eq(&stored, &hash) => {
+            Ok(AdminKeyId(id))
+        }
+        Ok(_) => Err(unauthorized("the admin key is not valid")),
+        Err(e) => Err(Problem::internal(e)),
+    }
+}
+
+/// Registers the Admin API under `/admin/api/v1`. The caller provides `web::Data<AdminState>`.
+pub fn configure(cfg: &mut web_actix::ServiceConfig) {
+    cfg.service(
+        web_actix::scope("/admin/api/v1")
+            .route("/profile-schema", web_actix::get().to(schema::get))
+            .route(
+                "/profile-schema/standard/{name}",
+                web_actix::patch().to(schema::patch_standard),
+            )
+            .route(
+                "/profile-schema/custom",
+                web_actix::post().to(schema::create_custom),
+            )
+            .route(
+                "/profile-schema/custom/{name}",
+                web_actix::patch().to(schema::patch_custom),
+            )
+            .route(
+                "/profile-schema/custom/{name}",
+                web_actix::delete().to(schema::delete_custom),
+            ),
+    );
+}

@@ -40,3 +40,14 @@ pub async fn find_key_hash(db: &Db, id: Uuid) -> Result<Option<String>, StoreErr
         .await?
         .map(|k| k.key_hash))
 }
+
+/// The id of the live (not revoked) admin key with this hash.
+pub async fn find_live_key(db: &Db, key_hash: &str) -> Result<Option<(Uuid, String)>, StoreError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    Ok(admin_keys::Entity::find()
+        .filter(admin_keys::Column::KeyHash.eq(key_hash))
+        .filter(admin_keys::Column::RevokedAt.is_null())
+        .one(&db.read)
+        .await?
+        .map(|k| (k.id, k.key_hash)))
+}

@@ -1,0 +1,236 @@
+//! Profile schema routes: `GET /profile-schema`, `PATCH /profile-schema/standard/{name}`,
+//! `POST /profile-schema/custom`, `PATCH /profile-schema/custom/{name}`. A type change or a deletion
+//! is 409 naming the attribute; bad values are 422 with pointers; nothing of a refused change is
+//! applied.
+
+use crate::{AdminState, authenticate};
+use ::web::api::parse_json_body;
+use ::web::problem::Problem;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use profile::{SchemaChangeError, SchemaError};
+use serde_json::{Value, json};
+use store::audit::Actor;
+
+fn json_response(status: StatusCode, body: Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body.to_string())
+}
+
+fn schema_problem(e: SchemaChangeError, pointer_prefix: &str) -> Problem {
+    match e {
+        SchemaChangeError::Invalid(SchemaError {
+            attribute,
+            pointer,
+            message,
+            conflict,
+        }) => {
+            let (status, title) = if conflict {
+                (StatusCode::CONFLICT, "Conflict")
+            } else {
+                (StatusCode::UNPROCESSABLE_ENTITY, "Unprocessable Content")
+            };
+            let detail = if attribute.is_empty() {
+                message.clone()
+            } else {
+                format!("attribute {attribute:?}: {message}")
+            };
+            let pointer = match pointer.strip_prefix(pointer_prefix) {
+                Some(rest) => rest.to_owned(),
+                None => pointer,
+            };
+            Problem::new(status, title, detail).with_errors(vec![(pointer, message)])
+        }
+        SchemaChangeError::Service(e) => Problem::internal(e),
+    }
+}
+
+async fn current_document(state: &AdminState) -> Result<Value, Problem> {
+    Ok(state
+        .profiles
+        .schema(&state.db)
+        .await
+        .map_err(Problem::internal)?
+        .to_document())
+}
+
+async fn apply(
+    state: &AdminState,
+    key: crate::AdminKeyId,
+    doc: &Value,
+    prefix: &str,
+) -> Result<Value, Problem> {
+    let schema = state
+        .profiles
+        .replace_schema(&state.db, state.clock.as_ref(), doc, Actor::AdminKey(key.0))
+        .await
+        .map_err(|e| schema_problem(e, prefix))?;
+    Ok(schema.to_document())
+}
+
+/// `GET /profile-schema`.
+pub async fn get(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    authenticate(&state, &req).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        current_document(&state).await?,
+    ))
+}
+
+/// `PATCH /profile-schema/standard/{name}` with `{"end_user", "bearer"}`.
+pub async fn patch_standard(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let body = parse_json_body(&req, &body)?;
+    let name = path.into_inner();
+    let doc = json!({ "standard": { name.clone(): body } });
+    let schema = apply(&state, key, &doc, &format!("/standard/{name}")).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "name": name, "access": schema["standard"][&name] }),
+    ))
+}
+
+/// `POST /profile-schema/custom`: a new definition, appended (or at `position`).
+pub async fn create_custom(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let mut definition = parse_json_body(&req, &body)?;
+    let Some(obj) = definition.as_object_mut() else {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable Content",
+            "the body must be a JSON object",
+        ));
+    };
+    if obj.contains_key("id") {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable Content",
+            "ids are assigned by Tessera",
+        )
+        .with_errors(vec![("/id".into(), "must not be given".into())]));
+    }
+    let position = take_position(obj)?;
+    let name = obj
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut doc = current_document(&state).await?;
+    let list = doc["custom"]
+        .as_array_mut()
+        .ok_or_else(|| Problem::internal("schema without custom list"))?;
+    if list.iter().any(|d| d["name"] == name.as_str()) {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!("attribute {name:?} already exists"),
+        )
+        .with_errors(vec![("/name".into(), "is already taken".into())]));
+    }
+    let at = position.unwrap_or(list.len()).min(list.len());
+    list.insert(at, definition);
+    let schema = apply(&state, key, &doc, &format!("/custom/{at}")).await?;
+    let created = schema["custom"]
+        .as_array()
+        .and_then(|l| l.iter().find(|d| d["name"] == name.as_str()))
+        .cloned()
+        .unwrap_or(Value::Null);
+    Ok(json_response(StatusCode::CREATED, created))
+}
+
+fn take_position(obj: &mut serde_json::Map<String, Value>) -> Result<Option<usize>, Problem> {
+    match obj.remove("position") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(|p| Some(p as usize)).ok_or_else(|| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unprocessable Content",
+                "position must be a whole number",
+            )
+            .with_errors(vec![("/position".into(), "must be a whole number".into())])
+        }),
+    }
+}
+
+/// `PATCH /profile-schema/custom/{name}`: rename, relabel, limits, access, scope, `position`;
+/// a type change is 409.
+pub async fn patch_custom(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let mut changes = parse_json_body(&req, &body)?;
+    let Some(obj) = changes.as_object_mut() else {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable Content",
+            "the body must be a JSON object",
+        ));
+    };
+    let position = take_position(obj)?;
+    let name = path.into_inner();
+    let mut doc = current_document(&state).await?;
+    let list = doc["custom"]
+        .as_array_mut()
+        .ok_or_else(|| Problem::internal("schema without custom list"))?;
+    let Some(index) = list.iter().position(|d| d["name"] == name.as_str()) else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            format!("no custom attribute {name:?}"),
+        ));
+    };
+    let mut definition = list.remove(index);
+    if let Some(target) = definition.as_object_mut() {
+        for (k, v) in obj.iter() {
+            if k == "id" {
+                continue;
+            }
+            if v.is_null() {
+                target.remove(k);
+            } else {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let at = position.unwrap_or(index).min(list.len());
+    let id = definition["id"].clone();
+    list.insert(at, definition);
+    let schema = apply(&state, key, &doc, &format!("/custom/{at}")).await?;
+    let updated = schema["custom"]
+        .as_array()
+        .and_then(|l| l.iter().find(|d| d["id"] == id))
+        .cloned()
+        .unwrap_or(Value::Null);
+    Ok(json_response(StatusCode::OK, updated))
+}
+
+/// `DELETE /profile-schema/custom/{name}`: never allowed (hide it instead).
+pub async fn delete_custom(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    authenticate(&state, &req).await?;
+    let name = path.into_inner();
+    Err(Problem::new(
+        StatusCode::CONFLICT,
+        "Conflict",
+        format!(
+            "attribute {name:?}: custom attributes cannot be deleted; set end_user and bearer to hidden instead"
+        ),
+    ))
+}
