@@ -88,6 +88,9 @@ impl AppState {
             db: db.clone(),
             clock: web.clock.clone(),
             profiles: web.profiles.clone(),
+            hasher: web.hasher.clone(),
+            password_policy: web.password_policy,
+            generate_nickname: web.generate_nickname,
         };
         let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
         Ok(Self {

@@ -237,3 +237,202 @@ async fn profile_schema_routes_follow_the_import_rules() {
             .any(|e| e.kind == "profile_schema.updated" && e.actor_type == "admin_key")
     );
 }
+
+#[tokio::test]
+async fn users_are_created_read_changed_disabled_and_deleted() {
+    use reqwest::Method;
+    let server = TestServer::start().await;
+    let key = admin_key(&server).await;
+    let k = Some(key.as_str());
+
+    // Bad requests create nothing.
+    for (body, pointer) in [
+        (json!({ "identities": [] }), "/identities"),
+        (
+            json!({ "identities": [{ "type": "email", "value": "nope" }] }),
+            "/identities/0/value",
+        ),
+        (
+            json!({ "identities": [{ "type": "fax", "value": "1" }] }),
+            "/identities/0/type",
+        ),
+        (
+            json!({ "identities": [{ "type": "email", "value": "a@example.com" }], "password": "short" }),
+            "/password",
+        ),
+        (
+            json!({ "identities": [{ "type": "email", "value": "a@example.com" }], "profile": { "birthdate": "soon" } }),
+            "/profile/birthdate",
+        ),
+    ] {
+        let (status, problem, _) =
+            call(&server, k, Method::POST, "/users", Some(body.clone())).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(problem["errors"][0]["pointer"], pointer, "{problem}");
+    }
+    assert_eq!(
+        store::accounts::count_users(server.db())
+            .await
+            .expect("count"),
+        0
+    );
+
+    let (status, user, _) = call(&server, k, Method::POST, "/users", Some(json!({
+        "identities": [{ "type": "email", "value": "Zed@Example.com" }, { "type": "phone", "value": "+33 6 12 34 56 78" }],
+        "password": "a good password",
+        "profile": { "given_name": "Zed", "middle_name": "Hidden from users" }
+    }))).await;
+    assert_eq!(status, 201, "{user}");
+    let id = user["id"].as_str().expect("id").to_owned();
+    assert_eq!(user["disabled"], false);
+    assert_eq!(
+        user["identities"][0],
+        json!({ "id": user["identities"][0]["id"], "type": "email", "value": "zed@example.com", "verified": false })
+    );
+    assert_eq!(user["identities"][1]["value"], "+33612345678");
+    assert_eq!(
+        user["profile"]["middle_name"], "Hidden from users",
+        "the admin sees and writes everything"
+    );
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::POST,
+        "/users",
+        Some(json!({ "identities": [{ "type": "email", "value": "ZED@example.com" }] })),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    let (status, got, _) = call(&server, k, Method::GET, &format!("/users/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(got["profile"]["given_name"], "Zed");
+    for missing in [
+        "/users/not-a-uuid",
+        "/users/01900000-0000-7000-8000-000000000000",
+    ] {
+        let (status, _, _) = call(&server, k, Method::GET, missing, None).await;
+        assert_eq!(status, 404);
+    }
+
+    // Profile writes: PATCH merges, PUT replaces, validation applies to the admin too.
+    let (status, p, _) = call(
+        &server,
+        k,
+        Method::PATCH,
+        &format!("/users/{id}/profile"),
+        Some(json!({ "family_name": "Zee" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(
+        (p["given_name"].as_str(), p["family_name"].as_str()),
+        (Some("Zed"), Some("Zee"))
+    );
+    let (status, problem, _) = call(
+        &server,
+        k,
+        Method::PATCH,
+        &format!("/users/{id}/profile"),
+        Some(json!({ "website": "not a url" })),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["pointer"], "/website");
+    let (status, p, _) = call(
+        &server,
+        k,
+        Method::PUT,
+        &format!("/users/{id}/profile"),
+        Some(json!({ "nickname": "Zz" })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        p.get("given_name").is_none() && p.get("middle_name").is_none(),
+        "PUT cleared the rest: {p}"
+    );
+
+    // Disable: no sign-in, the live session ends; enable: back.
+    let b = browser();
+    assert_eq!(
+        log_in(&server, &b, "zed@example.com", "a good password")
+            .await
+            .status(),
+        303
+    );
+    let (status, u, _) = call(
+        &server,
+        k,
+        Method::POST,
+        &format!("/users/{id}/disable"),
+        None,
+    )
+    .await;
+    assert_eq!((status, u["disabled"].as_bool()), (200, Some(true)));
+    assert_eq!(
+        signed_in_as(&server, &b).await,
+        None,
+        "the session stopped working"
+    );
+    let resp = log_in(&server, &browser(), "zed@example.com", "a good password").await;
+    assert_eq!(resp.status(), 403);
+    assert!(
+        resp.text()
+            .await
+            .expect("html")
+            .contains("This account is disabled.")
+    );
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::POST,
+        &format!("/users/{id}/enable"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        log_in(&server, &browser(), "zed@example.com", "a good password")
+            .await
+            .status(),
+        303
+    );
+
+    // Delete: everything goes; a second delete is 404.
+    let resp = reqwest::Client::new()
+        .delete(server.url(&format!("/admin/api/v1/users/{id}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 204);
+    let (status, _, _) = call(&server, k, Method::GET, &format!("/users/{id}"), None).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = call(&server, k, Method::DELETE, &format!("/users/{id}"), None).await;
+    assert_eq!(status, 404);
+    assert!(
+        store::accounts::find_login_candidate(
+            server.db(),
+            store::accounts::IdentityKind::Email,
+            "zed@example.com"
+        )
+        .await
+        .expect("q")
+        .is_none()
+    );
+    let kinds: Vec<String> = store::audit::latest(server.db(), 30)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for k in [
+        "user.created",
+        "user.disabled",
+        "user.enabled",
+        "user.deleted",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k}");
+    }
+}

@@ -2,9 +2,11 @@
 //! `Authorization: Bearer <admin key>`. Errors are problem+json. The admin has full access to every
 //! profile attribute; profile-schema changes follow the same rules as `tessera schema import`.
 //!
-//! Served so far: the profile schema routes. Users, clients, sessions and events come next.
+//! Served so far: the profile schema routes and the core user routes. User search and lists,
+//! identities, sessions, clients, events and the OpenAPI document come next.
 
 mod schema;
+mod users;
 
 use ::web::problem::Problem;
 use actix_web::HttpRequest;
@@ -19,6 +21,9 @@ pub struct AdminState {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub profiles: Arc<profile::ProfileService>,
+    pub hasher: auth::PasswordHasher,
+    pub password_policy: auth::PasswordPolicy,
+    pub generate_nickname: bool,
 }
 
 /// The admin key a request authenticated with.
@@ -53,6 +58,19 @@ pub async fn authenticate(state: &AdminState, req: &HttpRequest) -> Result<Admin
 pub fn configure(cfg: &mut web_actix::ServiceConfig) {
     cfg.service(
         web_actix::scope("/admin/api/v1")
+            .route("/users", web_actix::post().to(users::create))
+            .route("/users/{id}", web_actix::get().to(users::get))
+            .route("/users/{id}", web_actix::delete().to(users::delete))
+            .route(
+                "/users/{id}/profile",
+                web_actix::put().to(users::put_profile),
+            )
+            .route(
+                "/users/{id}/profile",
+                web_actix::patch().to(users::patch_profile),
+            )
+            .route("/users/{id}/disable", web_actix::post().to(users::disable))
+            .route("/users/{id}/enable", web_actix::post().to(users::enable))
             .route("/profile-schema", web_actix::get().to(schema::get))
             .route(
                 "/profile-schema/standard/{name}",

@@ -422,3 +422,27 @@ fn change_detail(
     }
     serde_json::json!({ "attributes": changed, "values": shown, "regenerated_avatar": avatar })
 }
+
+impl ProfileService {
+    /// Checks the profile of a user about to be created (by an admin): the values to store, or
+    /// why not. `login_ids` are the identities the account will have.
+    pub async fn initial_values(
+        &self,
+        db: &Db,
+        login_ids: &[LoginId],
+        profile: Option<&Value>,
+    ) -> Result<StoredValues, ChangeError> {
+        let schema = self.schema(db).await?;
+        let Some(profile) = profile else {
+            return Ok(StoredValues::default());
+        };
+        let applied = document::apply(
+            &schema,
+            &StoredValues::default(),
+            login_ids,
+            Party::Admin,
+            Change::Put(profile),
+        )?;
+        Ok(applied.values)
+    }
+}

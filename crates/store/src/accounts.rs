@@ -441,3 +441,43 @@ pub async fn password_hash(db: &Db, user_id: Uuid) -> Result<Option<String>, Sto
         .await?
         .map(|p| p.hash))
 }
+
+/// Disables or enables a user, recording `event`. Returns whether the user exists. A disabled
+/// user's sessions and tokens stop working at once (every check reads `disabled_at`).
+pub async fn set_disabled(
+    db: &Db,
+    user_id: Uuid,
+    disabled: bool,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    let tx = db.write.begin().await?;
+    let value: Option<i64> = disabled.then_some(to_millis(now));
+    let updated = users::Entity::update_many()
+        .col_expr(users::Column::DisabledAt, Expr::value(value))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(&tx)
+        .await?;
+    if updated.rows_affected > 0 {
+        audit::insert(&tx, event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(updated.rows_affected > 0)
+}
+
+/// Deletes a user; their profile, identities, password, sessions, grants, tokens and consents go
+/// with them (foreign keys cascade). Returns whether the user existed.
+pub async fn delete_user(
+    db: &Db,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    let tx = db.write.begin().await?;
+    let deleted = users::Entity::delete_by_id(user_id).exec(&tx).await?;
+    if deleted.rows_affected > 0 {
+        audit::insert(&tx, event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(deleted.rows_affected > 0)
+}

@@ -1,0 +1,337 @@
+//! User routes: `POST /users`, `GET|DELETE /users/{id}`, `PUT|PATCH /users/{id}/profile`,
+//! `POST /users/{id}/disable|enable`. The admin has full access to every attribute, under the same
+//! validation as everyone else.
+
+use crate::{AdminKeyId, AdminState, authenticate};
+use ::web::api::{change_problem, parse_json_body};
+use ::web::problem::Problem;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use profile::document::LoginId;
+use profile::{Audience, Change, Party};
+use serde_json::{Value, json};
+use store::accounts::{IdentityKind, NewAccount, NewIdentity};
+use store::audit::{Actor, NewEvent};
+use store::{StoreError, Uuid};
+
+fn json_response(status: StatusCode, body: Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body.to_string())
+}
+
+fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such user")
+}
+
+fn user_id(raw: &str) -> Result<Uuid, Problem> {
+    Uuid::parse_str(raw).map_err(|_| not_found())
+}
+
+fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
+    let message = message.into();
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Unprocessable Content",
+        message.clone(),
+    )
+    .with_errors(vec![(pointer.to_owned(), message)])
+}
+
+/// The user resource (SPEC §6).
+async fn user_json(state: &AdminState, id: Uuid) -> Result<Value, Problem> {
+    let user = store::accounts::find_user(&state.db, id)
+        .await
+        .map_err(Problem::internal)?
+        .ok_or_else(not_found)?;
+    let identities = store::accounts::list_identities(&state.db, id)
+        .await
+        .map_err(Problem::internal)?;
+    let profile = state
+        .profiles
+        .view(&state.db, id, Audience::Party(Party::Admin))
+        .await
+        .map_err(Problem::internal)?
+        .ok_or_else(not_found)?;
+    Ok(json!({
+        "id": user.id,
+        "created_at": user.created_at.to_rfc3339(),
+        "last_login_at": user.last_login_at.map(|t| t.to_rfc3339()),
+        "disabled": user.disabled,
+        "identities": identities.iter().map(|i| json!({
+            "id": i.id,
+            "type": i.kind.as_str(),
+            "value": i.value,
+            "verified": i.verified_at.is_some(),
+        })).collect::<Vec<_>>(),
+        "profile": profile,
+    }))
+}
+
+/// `GET /users/{id}`.
+pub async fn get(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    authenticate(&state, &req).await?;
+    let id = user_id(&path.into_inner())?;
+    Ok(json_response(StatusCode::OK, user_json(&state, id).await?))
+}
+
+/// Reads `identities` of a create request into normalised login IDs.
+fn identities_from(body: &Value) -> Result<Vec<NewIdentity>, Problem> {
+    let Some(list) = body
+        .get("identities")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
+    else {
+        return Err(invalid("/identities", "at least one identity is required"));
+    };
+    let mut out: Vec<NewIdentity> = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let pointer = format!("/identities/{i}");
+        let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
+        let raw = item
+            .get("value")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let (kind, value) = match kind {
+            "email" => (
+                IdentityKind::Email,
+                auth::login_id::normalise_email(raw)
+                    .map_err(|e| invalid(&format!("{pointer}/value"), e.to_string()))?,
+            ),
+            "username" => (
+                IdentityKind::Username,
+                auth::login_id::normalise_username(raw)
+                    .map_err(|e| invalid(&format!("{pointer}/value"), e.to_string()))?,
+            ),
+            "phone" => (
+                IdentityKind::Phone,
+                profile::validate::phone_number(&json!(raw))
+                    .map(|v| v.as_str().unwrap_or_default().to_owned())
+                    .map_err(|m| {
+                        invalid(&format!("{pointer}/value"), format!("the phone number {m}"))
+                    })?,
+            ),
+            _ => {
+                return Err(invalid(
+                    &format!("{pointer}/type"),
+                    "must be email, phone or username",
+                ));
+            }
+        };
+        if out.iter().any(|o| o.kind == kind && o.value == value) {
+            return Err(invalid(&format!("{pointer}/value"), "is given twice"));
+        }
+        let verified = item
+            .get("verified")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        out.push(NewIdentity {
+            kind,
+            value,
+            verified,
+        });
+    }
+    Ok(out)
+}
+
+/// `POST /users`: identities, optional password and profile, in one transaction.
+pub async fn create(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let body = parse_json_body(&req, &body)?;
+    if !body.is_object() {
+        return Err(invalid("", "the body must be a JSON object"));
+    }
+    let identities = identities_from(&body)?;
+    let password_hash = match body.get("password") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) => {
+            state
+                .password_policy
+                .check(p)
+                .map_err(|e| invalid("/password", e.to_string()))?;
+            Some(
+                state
+                    .hasher
+                    .hash_blocking(p.clone())
+                    .await
+                    .map_err(Problem::internal)?,
+            )
+        }
+        Some(_) => return Err(invalid("/password", "must be a string")),
+    };
+    let login_ids: Vec<LoginId> = identities
+        .iter()
+        .map(|i| LoginId {
+            kind: i.kind,
+            value: i.value.clone(),
+            verified: i.verified,
+        })
+        .collect();
+    let values = state
+        .profiles
+        .initial_values(
+            &state.db,
+            &login_ids,
+            body.get("profile").filter(|p| !p.is_null()),
+        )
+        .await
+        .map_err(|e| prefix_pointers(change_problem(e), "/profile"))?;
+    let defaults = profile::NewProfile::generated(state.generate_nickname);
+    let mut standard = values.standard;
+    if let Some(nick) = defaults.standard_attributes.get("nickname")
+        && !standard.contains_key("nickname")
+    {
+        standard.insert("nickname".into(), nick.clone());
+    }
+    let id = Uuid::now_v7();
+    let event = NewEvent::new("user.created", Actor::AdminKey(key.0)).user(id);
+    let account = NewAccount {
+        user_id: id,
+        identities,
+        password_hash,
+        standard_attributes: Value::Object(standard),
+        custom_attributes: Value::Object(values.custom),
+        avatar_seed: defaults.avatar_seed,
+    };
+    match store::accounts::create_account(&state.db, account, state.clock.now(), event).await {
+        Ok(()) => Ok(json_response(
+            StatusCode::CREATED,
+            user_json(&state, id).await?,
+        )),
+        Err(StoreError::Conflict(_)) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            "a login ID is already taken",
+        )
+        .with_errors(vec![(
+            "/identities".into(),
+            "is already taken by another account".into(),
+        )])),
+        Err(e) => Err(Problem::internal(e)),
+    }
+}
+
+fn prefix_pointers(mut p: Problem, prefix: &str) -> Problem {
+    for (pointer, _) in p.errors.iter_mut() {
+        *pointer = format!("{prefix}{pointer}");
+    }
+    p
+}
+
+async fn write_profile(
+    state: &AdminState,
+    req: &HttpRequest,
+    raw_id: &str,
+    body: &[u8],
+    put: bool,
+) -> Result<HttpResponse, Problem> {
+    let key: AdminKeyId = authenticate(state, req).await?;
+    let id = user_id(raw_id)?;
+    let doc = parse_json_body(req, body)?;
+    let change = if put {
+        Change::Put(&doc)
+    } else {
+        Change::Patch(&doc)
+    };
+    let profile = state
+        .profiles
+        .change(
+            &state.db,
+            state.clock.as_ref(),
+            id,
+            Party::Admin,
+            change,
+            profile::Author::new(Actor::AdminKey(key.0)),
+        )
+        .await
+        .map_err(change_problem)?;
+    Ok(json_response(StatusCode::OK, Value::Object(profile)))
+}
+
+/// `PUT /users/{id}/profile`: replaces every attribute (missing ones are cleared).
+pub async fn put_profile(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    write_profile(&state, &req, &path.into_inner(), &body, true).await
+}
+
+/// `PATCH /users/{id}/profile`: JSON merge patch.
+pub async fn patch_profile(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    write_profile(&state, &req, &path.into_inner(), &body, false).await
+}
+
+async fn set_disabled(
+    state: &AdminState,
+    req: &HttpRequest,
+    raw_id: &str,
+    disabled: bool,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(state, req).await?;
+    let id = user_id(raw_id)?;
+    let kind = if disabled {
+        "user.disabled"
+    } else {
+        "user.enabled"
+    };
+    let event = NewEvent::new(kind, Actor::AdminKey(key.0)).user(id);
+    if !store::accounts::set_disabled(&state.db, id, disabled, state.clock.now(), event)
+        .await
+        .map_err(Problem::internal)?
+    {
+        return Err(not_found());
+    }
+    Ok(json_response(StatusCode::OK, user_json(state, id).await?))
+}
+
+/// `POST /users/{id}/disable`: the user cannot sign in; sessions and tokens stop working.
+pub async fn disable(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    set_disabled(&state, &req, &path.into_inner(), true).await
+}
+
+/// `POST /users/{id}/enable`.
+pub async fn enable(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    set_disabled(&state, &req, &path.into_inner(), false).await
+}
+
+/// `DELETE /users/{id}`: the profile, identities, sessions, tokens and consents go with the user.
+pub async fn delete(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let id = user_id(&path.into_inner())?;
+    let event = NewEvent::new("user.deleted", Actor::AdminKey(key.0)).user(id);
+    if !store::accounts::delete_user(&state.db, id, state.clock.now(), event)
+        .await
+        .map_err(Problem::internal)?
+    {
+        return Err(not_found());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
