@@ -436,3 +436,140 @@ async fn users_are_created_read_changed_disabled_and_deleted() {
         assert!(kinds.iter().any(|x| x == k), "{k}");
     }
 }
+
+#[tokio::test]
+async fn clients_crud_pagination_and_secret_rotation() {
+    use reqwest::Method;
+    let server = TestServer::start().await;
+    let key = admin_key(&server).await;
+    let k = Some(key.as_str());
+    let (status, created, _) = call(
+        &server,
+        k,
+        Method::POST,
+        "/clients",
+        Some(json!({ "name": "Shop", "redirect_uris": ["https://shop.example/cb"] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["client_id"].as_str().expect("id").to_owned();
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    for body in [
+        json!({ "name": "", "redirect_uris": ["https://x.example/cb"] }),
+        json!({ "name": "X" }),
+        json!({ "name": "X", "redirect_uris": "https://x.example/cb" }),
+        json!({ "name": "X", "public": true, "grant_types": ["client_credentials"] }),
+    ] {
+        let (status, _, _) = call(&server, k, Method::POST, "/clients", Some(body.clone())).await;
+        assert_eq!(status, 422, "{body}");
+    }
+    for i in 0..3 {
+        let (status, _, _) = call(
+            &server,
+            k,
+            Method::POST,
+            "/clients",
+            Some(json!({ "name": format!("M{i}"), "grant_types": ["client_credentials"] })),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    // Pages of two: 4 clients, two pages, no overlap.
+    let (_, page1, _) = call(&server, k, Method::GET, "/clients?limit=2", None).await;
+    assert_eq!(page1["items"].as_array().map(Vec::len), Some(2));
+    let cursor = page1["next_cursor"].as_str().expect("cursor").to_owned();
+    let (_, page2, _) = call(
+        &server,
+        k,
+        Method::GET,
+        &format!("/clients?limit=2&cursor={cursor}"),
+        None,
+    )
+    .await;
+    assert_eq!(page2["items"].as_array().map(Vec::len), Some(2));
+    assert!(page2["next_cursor"].is_null());
+    assert_ne!(
+        page1["items"][0]["client_id"],
+        page2["items"][0]["client_id"]
+    );
+    assert!(
+        !page1.to_string().contains(&secret),
+        "secrets are never listed"
+    );
+    for bad in [
+        "/clients?limit=0",
+        "/clients?limit=x",
+        "/clients?cursor=garbage",
+    ] {
+        let (status, _, _) = call(&server, k, Method::GET, bad, None).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+
+    let (status, patched, _) = call(
+        &server,
+        k,
+        Method::PATCH,
+        &format!("/clients/{id}"),
+        Some(json!({ "name": "Shop 2", "third_party": true })),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        (patched["name"].as_str(), patched["third_party"].as_bool()),
+        (Some("Shop 2"), Some(true))
+    );
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::PATCH,
+        &format!("/clients/{id}"),
+        Some(json!({ "redirect_uris": ["not a uri"] })),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::PATCH,
+        &format!("/clients/{id}"),
+        Some(json!({ "public": true })),
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    // Rotation: the new secret works, the old one no longer does.
+    let (status, rotated, _) = call(
+        &server,
+        k,
+        Method::POST,
+        &format!("/clients/{id}/secret"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let new_secret = rotated["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert_ne!(new_secret, secret);
+    let stored = store::clients::find_by_client_id(server.db(), &id)
+        .await
+        .expect("q")
+        .expect("client");
+    assert!(auth::secrets::secret_matches(
+        &new_secret,
+        stored.secret_hash.as_deref().unwrap_or("")
+    ));
+    assert!(!auth::secrets::secret_matches(
+        &secret,
+        stored.secret_hash.as_deref().unwrap_or("")
+    ));
+
+    let (status, _, _) = call(&server, k, Method::DELETE, &format!("/clients/{id}"), None).await;
+    assert_eq!(status, 204);
+    let (status, _, _) = call(&server, k, Method::GET, &format!("/clients/{id}"), None).await;
+    assert_eq!(status, 404);
+}

@@ -5,6 +5,7 @@
 //! Served so far: the profile schema routes and the core user routes. User search and lists,
 //! identities, sessions, clients, events and the OpenAPI document come next.
 
+mod clients;
 mod schema;
 mod users;
 
@@ -71,6 +72,15 @@ pub fn configure(cfg: &mut web_actix::ServiceConfig) {
             )
             .route("/users/{id}/disable", web_actix::post().to(users::disable))
             .route("/users/{id}/enable", web_actix::post().to(users::enable))
+            .route("/clients", web_actix::get().to(clients::list))
+            .route("/clients", web_actix::post().to(clients::create))
+            .route("/clients/{id}", web_actix::get().to(clients::get))
+            .route("/clients/{id}", web_actix::patch().to(clients::patch))
+            .route("/clients/{id}", web_actix::delete().to(clients::delete))
+            .route(
+                "/clients/{id}/secret",
+                web_actix::post().to(clients::rotate_secret),
+            )
             .route("/profile-schema", web_actix::get().to(schema::get))
             .route(
                 "/profile-schema/standard/{name}",

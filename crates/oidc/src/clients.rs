@@ -172,6 +172,69 @@ pub async fn register_client(
     })
 }
 
+/// Checks a changed client the way a registration is checked (name, URIs, grants, scopes).
+pub fn check_client(client: &Client) -> Result<(), ClientError> {
+    let name = client.name.trim();
+    if name.is_empty() || name.chars().count() > 256 || name.chars().any(char::is_control) {
+        return Err(ClientError::InvalidName);
+    }
+    for uri in &client.redirect_uris {
+        check_uri("redirect URI", uri)?;
+    }
+    for uri in &client.post_logout_redirect_uris {
+        check_uri("post-logout redirect URI", uri)?;
+    }
+    if let Some(uri) = &client.backchannel_logout_uri {
+        check_uri("back-channel logout URI", uri)?;
+    }
+    for grant in &client.grant_types {
+        if !SUPPORTED_GRANTS.contains(&grant.as_str()) {
+            return Err(ClientError::UnsupportedGrant(grant.clone()));
+        }
+    }
+    if client
+        .grant_types
+        .iter()
+        .any(|g| g == GRANT_AUTHORIZATION_CODE)
+        && client.redirect_uris.is_empty()
+    {
+        return Err(ClientError::MissingRedirectUri);
+    }
+    if client.is_public
+        && client
+            .grant_types
+            .iter()
+            .any(|g| g == GRANT_CLIENT_CREDENTIALS)
+    {
+        return Err(ClientError::PublicClientCredentials);
+    }
+    if let Some(bad) = client.scopes.iter().find(|s| !is_scope_token(s)) {
+        return Err(ClientError::InvalidScope(bad.clone()));
+    }
+    Ok(())
+}
+
+/// A new secret for a confidential client: returned once, stored hashed; the old one stops working.
+pub async fn rotate_secret(
+    db: &Db,
+    clock: &dyn Clock,
+    client_id: &str,
+    actor: Actor,
+) -> Result<Option<String>, InternalError> {
+    let Some(mut client) = store::clients::find_by_client_id(db, client_id).await? else {
+        return Ok(None);
+    };
+    if client.is_public {
+        return Ok(None);
+    }
+    let secret = secrets::generate_secret();
+    client.secret_hash = Some(secrets::hash_secret(&secret));
+    let event = NewEvent::new("client.secret_rotated", actor)
+        .detail(serde_json::json!({ "client_id": client_id }));
+    store::clients::update_client(db, &client, clock.now(), event).await?;
+    Ok(Some(secret))
+}
+
 pub async fn list_clients(db: &Db) -> Result<Vec<Client>, InternalError> {
     Ok(store::clients::list_clients(db).await?)
 }

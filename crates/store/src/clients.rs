@@ -122,3 +122,70 @@ pub async fn delete_client(
     tx.commit().await?;
     Ok(deleted.rows_affected > 0)
 }
+
+/// A page of clients in creation order, after the client with id `after`.
+pub async fn list_clients_page(
+    db: &Db,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Client>, StoreError> {
+    use sea_orm::QuerySelect;
+    let mut query = clients::Entity::find().order_by_asc(clients::Column::Id);
+    if let Some(after) = after {
+        query = query.filter(clients::Column::Id.gt(after));
+    }
+    query
+        .limit(limit)
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(from_model)
+        .collect()
+}
+
+/// Saves a changed client (everything but its ids and creation time), recording `event`.
+pub async fn update_client(
+    db: &Db,
+    client: &Client,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::Expr;
+    let tx = db.write.begin().await?;
+    let updated = clients::Entity::update_many()
+        .col_expr(clients::Column::Name, Expr::value(client.name.clone()))
+        .col_expr(
+            clients::Column::SecretHash,
+            Expr::value(client.secret_hash.clone()),
+        )
+        .col_expr(clients::Column::ThirdParty, Expr::value(client.third_party))
+        .col_expr(
+            clients::Column::RedirectUris,
+            Expr::value(serde_json::json!(client.redirect_uris)),
+        )
+        .col_expr(
+            clients::Column::PostLogoutRedirectUris,
+            Expr::value(serde_json::json!(client.post_logout_redirect_uris)),
+        )
+        .col_expr(
+            clients::Column::BackchannelLogoutUri,
+            Expr::value(client.backchannel_logout_uri.clone()),
+        )
+        .col_expr(
+            clients::Column::GrantTypes,
+            Expr::value(serde_json::json!(client.grant_types)),
+        )
+        .col_expr(
+            clients::Column::Scopes,
+            Expr::value(serde_json::json!(client.scopes)),
+        )
+        .col_expr(clients::Column::UpdatedAt, Expr::value(to_millis(now)))
+        .filter(clients::Column::ClientId.eq(client.client_id.as_str()))
+        .exec(&tx)
+        .await?;
+    if updated.rows_affected > 0 {
+        audit::insert(&tx, event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(updated.rows_affected > 0)
+}

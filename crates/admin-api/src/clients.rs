@@ -1,0 +1,327 @@
+//! Client routes: `GET|POST /clients`, `GET|PATCH|DELETE /clients/{id}`, `POST /clients/{id}/secret`.
+
+use crate::{AdminState, authenticate};
+use ::web::api::parse_json_body;
+use ::web::problem::Problem;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use oidc::clients::{ClientError, ClientRegistration};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::audit::{Actor, NewEvent};
+use store::clients::Client;
+
+fn json_response(status: StatusCode, body: Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body.to_string())
+}
+
+fn client_json(c: &Client) -> Value {
+    json!({
+        "client_id": c.client_id,
+        "name": c.name,
+        "public": c.is_public,
+        "third_party": c.third_party,
+        "redirect_uris": c.redirect_uris,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "backchannel_logout_uri": c.backchannel_logout_uri,
+        "grant_types": c.grant_types,
+        "scopes": c.scopes,
+        "created_at": c.created_at.to_rfc3339(),
+        "updated_at": c.updated_at.to_rfc3339(),
+    })
+}
+
+fn client_problem(e: ClientError) -> Problem {
+    let pointer = match &e {
+        ClientError::InvalidName => "/name",
+        ClientError::InvalidUri { field, .. } if field.starts_with("redirect") => "/redirect_uris",
+        ClientError::InvalidUri { field, .. } if field.starts_with("post") => {
+            "/post_logout_redirect_uris"
+        }
+        ClientError::InvalidUri { .. } => "/backchannel_logout_uri",
+        ClientError::UnsupportedGrant(_) | ClientError::PublicClientCredentials => "/grant_types",
+        ClientError::MissingRedirectUri => "/redirect_uris",
+        ClientError::InvalidScope(_) => "/scopes",
+        ClientError::Internal(e) => return Problem::internal(e),
+    };
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Unprocessable Content",
+        e.to_string(),
+    )
+    .with_errors(vec![(pointer.into(), e.to_string())])
+}
+
+fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such client")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /clients?limit=&cursor=`.
+pub async fn list(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, Problem> {
+    authenticate(&state, &req).await?;
+    let bad = |p: &str, m: &str| {
+        Problem::new(StatusCode::BAD_REQUEST, "Bad Request", m.to_owned())
+            .with_errors(vec![(p.to_owned(), m.to_owned())])
+    };
+    let limit = match page.limit.as_deref() {
+        None => 50,
+        Some(l) => match l.parse::<u64>() {
+            Ok(n) if (1..=200).contains(&n) => n,
+            _ => return Err(bad("/limit", "limit must be between 1 and 200")),
+        },
+    };
+    let after = match page.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => {
+            Some(store::Uuid::parse_str(c).map_err(|_| bad("/cursor", "the cursor is not valid"))?)
+        }
+    };
+    let mut items = store::clients::list_clients_page(&state.db, after, limit + 1)
+        .await
+        .map_err(Problem::internal)?;
+    let next = (items.len() as u64 > limit).then(|| {
+        items.truncate(limit as usize);
+        items.last().map(|c| c.id.to_string())
+    });
+    Ok(json_response(
+        StatusCode::OK,
+        json!({
+            "items": items.iter().map(client_json).collect::<Vec<_>>(),
+            "next_cursor": next.flatten(),
+        }),
+    ))
+}
+
+fn strings(v: Option<&Value>, pointer: &str) -> Result<Vec<String>, Problem> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Unprocessable Content",
+                    format!("{pointer} must be a list of strings"),
+                )
+                .with_errors(vec![(pointer.into(), "must be a list of strings".into())])
+            }),
+        Some(_) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable Content",
+            format!("{pointer} must be a list of strings"),
+        )
+        .with_errors(vec![(pointer.into(), "must be a list of strings".into())])),
+    }
+}
+
+fn boolean(v: Option<&Value>, pointer: &str) -> Result<Option<bool>, Problem> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable Content",
+            format!("{pointer} must be true or false"),
+        )
+        .with_errors(vec![(pointer.into(), "must be true or false".into())])),
+    }
+}
+
+fn text(v: Option<&Value>, pointer: &str) -> Result<Option<String>, Problem> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable Content",
+            format!("{pointer} must be a string"),
+        )
+        .with_errors(vec![(pointer.into(), "must be a string".into())])),
+    }
+}
+
+/// `POST /clients`: the secret (confidential clients) is in this response only.
+pub async fn create(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let body = parse_json_body(&req, &body)?;
+    let registration = ClientRegistration {
+        name: text(body.get("name"), "/name")?.unwrap_or_default(),
+        redirect_uris: strings(body.get("redirect_uris"), "/redirect_uris")?,
+        public: boolean(body.get("public"), "/public")?.unwrap_or(false),
+        third_party: boolean(body.get("third_party"), "/third_party")?.unwrap_or(false),
+        post_logout_redirect_uris: strings(
+            body.get("post_logout_redirect_uris"),
+            "/post_logout_redirect_uris",
+        )?,
+        backchannel_logout_uri: text(
+            body.get("backchannel_logout_uri"),
+            "/backchannel_logout_uri",
+        )?,
+        grant_types: strings(body.get("grant_types"), "/grant_types")?,
+        scopes: strings(body.get("scopes"), "/scopes")?,
+    };
+    let registered = oidc::clients::register_client(
+        &state.db,
+        state.clock.as_ref(),
+        registration,
+        Actor::AdminKey(key.0),
+    )
+    .await
+    .map_err(client_problem)?;
+    let mut out = client_json(&registered.client);
+    if let Some(secret) = registered.client_secret {
+        out["client_secret"] = secret.into();
+    }
+    Ok(json_response(StatusCode::CREATED, out))
+}
+
+/// `GET /clients/{id}`.
+pub async fn get(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    authenticate(&state, &req).await?;
+    let client = store::clients::find_by_client_id(&state.db, &path.into_inner())
+        .await
+        .map_err(Problem::internal)?
+        .ok_or_else(not_found)?;
+    Ok(json_response(StatusCode::OK, client_json(&client)))
+}
+
+/// `PATCH /clients/{id}`: name, URIs, third_party, grant types, scopes.
+pub async fn patch(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let body = parse_json_body(&req, &body)?;
+    let Some(obj) = body.as_object() else {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable Content",
+            "the body must be a JSON object",
+        ));
+    };
+    let mut client = store::clients::find_by_client_id(&state.db, &path.into_inner())
+        .await
+        .map_err(Problem::internal)?
+        .ok_or_else(not_found)?;
+    for key in obj.keys() {
+        match key.as_str() {
+            "name" => client.name = text(obj.get("name"), "/name")?.unwrap_or_default(),
+            "redirect_uris" => client.redirect_uris = strings(obj.get(key), "/redirect_uris")?,
+            "post_logout_redirect_uris" => {
+                client.post_logout_redirect_uris =
+                    strings(obj.get(key), "/post_logout_redirect_uris")?
+            }
+            "backchannel_logout_uri" => {
+                client.backchannel_logout_uri = text(obj.get(key), "/backchannel_logout_uri")?
+            }
+            "third_party" => {
+                client.third_party = boolean(obj.get(key), "/third_party")?.unwrap_or(false)
+            }
+            "grant_types" => client.grant_types = strings(obj.get(key), "/grant_types")?,
+            "scopes" => client.scopes = strings(obj.get(key), "/scopes")?,
+            "public" | "client_id" | "created_at" | "updated_at" => {
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Unprocessable Content",
+                    format!("{key} cannot be changed"),
+                )
+                .with_errors(vec![(format!("/{key}"), "cannot be changed".into())]));
+            }
+            other => {
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Unprocessable Content",
+                    format!("unknown field {other}"),
+                )
+                .with_errors(vec![(format!("/{other}"), "unknown field".into())]));
+            }
+        }
+    }
+    client.name = client.name.trim().to_owned();
+    oidc::clients::check_client(&client).map_err(client_problem)?;
+    let event = NewEvent::new("client.updated", Actor::AdminKey(key.0))
+        .detail(json!({ "client_id": client.client_id }));
+    store::clients::update_client(&state.db, &client, state.clock.now(), event)
+        .await
+        .map_err(Problem::internal)?;
+    let saved = store::clients::find_by_client_id(&state.db, &client.client_id)
+        .await
+        .map_err(Problem::internal)?
+        .ok_or_else(not_found)?;
+    Ok(json_response(StatusCode::OK, client_json(&saved)))
+}
+
+/// `DELETE /clients/{id}`.
+pub async fn delete(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let found = oidc::clients::delete_client(
+        &state.db,
+        state.clock.as_ref(),
+        &path.into_inner(),
+        Actor::AdminKey(key.0),
+    )
+    .await
+    .map_err(Problem::internal)?;
+    if !found {
+        return Err(not_found());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /clients/{id}/secret`: a new secret, shown once; the old one stops working.
+pub async fn rotate_secret(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let client_id = path.into_inner();
+    match oidc::clients::rotate_secret(
+        &state.db,
+        state.clock.as_ref(),
+        &client_id,
+        Actor::AdminKey(key.0),
+    )
+    .await
+    .map_err(Problem::internal)?
+    {
+        Some(secret) => Ok(json_response(
+            StatusCode::OK,
+            json!({ "client_id": client_id, "client_secret": secret }),
+        )),
+        None => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "no confidential client with this id",
+        )),
+    }
+}
