@@ -573,3 +573,131 @@ async fn clients_crud_pagination_and_secret_rotation() {
     let (status, _, _) = call(&server, k, Method::GET, &format!("/clients/{id}"), None).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn passwords_verified_flags_and_identities() {
+    use reqwest::Method;
+    let server = TestServer::start().await;
+    let key = admin_key(&server).await;
+    let k = Some(key.as_str());
+    let (_, user, _) = call(&server, k, Method::POST, "/users", Some(json!({
+        "identities": [{ "type": "email", "value": "una@example.com" }, { "type": "username", "value": "una" }],
+        "password": "the first password"
+    }))).await;
+    let id = user["id"].as_str().expect("id").to_owned();
+    let b = browser();
+    assert_eq!(
+        log_in(&server, &b, "una@example.com", "the first password")
+            .await
+            .status(),
+        303
+    );
+
+    // Setting a password ends the user's sessions; the new one works.
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::PUT,
+        &format!("/users/{id}/password"),
+        Some(json!({ "password": "short" })),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let resp = reqwest::Client::new()
+        .put(server.url(&format!("/admin/api/v1/users/{id}/password")))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(json!({ "password": "the second password" }).to_string())
+        .send()
+        .await
+        .expect("set password");
+    assert_eq!(resp.status(), 204);
+    assert_eq!(signed_in_as(&server, &b).await, None);
+    assert_eq!(
+        log_in(&server, &browser(), "una", "the second password")
+            .await
+            .status(),
+        303
+    );
+
+    // Verified flags.
+    let (status, u, _) = call(
+        &server,
+        k,
+        Method::PUT,
+        &format!("/users/{id}/verified/email_verified"),
+        Some(json!({ "verified": true })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(u["profile"]["email_verified"], true);
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::PUT,
+        &format!("/users/{id}/verified/phone_number_verified"),
+        Some(json!({ "verified": true })),
+    )
+    .await;
+    assert_eq!(status, 404, "no phone login ID");
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::PUT,
+        &format!("/users/{id}/verified/given_name"),
+        Some(json!({ "verified": true })),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::PUT,
+        &format!("/users/{id}/verified/email_verified"),
+        Some(json!({ "verified": "yes" })),
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    // Identities: listed; removable except the last.
+    let (status, list, _) = call(
+        &server,
+        k,
+        Method::GET,
+        &format!("/users/{id}/identities"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let items = list["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 2);
+    let first = items[0]["id"].as_str().expect("id").to_owned();
+    let second = items[1]["id"].as_str().expect("id").to_owned();
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::DELETE,
+        &format!("/users/{id}/identities/{first}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, problem, _) = call(
+        &server,
+        k,
+        Method::DELETE,
+        &format!("/users/{id}/identities/{second}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::DELETE,
+        &format!("/users/{id}/identities/{first}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}

@@ -72,6 +72,22 @@ pub fn configure(cfg: &mut web_actix::ServiceConfig) {
             )
             .route("/users/{id}/disable", web_actix::post().to(users::disable))
             .route("/users/{id}/enable", web_actix::post().to(users::enable))
+            .route(
+                "/users/{id}/password",
+                web_actix::put().to(users::set_password),
+            )
+            .route(
+                "/users/{id}/verified/{claim}",
+                web_actix::put().to(users::set_verified),
+            )
+            .route(
+                "/users/{id}/identities",
+                web_actix::get().to(users::identities),
+            )
+            .route(
+                "/users/{id}/identities/{identity_id}",
+                web_actix::delete().to(users::remove_identity),
+            )
             .route("/clients", web_actix::get().to(clients::list))
             .route("/clients", web_actix::post().to(clients::create))
             .route("/clients/{id}", web_actix::get().to(clients::get))

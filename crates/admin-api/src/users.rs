@@ -335,3 +335,135 @@ pub async fn delete(
     }
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// `PUT /users/{id}/password` with `{"password"}`: sets it and ends the user's sessions.
+pub async fn set_password(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let id = user_id(&path.into_inner())?;
+    let body = parse_json_body(&req, &body)?;
+    let Some(password) = body.get("password").and_then(Value::as_str) else {
+        return Err(invalid("/password", "must be a string"));
+    };
+    state
+        .password_policy
+        .check(password)
+        .map_err(|e| invalid("/password", e.to_string()))?;
+    if store::accounts::find_user(&state.db, id)
+        .await
+        .map_err(Problem::internal)?
+        .is_none()
+    {
+        return Err(not_found());
+    }
+    let hash = state
+        .hasher
+        .hash_blocking(password.to_owned())
+        .await
+        .map_err(Problem::internal)?;
+    let event = NewEvent::new("password.set", Actor::AdminKey(key.0)).user(id);
+    store::accounts::reset_password(&state.db, id, &hash, None, state.clock.now(), event)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `PUT /users/{id}/verified/{claim}` with `{"verified": bool}` for `email_verified` or
+/// `phone_number_verified`: marks the user's email or phone identities.
+pub async fn set_verified(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let (raw_id, claim) = path.into_inner();
+    let id = user_id(&raw_id)?;
+    let kind = match claim.as_str() {
+        "email_verified" => IdentityKind::Email,
+        "phone_number_verified" => IdentityKind::Phone,
+        _ => {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                "the claim must be email_verified or phone_number_verified",
+            ));
+        }
+    };
+    let body = parse_json_body(&req, &body)?;
+    let Some(verified) = body.get("verified").and_then(Value::as_bool) else {
+        return Err(invalid("/verified", "must be true or false"));
+    };
+    let event = NewEvent::new("identity.verified_set", Actor::AdminKey(key.0))
+        .user(id)
+        .detail(json!({ "claim": claim, "verified": verified }));
+    if !store::accounts::set_identity_verified(
+        &state.db,
+        id,
+        kind,
+        verified,
+        state.clock.now(),
+        event,
+    )
+    .await
+    .map_err(Problem::internal)?
+    {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            format!("the user has no {} login ID", kind.as_str()),
+        ));
+    }
+    Ok(json_response(StatusCode::OK, user_json(&state, id).await?))
+}
+
+/// `GET /users/{id}/identities`.
+pub async fn identities(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    authenticate(&state, &req).await?;
+    let id = user_id(&path.into_inner())?;
+    let user = user_json(&state, id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "items": user["identities"], "next_cursor": null }),
+    ))
+}
+
+/// `DELETE /users/{id}/identities/{identity_id}`: never the last one (409).
+pub async fn remove_identity(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let (raw_user, raw_identity) = path.into_inner();
+    let id = user_id(&raw_user)?;
+    let identity = Uuid::parse_str(&raw_identity)
+        .map_err(|_| Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such identity"))?;
+    let event = NewEvent::new("identity.removed", Actor::AdminKey(key.0))
+        .user(id)
+        .detail(json!({ "identity_id": identity }));
+    match store::accounts::remove_identity(&state.db, id, identity, state.clock.now(), event)
+        .await
+        .map_err(Problem::internal)?
+    {
+        store::accounts::RemoveIdentity::Removed => Ok(HttpResponse::NoContent().finish()),
+        store::accounts::RemoveIdentity::NotFound => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "no such identity",
+        )),
+        store::accounts::RemoveIdentity::Last => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            "this is the user's last login ID",
+        )),
+    }
+}

@@ -481,3 +481,28 @@ pub async fn delete_user(
     tx.commit().await?;
     Ok(deleted.rows_affected > 0)
 }
+
+/// Sets whether the user's identity is verified (admin action), recording `event`. Returns
+/// whether the user has such an identity.
+pub async fn set_identity_verified(
+    db: &Db,
+    user_id: Uuid,
+    kind: IdentityKind,
+    verified: bool,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    let tx = db.write.begin().await?;
+    let value: Option<i64> = verified.then_some(to_millis(now));
+    let updated = identities::Entity::update_many()
+        .col_expr(identities::Column::VerifiedAt, Expr::value(value))
+        .filter(identities::Column::UserId.eq(user_id))
+        .filter(identities::Column::Kind.eq(kind.as_str()))
+        .exec(&tx)
+        .await?;
+    if updated.rows_affected > 0 {
+        audit::insert(&tx, event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(updated.rows_affected > 0)
+}
