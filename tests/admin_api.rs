@@ -701,3 +701,83 @@ async fn passwords_verified_flags_and_identities() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn sessions_are_listed_and_revoked() {
+    use reqwest::Method;
+    let server = TestServer::start().await;
+    let key = admin_key(&server).await;
+    let k = Some(key.as_str());
+    let (_, user, _) = call(&server, k, Method::POST, "/users", Some(json!({
+        "identities": [{ "type": "email", "value": "vio@example.com" }], "password": "a fine password" }))).await;
+    let id = user["id"].as_str().expect("id").to_owned();
+    let (a, b, c) = (browser(), browser(), browser());
+    for client in [&a, &b, &c] {
+        assert_eq!(
+            log_in(&server, client, "vio@example.com", "a fine password")
+                .await
+                .status(),
+            303
+        );
+    }
+    let (status, list, _) = call(
+        &server,
+        k,
+        Method::GET,
+        &format!("/users/{id}/sessions"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let items = list["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["user_agent"], "tessera-tests/1.0");
+    let one = items[0]["id"].as_str().expect("id").to_owned();
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::DELETE,
+        &format!("/users/{id}/sessions/{one}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let alive = [&a, &b, &c];
+    let mut live = 0;
+    for client in alive {
+        if signed_in_as(&server, client).await.is_some() {
+            live += 1;
+        }
+    }
+    assert_eq!(live, 2);
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::DELETE,
+        &format!("/users/{id}/sessions/{one}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::DELETE,
+        &format!("/users/{id}/sessions"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    for client in [&a, &b, &c] {
+        assert_eq!(signed_in_as(&server, client).await, None);
+    }
+    let (status, _, _) = call(
+        &server,
+        k,
+        Method::GET,
+        "/users/01900000-0000-7000-8000-000000000000/sessions",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}

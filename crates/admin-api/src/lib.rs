@@ -2,8 +2,9 @@
 //! `Authorization: Bearer <admin key>`. Errors are problem+json. The admin has full access to every
 //! profile attribute; profile-schema changes follow the same rules as `tessera schema import`.
 //!
-//! Served so far: the profile schema routes and the core user routes. User search and lists,
-//! identities, sessions, clients, events and the OpenAPI document come next.
+//! Served so far: the profile schema, users (create, read, profile, password, verified flags,
+//! identities, sessions, disable/enable, delete) and clients. User search and lists, events and
+//! the OpenAPI document come next.
 
 mod clients;
 mod schema;
@@ -83,6 +84,15 @@ pub fn configure(cfg: &mut web_actix::ServiceConfig) {
             .route(
                 "/users/{id}/identities",
                 web_actix::get().to(users::identities),
+            )
+            .route("/users/{id}/sessions", web_actix::get().to(users::sessions))
+            .route(
+                "/users/{id}/sessions",
+                web_actix::delete().to(users::revoke_sessions),
+            )
+            .route(
+                "/users/{id}/sessions/{session_id}",
+                web_actix::delete().to(users::revoke_session),
             )
             .route(
                 "/users/{id}/identities/{identity_id}",

@@ -467,3 +467,99 @@ pub async fn remove_identity(
         )),
     }
 }
+
+fn session_json(s: &store::sessions::Session) -> Value {
+    json!({
+        "id": s.id,
+        "created_at": s.created_at.to_rfc3339(),
+        "last_used_at": s.last_used_at.to_rfc3339(),
+        "expires_at": s.expires_at.to_rfc3339(),
+        "ip": s.ip,
+        "user_agent": s.user_agent,
+    })
+}
+
+/// `GET /users/{id}/sessions`.
+pub async fn sessions(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    authenticate(&state, &req).await?;
+    let id = user_id(&path.into_inner())?;
+    if store::accounts::find_user(&state.db, id)
+        .await
+        .map_err(Problem::internal)?
+        .is_none()
+    {
+        return Err(not_found());
+    }
+    let sessions = store::sessions::list_for_user(&state.db, id)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "items": sessions.iter().map(session_json).collect::<Vec<_>>(), "next_cursor": null }),
+    ))
+}
+
+async fn end(
+    state: &AdminState,
+    key: crate::AdminKeyId,
+    session: &store::sessions::Session,
+) -> Result<(), Problem> {
+    let event = NewEvent::new("session.revoked", Actor::AdminKey(key.0))
+        .user(session.user_id)
+        .detail(json!({ "session_id": session.id }));
+    store::sessions::end_session(&state.db, session.id, state.clock.now(), event)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(())
+}
+
+/// `DELETE /users/{id}/sessions`: ends every session of the user (and what was issued under them).
+pub async fn revoke_sessions(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let id = user_id(&path.into_inner())?;
+    if store::accounts::find_user(&state.db, id)
+        .await
+        .map_err(Problem::internal)?
+        .is_none()
+    {
+        return Err(not_found());
+    }
+    for s in store::sessions::list_for_user(&state.db, id)
+        .await
+        .map_err(Problem::internal)?
+    {
+        end(&state, key, &s).await?;
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `DELETE /users/{id}/sessions/{session_id}`.
+pub async fn revoke_session(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let (raw_user, raw_session) = path.into_inner();
+    let id = user_id(&raw_user)?;
+    let sessions = store::sessions::list_for_user(&state.db, id)
+        .await
+        .map_err(Problem::internal)?;
+    let Some(session) = sessions.iter().find(|s| s.id.to_string() == raw_session) else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "no such session",
+        ));
+    };
+    end(&state, key, session).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
