@@ -781,3 +781,61 @@ async fn sessions_are_listed_and_revoked() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn the_audit_log_newest_first_with_filters_and_a_cursor() {
+    use reqwest::Method;
+    let server = TestServer::start().await;
+    let key = admin_key(&server).await;
+    let k = Some(key.as_str());
+    let (_, user, _) = call(&server, k, Method::POST, "/users", Some(json!({
+        "identities": [{ "type": "email", "value": "wes@example.com" }], "password": "a fine password" }))).await;
+    let id = user["id"].as_str().expect("id").to_owned();
+    for _ in 0..3 {
+        log_in(&server, &browser(), "wes@example.com", "wrong password").await;
+    }
+    let (status, all, _) = call(&server, k, Method::GET, "/events?limit=200", None).await;
+    assert_eq!(status, 200);
+    let kinds: Vec<&str> = all["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.first(),
+        Some(&"login.failed"),
+        "newest first: {kinds:?}"
+    );
+    assert!(kinds.contains(&"user.created") && kinds.contains(&"admin_key.created"));
+    let (_, failures, _) = call(
+        &server,
+        k,
+        Method::GET,
+        &format!("/events?user={id}&type=login.failed&limit=2"),
+        None,
+    )
+    .await;
+    assert_eq!(failures["items"].as_array().map(Vec::len), Some(2));
+    let cursor = failures["next_cursor"].as_str().expect("cursor").to_owned();
+    let (_, rest, _) = call(
+        &server,
+        k,
+        Method::GET,
+        &format!("/events?user={id}&type=login.failed&limit=2&cursor={cursor}"),
+        None,
+    )
+    .await;
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
+    assert!(rest["next_cursor"].is_null());
+    assert_eq!(rest["items"][0]["user_id"], id.as_str());
+    for bad in [
+        "/events?limit=0",
+        "/events?cursor=x",
+        "/events?user=x",
+        "/events?limit=1000",
+    ] {
+        let (status, _, _) = call(&server, k, Method::GET, bad, None).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+}

@@ -3,10 +3,11 @@
 //! profile attribute; profile-schema changes follow the same rules as `tessera schema import`.
 //!
 //! Served so far: the profile schema, users (create, read, profile, password, verified flags,
-//! identities, sessions, disable/enable, delete) and clients. User search and lists, events and
-//! the OpenAPI document come next.
+//! identities, sessions, disable/enable, delete), clients and the audit log. User search and
+//! lists and the OpenAPI document come next.
 
 mod clients;
+mod events;
 mod schema;
 mod users;
 
@@ -107,6 +108,7 @@ pub fn configure(cfg: &mut web_actix::ServiceConfig) {
                 "/clients/{id}/secret",
                 web_actix::post().to(clients::rotate_secret),
             )
+            .route("/events", web_actix::get().to(events::list))
             .route("/profile-schema", web_actix::get().to(schema::get))
             .route(
                 "/profile-schema/standard/{name}",

@@ -132,3 +132,40 @@ pub async fn latest(db: &Db, limit: u64) -> Result<Vec<Event>, StoreError> {
         })
         .collect())
 }
+
+/// Events newest first, optionally for one user and/or one kind, older than the event `before`.
+pub async fn list(
+    db: &Db,
+    user_id: Option<Uuid>,
+    kind: Option<&str>,
+    before: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Event>, StoreError> {
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    let mut query = audit_events::Entity::find().order_by_desc(audit_events::Column::Id);
+    if let Some(user_id) = user_id {
+        query = query.filter(audit_events::Column::UserId.eq(user_id));
+    }
+    if let Some(kind) = kind {
+        query = query.filter(audit_events::Column::Kind.eq(kind));
+    }
+    if let Some(before) = before {
+        query = query.filter(audit_events::Column::Id.lt(before));
+    }
+    Ok(query
+        .limit(limit)
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(|r| Event {
+            id: r.id,
+            occurred_at: crate::from_millis(r.occurred_at),
+            kind: r.kind,
+            actor_type: r.actor_type,
+            actor_id: r.actor_id,
+            user_id: r.user_id,
+            ip: r.ip,
+            detail: r.detail,
+        })
+        .collect())
+}
