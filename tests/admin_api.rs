@@ -839,3 +839,46 @@ async fn the_audit_log_newest_first_with_filters_and_a_cursor() {
         assert_eq!(status, 400, "{bad}");
     }
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_413_and_change_nothing() {
+    use reqwest::Method;
+    let server = TestServer::start().await;
+    let key = admin_key(&server).await;
+    let (_, user, _) = call(
+        &server,
+        Some(&key),
+        Method::POST,
+        "/users",
+        Some(json!({
+        "identities": [{ "type": "email", "value": "xia@example.com" }] })),
+    )
+    .await;
+    let id = user["id"].as_str().expect("id").to_owned();
+    let huge = json!({ "given_name": "x".repeat(400 * 1024) }).to_string();
+    for (method, path) in [
+        (Method::PATCH, format!("/admin/api/v1/users/{id}/profile")),
+        (Method::POST, "/admin/api/v1/users".to_owned()),
+        (Method::PATCH, "/api/v1/me/profile".to_owned()),
+        (Method::POST, "/oauth2/token".to_owned()),
+    ] {
+        let resp = reqwest::Client::new()
+            .request(method.clone(), server.url(&path))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(huge.clone())
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 413, "{method} {path}");
+    }
+    let (_, after, _) = call(
+        &server,
+        Some(&key),
+        Method::GET,
+        &format!("/users/{id}"),
+        None,
+    )
+    .await;
+    assert!(after["profile"].get("given_name").is_none());
+}

@@ -3,6 +3,7 @@
 use crate::{AdminState, authenticate};
 use ::web::api::parse_json_body;
 use ::web::problem::Problem;
+use ::web::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use oidc::clients::{ClientError, ClientRegistration};
@@ -10,13 +11,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use store::audit::{Actor, NewEvent};
 use store::clients::Client;
-
-fn json_response(status: StatusCode, body: Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(body.to_string())
-}
 
 fn client_json(c: &Client) -> Value {
     json!({
@@ -96,9 +90,9 @@ pub async fn list(
         items.truncate(limit as usize);
         items.last().map(|c| c.id.to_string())
     });
-    Ok(json_response(
+    Ok(json_no_store(
         StatusCode::OK,
-        json!({
+        &json!({
             "items": items.iter().map(client_json).collect::<Vec<_>>(),
             "next_cursor": next.flatten(),
         }),
@@ -191,7 +185,7 @@ pub async fn create(
     if let Some(secret) = registered.client_secret {
         out["client_secret"] = secret.into();
     }
-    Ok(json_response(StatusCode::CREATED, out))
+    Ok(json_no_store(StatusCode::CREATED, &out))
 }
 
 /// `GET /clients/{id}`.
@@ -205,7 +199,7 @@ pub async fn get(
         .await
         .map_err(Problem::internal)?
         .ok_or_else(not_found)?;
-    Ok(json_response(StatusCode::OK, client_json(&client)))
+    Ok(json_no_store(StatusCode::OK, &client_json(&client)))
 }
 
 /// `PATCH /clients/{id}`: name, URIs, third_party, grant types, scopes.
@@ -273,7 +267,7 @@ pub async fn patch(
         .await
         .map_err(Problem::internal)?
         .ok_or_else(not_found)?;
-    Ok(json_response(StatusCode::OK, client_json(&saved)))
+    Ok(json_no_store(StatusCode::OK, &client_json(&saved)))
 }
 
 /// `DELETE /clients/{id}`.
@@ -314,9 +308,9 @@ pub async fn rotate_secret(
     .await
     .map_err(Problem::internal)?
     {
-        Some(secret) => Ok(json_response(
+        Some(secret) => Ok(json_no_store(
             StatusCode::OK,
-            json!({ "client_id": client_id, "client_secret": secret }),
+            &json!({ "client_id": client_id, "client_secret": secret }),
         )),
         None => Err(Problem::new(
             StatusCode::NOT_FOUND,

@@ -2,6 +2,7 @@
 
 use crate::{AdminState, authenticate};
 use ::web::problem::Problem;
+use ::web::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -70,8 +71,8 @@ pub async fn list(
             })
         })
         .collect();
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(json!({ "items": items, "next_cursor": next }).to_string()))
+    Ok(json_no_store(
+        StatusCode::OK,
+        &json!({ "items": items, "next_cursor": next }),
+    ))
 }

@@ -6,18 +6,12 @@
 use crate::{AdminState, authenticate};
 use ::web::api::parse_json_body;
 use ::web::problem::Problem;
+use ::web::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use profile::{SchemaChangeError, SchemaError};
 use serde_json::{Value, json};
 use store::audit::Actor;
-
-fn json_response(status: StatusCode, body: Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(body.to_string())
-}
 
 fn schema_problem(e: SchemaChangeError, pointer_prefix: &str) -> Problem {
     match e {
@@ -73,9 +67,9 @@ async fn apply(
 /// `GET /profile-schema`.
 pub async fn get(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
-    Ok(json_response(
+    Ok(json_no_store(
         StatusCode::OK,
-        current_document(&state).await?,
+        &current_document(&state).await?,
     ))
 }
 
@@ -91,9 +85,9 @@ pub async fn patch_standard(
     let name = path.into_inner();
     let doc = json!({ "standard": { name.clone(): body } });
     let schema = apply(&state, key, &doc, &format!("/standard/{name}")).await?;
-    Ok(json_response(
+    Ok(json_no_store(
         StatusCode::OK,
-        json!({ "name": name, "access": schema["standard"][&name] }),
+        &json!({ "name": name, "access": schema["standard"][&name] }),
     ))
 }
 
@@ -146,7 +140,7 @@ pub async fn create_custom(
         .and_then(|l| l.iter().find(|d| d["name"] == name.as_str()))
         .cloned()
         .unwrap_or(Value::Null);
-    Ok(json_response(StatusCode::CREATED, created))
+    Ok(json_no_store(StatusCode::CREATED, &created))
 }
 
 fn take_position(obj: &mut serde_json::Map<String, Value>) -> Result<Option<usize>, Problem> {
@@ -215,7 +209,7 @@ pub async fn patch_custom(
         .and_then(|l| l.iter().find(|d| d["id"] == id))
         .cloned()
         .unwrap_or(Value::Null);
-    Ok(json_response(StatusCode::OK, updated))
+    Ok(json_no_store(StatusCode::OK, &updated))
 }
 
 /// `DELETE /profile-schema/custom/{name}`: never allowed (hide it instead).

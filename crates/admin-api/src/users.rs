@@ -5,6 +5,7 @@
 use crate::{AdminKeyId, AdminState, authenticate};
 use ::web::api::{change_problem, parse_json_body};
 use ::web::problem::Problem;
+use ::web::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use profile::document::LoginId;
@@ -13,13 +14,6 @@ use serde_json::{Value, json};
 use store::accounts::{IdentityKind, NewAccount, NewIdentity};
 use store::audit::{Actor, NewEvent};
 use store::{StoreError, Uuid};
-
-fn json_response(status: StatusCode, body: Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(body.to_string())
-}
 
 fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such user")
@@ -77,7 +71,7 @@ pub async fn get(
 ) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
     let id = user_id(&path.into_inner())?;
-    Ok(json_response(StatusCode::OK, user_json(&state, id).await?))
+    Ok(json_no_store(StatusCode::OK, &user_json(&state, id).await?))
 }
 
 /// Reads `identities` of a create request into normalised login IDs.
@@ -203,9 +197,9 @@ pub async fn create(
         avatar_seed: defaults.avatar_seed,
     };
     match store::accounts::create_account(&state.db, account, state.clock.now(), event).await {
-        Ok(()) => Ok(json_response(
+        Ok(()) => Ok(json_no_store(
             StatusCode::CREATED,
-            user_json(&state, id).await?,
+            &user_json(&state, id).await?,
         )),
         Err(StoreError::Conflict(_)) => Err(Problem::new(
             StatusCode::CONFLICT,
@@ -254,7 +248,7 @@ async fn write_profile(
         )
         .await
         .map_err(change_problem)?;
-    Ok(json_response(StatusCode::OK, Value::Object(profile)))
+    Ok(json_no_store(StatusCode::OK, &Value::Object(profile)))
 }
 
 /// `PUT /users/{id}/profile`: replaces every attribute (missing ones are cleared).
@@ -297,7 +291,7 @@ async fn set_disabled(
     {
         return Err(not_found());
     }
-    Ok(json_response(StatusCode::OK, user_json(state, id).await?))
+    Ok(json_no_store(StatusCode::OK, &user_json(state, id).await?))
 }
 
 /// `POST /users/{id}/disable`: the user cannot sign in; sessions and tokens stop working.
@@ -418,7 +412,7 @@ pub async fn set_verified(
             format!("the user has no {} login ID", kind.as_str()),
         ));
     }
-    Ok(json_response(StatusCode::OK, user_json(&state, id).await?))
+    Ok(json_no_store(StatusCode::OK, &user_json(&state, id).await?))
 }
 
 /// `GET /users/{id}/identities`.
@@ -430,9 +424,9 @@ pub async fn identities(
     authenticate(&state, &req).await?;
     let id = user_id(&path.into_inner())?;
     let user = user_json(&state, id).await?;
-    Ok(json_response(
+    Ok(json_no_store(
         StatusCode::OK,
-        json!({ "items": user["identities"], "next_cursor": null }),
+        &json!({ "items": user["identities"], "next_cursor": null }),
     ))
 }
 
@@ -497,9 +491,9 @@ pub async fn sessions(
     let sessions = store::sessions::list_for_user(&state.db, id)
         .await
         .map_err(Problem::internal)?;
-    Ok(json_response(
+    Ok(json_no_store(
         StatusCode::OK,
-        json!({ "items": sessions.iter().map(session_json).collect::<Vec<_>>(), "next_cursor": null }),
+        &json!({ "items": sessions.iter().map(session_json).collect::<Vec<_>>(), "next_cursor": null }),
     ))
 }
 

@@ -124,7 +124,10 @@ async fn check(
     };
     let Some(client) = store::clients::find_by_client_id(db, client_id)
         .await
-        .map_err(|e| page(format!("The server could not look up the client: {e}")))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "looking up a client failed");
+            page("The server could not complete the request. Please try again in a moment.")
+        })?
     else {
         return Err(page(
             "The application that sent you here is not registered with this server.",
@@ -363,7 +366,13 @@ pub async fn authorize(
         .await
         {
             Ok(g) => g,
-            Err(e) => return fail(ErrorCode::ServerError, &e.to_string()),
+            Err(e) => {
+                tracing::error!(error = %e, "reading consent failed");
+                return fail(
+                    ErrorCode::ServerError,
+                    "the server could not complete the request",
+                );
+            }
         };
         let covered = granted.is_some_and(|g| {
             let granted: Vec<&str> = g.split(' ').collect();
@@ -385,7 +394,11 @@ pub async fn authorize(
             store::oauth::save_consent(db, session.user_id, &checked.client.client_id, &scope, now)
                 .await
         {
-            return fail(ErrorCode::ServerError, &e.to_string());
+            tracing::error!(error = %e, "saving consent failed");
+            return fail(
+                ErrorCode::ServerError,
+                "the server could not complete the request",
+            );
         }
     }
 

@@ -4,6 +4,7 @@
 
 use crate::WebState;
 use crate::problem::Problem;
+use crate::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -54,13 +55,6 @@ async fn authenticate(
     Ok((verified, user_id))
 }
 
-fn json_ok(value: serde_json::Value) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(value.to_string())
-}
-
 fn not_found() -> Problem {
     Problem::new(
         StatusCode::NOT_FOUND,
@@ -88,16 +82,19 @@ pub async fn me(state: web::Data<WebState>, req: HttpRequest) -> Result<HttpResp
     let identities = store::accounts::list_identities(&state.db, user_id)
         .await
         .map_err(Problem::internal)?;
-    Ok(json_ok(serde_json::json!({
-        "id": user_id,
-        "identities": identities.iter().map(|i| serde_json::json!({
-            "id": i.id,
-            "type": i.kind.as_str(),
-            "value": i.value,
-            "verified": i.verified_at.is_some(),
-        })).collect::<Vec<_>>(),
-        "profile": profile,
-    })))
+    Ok(json_no_store(
+        StatusCode::OK,
+        &serde_json::json!({
+            "id": user_id,
+            "identities": identities.iter().map(|i| serde_json::json!({
+                "id": i.id,
+                "type": i.kind.as_str(),
+                "value": i.value,
+                "verified": i.verified_at.is_some(),
+            })).collect::<Vec<_>>(),
+            "profile": profile,
+        }),
+    ))
 }
 
 /// `GET /api/v1/me/profile`.
@@ -107,7 +104,10 @@ pub async fn get_profile(
 ) -> Result<HttpResponse, Problem> {
     let (_, user_id) = authenticate(&state, &req).await?;
     let profile = end_user_profile(&state, user_id).await?;
-    Ok(json_ok(serde_json::Value::Object(profile)))
+    Ok(json_no_store(
+        StatusCode::OK,
+        &serde_json::Value::Object(profile),
+    ))
 }
 
 /// Maps a refused profile change to its problem.
@@ -199,7 +199,10 @@ async fn write_profile(
         )
         .await
         .map_err(change_problem)?;
-    Ok(json_ok(serde_json::Value::Object(profile)))
+    Ok(json_no_store(
+        StatusCode::OK,
+        &serde_json::Value::Object(profile),
+    ))
 }
 
 /// `PUT /api/v1/me/profile`: replaces every attribute the end user may write.

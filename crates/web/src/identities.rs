@@ -3,10 +3,9 @@
 
 use crate::WebState;
 use crate::csrf::{self, Csrf};
-use crate::render::{PageError, page};
+use crate::render::{PageError, page, see_other};
 use crate::session_cookie::{client_ip, current_session};
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use auth::brute_force::{self, AttemptError};
@@ -108,13 +107,6 @@ fn add_page(
         step_code,
     };
     page(status, &tpl, Some(&csrf), state.secure_cookies)
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish()
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,7 +9,7 @@ pub mod identities;
 pub mod oauth;
 mod pages;
 pub mod problem;
-mod render;
+pub mod render;
 pub mod reset;
 pub mod session_cookie;
 pub mod settings;

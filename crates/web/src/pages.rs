@@ -2,10 +2,9 @@
 
 use crate::WebState;
 use crate::csrf::{self, Csrf};
-use crate::render::{PageError, page};
+use crate::render::{PageError, page, see_other};
 use crate::session_cookie::{self, client_ip, current_session, user_agent};
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use auth::accounts::{self, LoginAttempt, LoginError, SignUp, SignUpError};
@@ -34,13 +33,6 @@ fn return_query(return_to: &Option<String>) -> String {
         ),
         None => String::new(),
     }
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish()
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,6 +5,22 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use askama::Template;
 
+/// A 303 to a page of this site, never cached.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+/// A JSON answer of an API, never cached.
+pub fn json_no_store(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
+    HttpResponseBuilder::new(status)
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body.to_string())
+}
+
 /// Renders `page` with `status`; sets the CSRF cookie when the browser needs one.
 pub fn page<T: Template>(
     status: StatusCode,

@@ -4,10 +4,9 @@
 
 use crate::WebState;
 use crate::csrf::{self, Csrf};
-use crate::render::{PageError, page};
+use crate::render::{PageError, page, see_other};
 use crate::session_cookie::{client_ip, current_session};
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use auth::brute_force::{self, AttemptError};
@@ -297,8 +296,5 @@ pub async fn reset(
         .await?;
     brute_force::record_success(&state.db, &subject).await?;
     brute_force::record_success(&state.db, &format!("email:{email}")).await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, "/login?password_reset=1"))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish())
+    Ok(see_other("/login?password_reset=1"))
 }

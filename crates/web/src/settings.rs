@@ -2,11 +2,10 @@
 
 use crate::WebState;
 use crate::csrf::{self, Csrf};
-use crate::render::{PageError, page};
+use crate::render::{PageError, page, see_other};
 use crate::session_cookie::{client_ip, current_session};
 use crate::settings_form::{self, Field};
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use profile::{Audience, Change, ChangeError, Party, ProfileError};
@@ -64,13 +63,6 @@ struct Extras {
     field_errors: Vec<(String, String)>,
     current_password_error: Option<String>,
     new_password_error: Option<String>,
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish()
 }
 
 /// A short description of the browser behind a session.

@@ -3,10 +3,9 @@
 
 use crate::WebState;
 use crate::csrf::{self, Csrf};
-use crate::render::{PageError, page};
+use crate::render::{PageError, page, see_other};
 use crate::session_cookie::{client_ip, current_session};
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use auth::brute_force::{self, AttemptError};
@@ -129,13 +128,6 @@ struct VerifyPage {
 pub struct VerifyQuery {
     return_to: Option<String>,
     send_failed: Option<String>,
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish()
 }
 
 /// What the code page shows.
