@@ -204,6 +204,16 @@ async fn start_flow(server: &TestServer, rp: &Rp, browser: &reqwest::Client, ema
     }
 }
 
+/// Redeems a flow's code with its PKCE verifier.
+async fn exchange(rp: &Rp, flow: &Flow) -> openidconnect::core::CoreTokenResponse {
+    rp.exchange_code(AuthorizationCode::new(flow.code.clone()))
+        .expect("token endpoint")
+        .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier.secret().clone()))
+        .request_async(&rp_http())
+        .await
+        .expect("code exchange")
+}
+
 async fn userinfo_status(server: &TestServer, token: &str) -> u16 {
     reqwest::Client::new()
         .get(server.url("/oauth2/userinfo"))
@@ -595,13 +605,7 @@ async fn public_client_with_pkce_and_no_secret() {
     let rp = discover(&server, &reg).await;
     let b = signed_up_browser(&server, "sam@example.com").await;
     let flow = start_flow(&server, &rp, &b, "sam@example.com").await;
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(flow.code))
-        .expect("endpoint")
-        .set_pkce_verifier(flow.verifier)
-        .request_async(&rp_http())
-        .await
-        .expect("public client exchange");
+    let tokens = exchange(&rp, &flow).await;
     tokens
         .id_token()
         .expect("id token")
@@ -786,13 +790,7 @@ async fn revoked_tokens_die_at_once_and_rotated_keys_keep_old_tokens_valid() {
     let http = rp_http();
     let b = signed_up_browser(&server, "uma@example.com").await;
     let flow = start_flow(&server, &rp, &b, "uma@example.com").await;
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(flow.code))
-        .expect("endpoint")
-        .set_pkce_verifier(flow.verifier)
-        .request_async(&http)
-        .await
-        .expect("exchange");
+    let tokens = exchange(&rp, &flow).await;
     let at = tokens.access_token().secret().clone();
     let old_kid = jsonwebtoken_header(&at)["kid"]
         .as_str()
@@ -906,13 +904,7 @@ async fn logout_ends_the_refresh_tokens_of_its_session() {
     let rp = discover(&server, &reg).await;
     let b = signed_up_browser(&server, "val@example.com").await;
     let flow = start_flow(&server, &rp, &b, "val@example.com").await;
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(flow.code))
-        .expect("endpoint")
-        .set_pkce_verifier(flow.verifier)
-        .request_async(&rp_http())
-        .await
-        .expect("exchange");
+    let tokens = exchange(&rp, &flow).await;
     let home = b
         .get(server.url("/settings"))
         .send()
@@ -964,13 +956,7 @@ async fn rp_initiated_logout_with_back_channel_notification() {
     let rp = discover(&server, &reg).await;
     let b = signed_up_browser(&server, "wes@example.com").await;
     let flow = start_flow(&server, &rp, &b, "wes@example.com").await;
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(flow.code))
-        .expect("endpoint")
-        .set_pkce_verifier(flow.verifier)
-        .request_async(&rp_http())
-        .await
-        .expect("exchange");
+    let tokens = exchange(&rp, &flow).await;
     let id_token = tokens.id_token().expect("id token").to_string();
     let sid = {
         let part = id_token.split('.').nth(1).unwrap_or_default();
@@ -1056,7 +1042,6 @@ async fn two_servers_on_one_database_act_as_one() {
     let b = TestServer::start_sharing(&a).await;
     let reg = register(&a, false, false, &[]).await;
     let rp = discover(&a, &reg).await;
-    let http = rp_http();
     let user = signed_up_browser(&a, "xan@example.com").await;
 
     // The session made on A is good on B (same cookie, other process).
@@ -1068,13 +1053,7 @@ async fn two_servers_on_one_database_act_as_one() {
     assert_eq!(home.status(), 200);
 
     let flow = start_flow(&a, &rp, &user, "xan@example.com").await;
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(flow.code))
-        .expect("endpoint")
-        .set_pkce_verifier(flow.verifier)
-        .request_async(&http)
-        .await
-        .expect("exchange on A");
+    let tokens = exchange(&rp, &flow).await;
     // B shares A's keys: it accepts A's access token and refreshes A's refresh token.
     let resp = reqwest::Client::new()
         .get(b.url("/oauth2/userinfo"))
@@ -1373,13 +1352,7 @@ async fn checked_tokens_still_expire() {
     let rp = discover(&server, &reg).await;
     let b = signed_up_browser(&server, "zed@example.com").await;
     let flow = start_flow(&server, &rp, &b, "zed@example.com").await;
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(flow.code))
-        .expect("endpoint")
-        .set_pkce_verifier(flow.verifier)
-        .request_async(&rp_http())
-        .await
-        .expect("exchange");
+    let tokens = exchange(&rp, &flow).await;
     let at = tokens.access_token().secret().clone();
     assert_eq!(userinfo_status(&server, &at).await, 200);
     assert_eq!(
