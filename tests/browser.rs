@@ -322,6 +322,45 @@ async fn the_settings_page_in_a_real_browser() {
             .screenshot(&shots.join("settings-saved.png"))
             .await?;
 
+        // Upload a picture from the file input; the page shows the cropped image.
+        let photo = dir.path().join("photo.png");
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(300, 200, |x, _| {
+            image::Rgb(if x < 150 { [200, 40, 40] } else { [40, 40, 200] })
+        }))
+        .save(&photo)
+        .expect("photo");
+        wait_for(&browser, By::Id("avatar"))
+            .await?
+            .send_keys(photo.display().to_string())
+            .await?;
+        wait_for(&browser, By::Css("form[action='/settings/avatar'] button"))
+            .await?
+            .click()
+            .await?;
+        wait_url(&browser, "saved=avatar").await?;
+        let img = wait_for(&browser, By::Css("img.avatar")).await?;
+        let src = img.attr("src").await?.unwrap_or_default();
+        assert!(src.starts_with(&server.url("/images/")), "{src}");
+        let mut natural = serde_json::Value::Null;
+        for _ in 0..50 {
+            natural = browser
+                .execute(
+                    "const i = document.querySelector('img.avatar'); return i.complete ? i.naturalWidth : -1;",
+                    vec![],
+                )
+                .await?
+                .json()
+                .clone();
+            if natural != serde_json::json!(-1) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(natural, serde_json::json!(200), "the uploaded avatar loads");
+        browser
+            .screenshot(&shots.join("settings-avatar.png"))
+            .await?;
+
         // At 360 px wide the page fits: nothing scrolls sideways.
         browser.set_window_rect(0, 0, 360, 800).await?;
         browser.goto(server.url("/settings")).await?;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::flows::{self, REDIRECT, userinfo};
+use common::flows::{self, access_token, register, userinfo};
 use common::*;
 use serde_json::{Value, json};
 use store::audit::Actor;
@@ -59,55 +59,6 @@ async fn user_with_profile(server: &TestServer, email: &str) -> (reqwest::Client
         .await
         .expect("admin sets values");
     (b, candidate.user_id)
-}
-
-async fn register(server: &TestServer, third_party: bool) -> (String, String) {
-    let r = oidc::clients::register_client(
-        server.db(),
-        server.clock.as_ref(),
-        oidc::clients::ClientRegistration {
-            name: "App".into(),
-            redirect_uris: vec![REDIRECT.into()],
-            third_party,
-            ..Default::default()
-        },
-        Actor::Cli,
-    )
-    .await
-    .expect("client");
-    (r.client.client_id, r.client_secret.unwrap_or_default())
-}
-
-/// A code flow for a signed-in browser (consenting if asked); returns the access token.
-async fn access_token(
-    server: &TestServer,
-    b: &reqwest::Client,
-    client: &(String, String),
-    scope: &str,
-) -> String {
-    let path = flows::authorize_path(&client.0, scope, &[]);
-    let mut resp = b.get(server.url(&path)).send().await.expect("authorize");
-    if resp.status() == 200 {
-        let html = resp.text().await.expect("consent");
-        let token = hidden_field(&html, "csrf_token");
-        let request = hidden_field(&html, "request");
-        resp = b
-            .post(server.url("/oauth2/consent"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("request", request.as_str()),
-                ("decision", "allow"),
-            ])
-            .send()
-            .await
-            .expect("consent");
-    }
-    let code = flows::code_from(&resp);
-    let tokens = flows::exchange(server, &client.0, Some(&client.1), &code).await;
-    tokens["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_owned()
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ mod m20261122_000001_initial;
 mod m20261122_000002_oauth_grants;
 mod m20261122_000003_profile_schema;
 mod m20261122_000004_verification_and_throttling;
+mod m20261122_000005_images;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_oauth_grants::Migration),
             Box::new(m20261122_000003_profile_schema::Migration),
             Box::new(m20261122_000004_verification_and_throttling::Migration),
+            Box::new(m20261122_000005_images::Migration),
         ]
     }
 }

@@ -86,3 +86,53 @@ pub async fn tokens_for(
     let code = code_from(&resp);
     exchange(server, client_id, secret, &code).await
 }
+
+/// Registers a client (first- or third-party) with `REDIRECT`: (client id, secret).
+pub async fn register(server: &TestServer, third_party: bool) -> (String, String) {
+    let r = oidc::clients::register_client(
+        server.db(),
+        server.clock.as_ref(),
+        oidc::clients::ClientRegistration {
+            name: "App".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            third_party,
+            ..Default::default()
+        },
+        store::audit::Actor::Cli,
+    )
+    .await
+    .expect("client");
+    (r.client.client_id, r.client_secret.unwrap_or_default())
+}
+
+/// A code flow for a signed-in browser (consenting if asked); returns the access token.
+pub async fn access_token(
+    server: &TestServer,
+    b: &reqwest::Client,
+    client: &(String, String),
+    scope: &str,
+) -> String {
+    let path = authorize_path(&client.0, scope, &[]);
+    let mut resp = b.get(server.url(&path)).send().await.expect("authorize");
+    if resp.status() == 200 {
+        let html = resp.text().await.expect("consent");
+        let token = super::hidden_field(&html, "csrf_token");
+        let request = super::hidden_field(&html, "request");
+        resp = b
+            .post(server.url("/oauth2/consent"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("request", request.as_str()),
+                ("decision", "allow"),
+            ])
+            .send()
+            .await
+            .expect("consent");
+    }
+    let code = code_from(&resp);
+    let tokens = exchange(server, &client.0, Some(&client.1), &code).await;
+    tokens["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
+}

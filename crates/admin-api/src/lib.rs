@@ -8,6 +8,7 @@
 
 mod clients;
 mod events;
+mod images;
 mod schema;
 mod users;
 
@@ -71,6 +72,12 @@ pub fn configure(cfg: &mut web_actix::ServiceConfig) {
             .route(
                 "/users/{id}/profile",
                 web_actix::patch().to(users::patch_profile),
+            )
+            .route("/users/{id}/avatar", web_actix::post().to(images::avatar))
+            .route("/users/{id}/cover", web_actix::post().to(images::cover))
+            .route(
+                "/users/{id}/images/{attribute}",
+                web_actix::post().to(images::attribute),
             )
             .route("/users/{id}/disable", web_actix::post().to(users::disable))
             .route("/users/{id}/enable", web_actix::post().to(users::enable))

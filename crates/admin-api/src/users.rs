@@ -19,7 +19,7 @@ fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such user")
 }
 
-fn user_id(raw: &str) -> Result<Uuid, Problem> {
+pub(crate) fn user_id(raw: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(raw).map_err(|_| not_found())
 }
 

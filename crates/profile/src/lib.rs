@@ -4,15 +4,18 @@
 pub mod access;
 pub mod document;
 pub mod generated;
+pub mod images;
 pub mod schema;
 pub mod service;
 pub mod standard;
+pub mod uploads;
 pub mod validate;
 
 pub use access::{Access, Level, Party};
 pub use document::{Audience, Change, ProfileError};
 pub use schema::{AttributeType, ProfileSchema, SchemaError};
 pub use service::{Author, ChangeError, ProfileService, SchemaChangeError};
+pub use uploads::{ImageTarget, PublicImages, UploadError};
 
 /// What a new profile starts with: a generated nickname (unless turned off) and avatar seed.
 #[derive(Debug, Clone, PartialEq)]

@@ -78,6 +78,8 @@ pub struct LoadedProfile {
     pub values: StoredValues,
     pub login_ids: Vec<LoginId>,
     pub avatar_seed: String,
+    /// The cover image's URL, if one was uploaded.
+    pub cover: Option<String>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -103,6 +105,7 @@ impl LoadedProfile {
                 })
                 .collect(),
             avatar_seed: stored.avatar_seed,
+            cover: stored.cover,
             updated_at: stored.updated_at,
         }
     }
@@ -111,7 +114,9 @@ impl LoadedProfile {
 /// Shared by every request.
 #[derive(Debug)]
 pub struct ProfileService {
-    issuer: String,
+    pub(crate) issuer: String,
+    /// Bounds how many uploads are decoded at once (each may take tens of MB while it runs).
+    pub(crate) decoding: tokio::sync::Semaphore,
     schema: RwLock<Arc<ProfileSchema>>,
     version: AtomicI64,
     checked: RwLock<Instant>,
@@ -197,6 +202,9 @@ impl ProfileService {
         let stored = store::profile_schema::load_schema(db).await?;
         Ok(Self {
             issuer: issuer.to_owned(),
+            decoding: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
             schema: RwLock::new(Arc::new(from_stored(&stored)?)),
             version: AtomicI64::new(stored.version),
             checked: RwLock::new(Instant::now()),
@@ -284,23 +292,9 @@ impl ProfileService {
             return Ok(None);
         };
         let identities = store::accounts::list_identities(db, user_id).await?;
-        Ok(Some(LoadedProfile {
-            user_id,
-            values: StoredValues {
-                standard: object(&stored.standard_attributes),
-                custom: object(&stored.custom_attributes),
-            },
-            login_ids: identities
-                .into_iter()
-                .map(|i| LoginId {
-                    kind: i.kind,
-                    value: i.value,
-                    verified: i.verified_at.is_some(),
-                })
-                .collect(),
-            avatar_seed: stored.avatar_seed,
-            updated_at: stored.updated_at,
-        }))
+        Ok(Some(LoadedProfile::from_stored(
+            user_id, stored, identities,
+        )))
     }
 
     /// The profile JSON of a loaded profile for `audience`.
@@ -349,30 +343,63 @@ impl ProfileService {
             .load(db, user_id)
             .await?
             .ok_or(ChangeError::NoSuchUser)?;
+        let applied = document::apply(&schema, &current.values, &current.login_ids, party, change)?;
+        self.commit(db, clock, &schema, &current, applied, Extra::default(), by)
+            .await?;
+        let after = self
+            .load(db, user_id)
+            .await?
+            .ok_or(ChangeError::NoSuchUser)?;
+        Ok(self.render(&schema, &after, Audience::Party(party)))
+    }
+
+    /// Stores an accepted change (with what comes along with it) in one transaction, unless
+    /// nothing changed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn commit(
+        &self,
+        db: &Db,
+        clock: &dyn Clock,
+        schema: &ProfileSchema,
+        current: &LoadedProfile,
+        applied: Applied,
+        extra: Extra,
+        by: Author,
+    ) -> Result<(), ChangeError> {
         let Applied {
             values,
-            changed,
+            mut changed,
             regenerate_avatar,
-        } = document::apply(&schema, &current.values, &current.login_ids, party, change)?;
-        if changed.is_empty() && !regenerate_avatar {
-            return Ok(self.render(&schema, &current, Audience::Party(party)));
+        } = applied;
+        let cover_changed = extra.cover.as_ref().is_some_and(|c| *c != current.cover);
+        if cover_changed {
+            changed.push("cover".into());
+        }
+        if changed.is_empty() && !regenerate_avatar && extra.image.is_none() {
+            return Ok(());
         }
         let seed = if regenerate_avatar {
             crate::generated::avatar_seed()
         } else {
             current.avatar_seed.clone()
         };
+        let mut detail = change_detail(schema, &values, &changed, regenerate_avatar);
+        if let (Some(image), Some(obj)) = (&extra.image, detail.as_object_mut()) {
+            obj.insert("image".into(), Value::String(image.id.clone()));
+        }
         let event = NewEvent::new("profile.updated", by.actor)
-            .user(user_id)
+            .user(current.user_id)
             .ip(by.ip)
-            .detail(change_detail(&schema, &values, &changed, regenerate_avatar));
+            .detail(detail);
         let saved = store::accounts::save_profile(
             db,
-            user_id,
+            current.user_id,
             store::accounts::ProfileWrite {
-                standard_attributes: Value::Object(values.standard.clone()),
-                custom_attributes: Value::Object(values.custom.clone()),
-                avatar_seed: seed.clone(),
+                standard_attributes: Value::Object(values.standard),
+                custom_attributes: Value::Object(values.custom),
+                avatar_seed: seed,
+                cover: extra.cover.unwrap_or_else(|| current.cover.clone()),
+                image: extra.image,
             },
             current.updated_at,
             clock.now(),
@@ -382,12 +409,17 @@ impl ProfileService {
         if !saved {
             return Err(ChangeError::Conflict);
         }
-        let after = self
-            .load(db, user_id)
-            .await?
-            .ok_or(ChangeError::NoSuchUser)?;
-        Ok(self.render(&schema, &after, Audience::Party(party)))
+        Ok(())
     }
+}
+
+/// What a profile write carries besides attribute values.
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    /// A new cover URL (`Some(None)` removes it).
+    pub cover: Option<Option<String>>,
+    /// An uploaded image to store with the change.
+    pub image: Option<store::images::NewImage>,
 }
 
 /// The audit detail of a change: the attributes changed, with the new values of those the bearer

@@ -114,6 +114,7 @@ pub async fn create_account(
         standard: Set(account.standard_attributes),
         custom: Set(account.custom_attributes),
         avatar_seed: Set(account.avatar_seed),
+        cover: Set(None),
         updated_at: Set(now_ms),
     })
     .exec_without_returning(&tx)
@@ -227,6 +228,8 @@ pub struct StoredProfile {
     pub standard_attributes: serde_json::Value,
     pub custom_attributes: serde_json::Value,
     pub avatar_seed: String,
+    /// The cover image's URL, if one was uploaded.
+    pub cover: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -238,6 +241,7 @@ pub async fn find_profile(db: &Db, user_id: Uuid) -> Result<Option<StoredProfile
             standard_attributes: p.standard,
             custom_attributes: p.custom,
             avatar_seed: p.avatar_seed,
+            cover: p.cover,
             updated_at: from_millis(p.updated_at),
         }))
 }
@@ -248,16 +252,19 @@ pub async fn count_users(db: &Db) -> Result<u64, StoreError> {
     Ok(users::Entity::find().count(&db.read).await?)
 }
 
-/// Writes a profile's values if nobody changed it since `expected_updated_at` (optimistic
-/// concurrency), recording `event`. Returns `false` when someone else changed it first.
 /// New values for a profile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfileWrite {
     pub standard_attributes: serde_json::Value,
     pub custom_attributes: serde_json::Value,
     pub avatar_seed: String,
+    pub cover: Option<String>,
+    /// An uploaded image the new values point at, stored in the same transaction.
+    pub image: Option<crate::images::NewImage>,
 }
 
+/// Writes a profile's values if nobody changed it since `expected_updated_at` (optimistic
+/// concurrency), recording `event`. Returns `false` when someone else changed it first.
 pub async fn save_profile(
     db: &Db,
     user_id: Uuid,
@@ -279,6 +286,7 @@ pub async fn save_profile(
             Expr::value(write.custom_attributes),
         )
         .col_expr(profiles::Column::AvatarSeed, Expr::value(write.avatar_seed))
+        .col_expr(profiles::Column::Cover, Expr::value(write.cover))
         .col_expr(profiles::Column::UpdatedAt, Expr::value(new_updated))
         .filter(profiles::Column::UserId.eq(user_id))
         .filter(profiles::Column::UpdatedAt.eq(to_millis(expected_updated_at)))
@@ -287,6 +295,9 @@ pub async fn save_profile(
     if updated.rows_affected == 0 {
         tx.rollback().await?;
         return Ok(false);
+    }
+    if let Some(image) = write.image {
+        crate::images::replace(&tx, user_id, image, now).await?;
     }
     audit::insert(&tx, event, now).await?;
     tx.commit().await?;

@@ -565,6 +565,7 @@ pub async fn userinfo_bundle(
         standard_attributes: first.try_get("", "standard")?,
         custom_attributes: first.try_get("", "custom")?,
         avatar_seed: first.try_get("", "avatar_seed")?,
+        cover: None,
         updated_at: from_millis(first.try_get("", "updated_at")?),
     };
     let third_party: bool = first.try_get("", "third_party")?;

@@ -16,7 +16,7 @@ use store::audit::Actor;
 const WRITE_SCOPE: &str = "profile:write";
 
 /// The user behind the request's bearer token.
-async fn authenticate(
+pub(crate) async fn authenticate(
     state: &WebState,
     req: &HttpRequest,
 ) -> Result<(VerifiedToken, Uuid), Problem> {
@@ -53,6 +53,22 @@ async fn authenticate(
         )
     })?;
     Ok((verified, user_id))
+}
+
+/// The user behind a bearer token that may change the profile (`profile:write`).
+pub(crate) async fn authenticate_writer(
+    state: &WebState,
+    req: &HttpRequest,
+) -> Result<Uuid, Problem> {
+    let (token, user_id) = authenticate(state, req).await?;
+    if !token.claims.has_scope(WRITE_SCOPE) {
+        return Err(Problem::bearer(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "changing the profile needs the profile:write scope",
+        ));
+    }
+    Ok(user_id)
 }
 
 fn not_found() -> Problem {
@@ -169,14 +185,7 @@ async fn write_profile(
     body: &[u8],
     put: bool,
 ) -> Result<HttpResponse, Problem> {
-    let (token, user_id) = authenticate(state, req).await?;
-    if !token.claims.has_scope(WRITE_SCOPE) {
-        return Err(Problem::bearer(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            "changing the profile needs the profile:write scope",
-        ));
-    }
+    let user_id = authenticate_writer(state, req).await?;
     let doc = parse_json_body(req, body)?;
     let change = if put {
         Change::Put(&doc)

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod csrf;
 pub mod identities;
+pub mod images;
 pub mod oauth;
 mod pages;
 pub mod problem;
@@ -14,6 +15,7 @@ pub mod reset;
 pub mod session_cookie;
 pub mod settings;
 pub mod settings_form;
+pub mod settings_images;
 pub mod verification;
 
 use actix_web::web;
@@ -75,6 +77,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/settings/apps/{client_id}/revoke",
             web::post().to(settings::revoke_app),
         )
+        .route("/settings/avatar", web::post().to(settings_images::avatar))
+        .route("/settings/cover", web::post().to(settings_images::cover))
+        .route(
+            "/settings/images/{attribute}",
+            web::post().to(settings_images::attribute),
+        )
         .route(
             "/settings/avatar/regenerate",
             web::post().to(settings::regenerate_avatar),
@@ -108,6 +116,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/me/profile", web::get().to(api::get_profile))
         .route("/api/v1/me/profile", web::put().to(api::put_profile))
         .route("/api/v1/me/profile", web::patch().to(api::patch_profile))
+        .route("/api/v1/me/avatar", web::post().to(images::upload_avatar))
+        .route("/api/v1/me/cover", web::post().to(images::upload_cover))
+        .route(
+            "/api/v1/me/images/{attribute}",
+            web::post().to(images::upload_attribute),
+        )
+        .route(
+            "/api/v1/users/{selector}/avatar",
+            web::get().to(images::public_avatar),
+        )
+        .route(
+            "/api/v1/users/{selector}/cover",
+            web::get().to(images::public_cover),
+        )
+        .route("/images/{id}", web::get().to(images::serve))
         .route("/avatars/{user_id}/{file}", web::get().to(api::avatar))
         .route("/oauth2/authorize", web::get().to(oauth::authorize_get))
         .route("/oauth2/authorize", web::post().to(oauth::authorize_post))

@@ -28,6 +28,13 @@ struct AppRow {
     granted: String,
 }
 
+struct ImageRow {
+    name: String,
+    label: String,
+    url: Option<String>,
+    error: Option<String>,
+}
+
 struct SessionRow {
     id: String,
     device: String,
@@ -51,18 +58,25 @@ struct SettingsPage {
     min_length: usize,
     picture: Option<String>,
     picture_is_generated: bool,
+    can_upload_avatar: bool,
+    avatar_error: Option<String>,
+    cover: Option<String>,
+    cover_error: Option<String>,
+    image_rows: Vec<ImageRow>,
     apps: Vec<AppRow>,
 }
 
 /// What to show besides the stored values.
 #[derive(Default)]
-struct Extras {
-    notice: Option<String>,
-    error: Option<String>,
-    typed: Option<HashMap<String, String>>,
-    field_errors: Vec<(String, String)>,
-    current_password_error: Option<String>,
-    new_password_error: Option<String>,
+pub(crate) struct Extras {
+    pub(crate) notice: Option<String>,
+    pub(crate) error: Option<String>,
+    /// A refused upload: the form it came from (`avatar`, `cover`, or an attribute name) and why.
+    pub(crate) upload_error: Option<(String, String)>,
+    pub(crate) typed: Option<HashMap<String, String>>,
+    pub(crate) field_errors: Vec<(String, String)>,
+    pub(crate) current_password_error: Option<String>,
+    pub(crate) new_password_error: Option<String>,
 }
 
 /// A short description of the browser behind a session.
@@ -84,7 +98,7 @@ fn device(user_agent: Option<&str>) -> String {
     }
 }
 
-async fn render(
+pub(crate) async fn render(
     state: &WebState,
     req: &HttpRequest,
     session: &Session,
@@ -130,6 +144,32 @@ async fn render(
         .first()
         .map(|i| i.value.clone())
         .unwrap_or_else(|| session.user_id.to_string());
+    let upload_error = |target: &str| {
+        extras
+            .upload_error
+            .as_ref()
+            .filter(|(t, _)| t == target)
+            .map(|(_, m)| m.clone())
+    };
+    let custom_values = view.get("custom_attributes").and_then(|v| v.as_object());
+    let image_rows = schema
+        .custom
+        .iter()
+        .filter(|d| d.kind == profile::AttributeType::Image && d.access.end_user.can_write())
+        .map(|d| ImageRow {
+            name: d.name.clone(),
+            label: d.display_label(),
+            url: custom_values
+                .and_then(|c| c.get(&d.name))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            error: upload_error(&d.name),
+        })
+        .collect();
+    let can_upload_avatar = schema
+        .standard
+        .get("picture")
+        .is_some_and(|a| a.end_user.can_write());
     let csrf = Csrf::for_request(req);
     let tpl = SettingsPage {
         csrf_token: csrf.form_token(),
@@ -161,6 +201,11 @@ async fn render(
         min_length: state.password_policy.min_length,
         picture,
         picture_is_generated,
+        can_upload_avatar,
+        avatar_error: upload_error("avatar"),
+        cover: loaded.cover.clone(),
+        cover_error: upload_error("cover"),
+        image_rows,
         apps: store::oauth::connected_apps(&state.db, session.user_id)
             .await?
             .into_iter()
@@ -176,7 +221,7 @@ async fn render(
 }
 
 /// The signed-in, verified session, or where to send the browser.
-async fn session_or_redirect(
+pub(crate) async fn session_or_redirect(
     state: &WebState,
     req: &HttpRequest,
 ) -> Result<Result<Session, HttpResponse>, PageError> {
@@ -216,6 +261,8 @@ pub async fn show(
         }
         Some("sessions") => Some("The session was signed out.".to_owned()),
         Some("avatar") => Some("You have a new avatar.".to_owned()),
+        Some("cover") => Some("You have a new cover image.".to_owned()),
+        Some("image") => Some("The image was saved.".to_owned()),
         Some("app") => Some("The app can no longer use your account.".to_owned()),
         Some("identity_added") => Some("The login ID was added.".to_owned()),
         Some("identity_removed") => Some("The login ID was removed.".to_owned()),

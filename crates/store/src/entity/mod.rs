@@ -8,6 +8,7 @@ pub mod consents;
 pub mod custom_attributes;
 pub mod grants;
 pub mod identities;
+pub mod images;
 pub mod password_credentials;
 pub mod profile_schema_version;
 pub mod profiles;

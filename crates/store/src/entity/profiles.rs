@@ -8,6 +8,7 @@ pub struct Model {
     pub standard: Json,
     pub custom: Json,
     pub avatar_seed: String,
+    pub cover: Option<String>,
     pub updated_at: i64,
 }
 
