@@ -2,50 +2,9 @@
 
 mod common;
 
+use common::admin::{admin_key, call};
 use common::*;
-use serde_json::{Value, json};
-
-async fn admin_key(server: &TestServer) -> String {
-    auth::admin_keys::create_admin_key(
-        server.db(),
-        server.clock.as_ref(),
-        "tests",
-        store::audit::Actor::Cli,
-    )
-    .await
-    .expect("key")
-    .key
-}
-
-async fn call(
-    server: &TestServer,
-    key: Option<&str>,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut req =
-        reqwest::Client::new().request(method, server.url(&format!("/admin/api/v1{path}")));
-    if let Some(key) = key {
-        req = req.bearer_auth(key);
-    }
-    if let Some(body) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let resp = req.send().await.expect("admin api");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    if status >= 400 {
-        assert_eq!(
-            headers.get("content-type").and_then(|v| v.to_str().ok()),
-            Some("application/problem+json"),
-            "{status}"
-        );
-    }
-    (status, resp.json().await.unwrap_or(Value::Null), headers)
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn admin_keys_are_required_and_checked() {

@@ -2,6 +2,7 @@
 //! with a cookie jar, and helpers to read forms.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod flows;
 pub mod peers;
 

@@ -1,6 +1,6 @@
 //! Client routes: `GET|POST /clients`, `GET|PATCH|DELETE /clients/{id}`, `POST /clients/{id}/secret`.
 
-use crate::{AdminState, authenticate};
+use crate::{AdminState, authenticate, paging};
 use ::web::api::parse_json_body;
 use ::web::problem::Problem;
 use ::web::render::json_no_store;
@@ -66,36 +66,14 @@ pub async fn list(
     page: web::Query<Page>,
 ) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
-    let bad = |p: &str, m: &str| {
-        Problem::new(StatusCode::BAD_REQUEST, "Bad Request", m.to_owned())
-            .with_errors(vec![(p.to_owned(), m.to_owned())])
-    };
-    let limit = match page.limit.as_deref() {
-        None => 50,
-        Some(l) => match l.parse::<u64>() {
-            Ok(n) if (1..=200).contains(&n) => n,
-            _ => return Err(bad("/limit", "limit must be between 1 and 200")),
-        },
-    };
-    let after = match page.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => {
-            Some(store::Uuid::parse_str(c).map_err(|_| bad("/cursor", "the cursor is not valid"))?)
-        }
-    };
-    let mut items = store::clients::list_clients_page(&state.db, after, limit + 1)
+    let limit = paging::limit(page.limit.as_deref())?;
+    let after = paging::cursor(page.cursor.as_deref())?;
+    let items = store::clients::list_clients_page(&state.db, after, limit + 1)
         .await
         .map_err(Problem::internal)?;
-    let next = (items.len() as u64 > limit).then(|| {
-        items.truncate(limit as usize);
-        items.last().map(|c| c.id.to_string())
-    });
     Ok(json_no_store(
         StatusCode::OK,
-        &json!({
-            "items": items.iter().map(client_json).collect::<Vec<_>>(),
-            "next_cursor": next.flatten(),
-        }),
+        &paging::page(items, limit, |c| c.id, client_json),
     ))
 }
 

@@ -9,7 +9,10 @@
 mod clients;
 mod events;
 mod images;
+mod keys;
+mod paging;
 mod schema;
+mod user_search;
 mod users;
 
 use ::web::problem::Problem;
@@ -51,6 +54,11 @@ pub async fn authenticate(state: &AdminState, req: &HttpRequest) -> Result<Admin
     let hash = auth::secrets::hash_secret(key);
     match store::admin_keys::find_live_key(&state.db, &hash).await {
         Ok(Some((id, stored))) if auth::secrets::constant_time_eq(&stored, &hash) => {
+            if let Err(e) =
+                store::admin_keys::touch_admin_key(&state.db, id, state.clock.now()).await
+            {
+                tracing::warn!(error = %e, "could not record the admin key's use");
+            }
             Ok(AdminKeyId(id))
         }
         Ok(_) => Err(unauthorized("the admin key is not valid")),
@@ -62,6 +70,7 @@ pub async fn authenticate(state: &AdminState, req: &HttpRequest) -> Result<Admin
 pub fn configure(cfg: &mut web_actix::ServiceConfig) {
     cfg.service(
         web_actix::scope("/admin/api/v1")
+            .route("/users", web_actix::get().to(user_search::list))
             .route("/users", web_actix::post().to(users::create))
             .route("/users/{id}", web_actix::get().to(users::get))
             .route("/users/{id}", web_actix::delete().to(users::delete))
@@ -74,6 +83,12 @@ pub fn configure(cfg: &mut web_actix::ServiceConfig) {
                 web_actix::patch().to(users::patch_profile),
             )
             .route("/users/{id}/avatar", web_actix::post().to(images::avatar))
+            .route(
+                "/users/{id}/identities",
+                web_actix::post().to(users::add_identity),
+            )
+            .route("/admin-keys", web_actix::get().to(keys::list))
+            .route("/admin-keys/{id}", web_actix::delete().to(keys::revoke))
             .route("/users/{id}/cover", web_actix::post().to(images::cover))
             .route(
                 "/users/{id}/images/{attribute}",

@@ -33,6 +33,32 @@ fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
     .with_errors(vec![(pointer.to_owned(), message)])
 }
 
+/// An identity as the Admin API shows it.
+pub(crate) fn identity_json(i: &store::accounts::Identity) -> Value {
+    json!({
+        "id": i.id,
+        "type": i.kind.as_str(),
+        "value": i.value,
+        "verified": i.verified_at.is_some(),
+    })
+}
+
+/// The user resource (SPEC §6) from rows already read.
+pub(crate) fn user_resource(
+    user: &store::accounts::User,
+    identities: &[&store::accounts::Identity],
+    profile: serde_json::Map<String, Value>,
+) -> Value {
+    json!({
+        "id": user.id,
+        "created_at": user.created_at.to_rfc3339(),
+        "last_login_at": user.last_login_at.map(|t| t.to_rfc3339()),
+        "disabled": user.disabled,
+        "identities": identities.iter().map(|i| identity_json(i)).collect::<Vec<_>>(),
+        "profile": profile,
+    })
+}
+
 /// The user resource (SPEC §6).
 async fn user_json(state: &AdminState, id: Uuid) -> Result<Value, Problem> {
     let user = store::accounts::find_user(&state.db, id)
@@ -48,19 +74,11 @@ async fn user_json(state: &AdminState, id: Uuid) -> Result<Value, Problem> {
         .await
         .map_err(Problem::internal)?
         .ok_or_else(not_found)?;
-    Ok(json!({
-        "id": user.id,
-        "created_at": user.created_at.to_rfc3339(),
-        "last_login_at": user.last_login_at.map(|t| t.to_rfc3339()),
-        "disabled": user.disabled,
-        "identities": identities.iter().map(|i| json!({
-            "id": i.id,
-            "type": i.kind.as_str(),
-            "value": i.value,
-            "verified": i.verified_at.is_some(),
-        })).collect::<Vec<_>>(),
-        "profile": profile,
-    }))
+    Ok(user_resource(
+        &user,
+        &identities.iter().collect::<Vec<_>>(),
+        profile,
+    ))
 }
 
 /// `GET /users/{id}`.
@@ -86,51 +104,65 @@ fn identities_from(body: &Value) -> Result<Vec<NewIdentity>, Problem> {
     let mut out: Vec<NewIdentity> = Vec::new();
     for (i, item) in list.iter().enumerate() {
         let pointer = format!("/identities/{i}");
-        let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
-        let raw = item
-            .get("value")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let (kind, value) = match kind {
-            "email" => (
-                IdentityKind::Email,
-                auth::login_id::normalise_email(raw)
-                    .map_err(|e| invalid(&format!("{pointer}/value"), e.to_string()))?,
-            ),
-            "username" => (
-                IdentityKind::Username,
-                auth::login_id::normalise_username(raw)
-                    .map_err(|e| invalid(&format!("{pointer}/value"), e.to_string()))?,
-            ),
-            "phone" => (
-                IdentityKind::Phone,
-                profile::validate::phone_number(&json!(raw))
-                    .map(|v| v.as_str().unwrap_or_default().to_owned())
-                    .map_err(|m| {
-                        invalid(&format!("{pointer}/value"), format!("the phone number {m}"))
-                    })?,
-            ),
-            _ => {
-                return Err(invalid(
-                    &format!("{pointer}/type"),
-                    "must be email, phone or username",
-                ));
-            }
-        };
-        if out.iter().any(|o| o.kind == kind && o.value == value) {
+        let identity = identity_from(item, &pointer)?;
+        if out
+            .iter()
+            .any(|o| o.kind == identity.kind && o.value == identity.value)
+        {
             return Err(invalid(&format!("{pointer}/value"), "is given twice"));
         }
-        let verified = item
-            .get("verified")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        out.push(NewIdentity {
-            kind,
-            value,
-            verified,
-        });
+        out.push(identity);
     }
     Ok(out)
+}
+
+/// Reads one identity (`{"type", "value", "verified"}`) into a normalised login ID; `pointer`
+/// locates it in the request for errors.
+pub(crate) fn identity_from(item: &Value, pointer: &str) -> Result<NewIdentity, Problem> {
+    if !item.is_object() {
+        return Err(invalid(pointer, "must be an object with type and value"));
+    }
+    let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
+    let raw = item
+        .get("value")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (kind, value) = match kind {
+        "email" => (
+            IdentityKind::Email,
+            auth::login_id::normalise_email(raw)
+                .map_err(|e| invalid(&format!("{pointer}/value"), e.to_string()))?,
+        ),
+        "username" => (
+            IdentityKind::Username,
+            auth::login_id::normalise_username(raw)
+                .map_err(|e| invalid(&format!("{pointer}/value"), e.to_string()))?,
+        ),
+        "phone" => (
+            IdentityKind::Phone,
+            profile::validate::phone_number(&json!(raw))
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .map_err(|m| {
+                    invalid(&format!("{pointer}/value"), format!("the phone number {m}"))
+                })?,
+        ),
+        _ => {
+            return Err(invalid(
+                &format!("{pointer}/type"),
+                "must be email, phone or username",
+            ));
+        }
+    };
+    let verified = match item.get("verified") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid(&format!("{pointer}/verified"), "must be a boolean")),
+    };
+    Ok(NewIdentity {
+        kind,
+        value,
+        verified,
+    })
 }
 
 /// `POST /users`: identities, optional password and profile, in one transaction.
@@ -428,6 +460,58 @@ pub async fn identities(
         StatusCode::OK,
         &json!({ "items": user["identities"], "next_cursor": null }),
     ))
+}
+
+/// `POST /users/{id}/identities` with `{"type", "value", "verified"}`: adds a login ID (409 when
+/// another account has it).
+pub async fn add_identity(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let id = user_id(&path.into_inner())?;
+    let body = parse_json_body(&req, &body)?;
+    let identity = identity_from(&body, "")?;
+    store::accounts::find_user(&state.db, id)
+        .await
+        .map_err(Problem::internal)?
+        .ok_or_else(not_found)?;
+    let event = NewEvent::new("identity.added", Actor::AdminKey(key.0))
+        .user(id)
+        .detail(json!({ "type": identity.kind.as_str(), "verified": identity.verified }));
+    let identity_id = match store::accounts::add_identity(
+        &state.db,
+        id,
+        identity,
+        state.clock.now(),
+        event,
+    )
+    .await
+    {
+        Ok(identity_id) => identity_id,
+        Err(StoreError::Conflict(_)) => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                "this login ID is already taken",
+            )
+            .with_errors(vec![(
+                "/value".into(),
+                "is already taken by an account".into(),
+            )]));
+        }
+        Err(e) => return Err(Problem::internal(e)),
+    };
+    let identities = store::accounts::list_identities(&state.db, id)
+        .await
+        .map_err(Problem::internal)?;
+    let added = identities
+        .iter()
+        .find(|i| i.id == identity_id)
+        .ok_or_else(not_found)?;
+    Ok(json_no_store(StatusCode::CREATED, &identity_json(added)))
 }
 
 /// `DELETE /users/{id}/identities/{identity_id}`: never the last one (409).

@@ -132,6 +132,7 @@ pub async fn create_account(
         .await
         .map_err(|e| StoreError::conflict_or(e, "login ID"))?;
     }
+    crate::search::reindex(&tx, account.user_id).await?;
     if let Some(hash) = account.password_hash {
         password_credentials::Entity::insert(password_credentials::ActiveModel {
             user_id: Set(account.user_id),
@@ -187,22 +188,31 @@ pub async fn find_login_candidate(
     }))
 }
 
+pub(crate) fn from_user_row(u: users::Model) -> User {
+    User {
+        id: u.id,
+        created_at: from_millis(u.created_at),
+        last_login_at: u.last_login_at.map(from_millis),
+        disabled: u.disabled_at.is_some(),
+    }
+}
+
 pub async fn find_user(db: &Db, user_id: Uuid) -> Result<Option<User>, StoreError> {
     Ok(users::Entity::find_by_id(user_id)
         .one(&db.read)
         .await?
-        .map(|u| User {
-            id: u.id,
-            created_at: from_millis(u.created_at),
-            last_login_at: u.last_login_at.map(from_millis),
-            disabled: u.disabled_at.is_some(),
-        }))
+        .map(from_user_row))
 }
 
 /// The user's identities, oldest first.
 pub async fn list_identities(db: &Db, user_id: Uuid) -> Result<Vec<Identity>, StoreError> {
+    identities_of(db, &[user_id]).await
+}
+
+/// The identities of several users (oldest first per user), in one query.
+pub async fn identities_of(db: &Db, user_ids: &[Uuid]) -> Result<Vec<Identity>, StoreError> {
     let rows = identities::Entity::find()
-        .filter(identities::Column::UserId.eq(user_id))
+        .filter(identities::Column::UserId.is_in(user_ids.iter().copied()))
         .order_by_asc(identities::Column::CreatedAt)
         .order_by_asc(identities::Column::Id)
         .all(&db.read)
@@ -233,17 +243,35 @@ pub struct StoredProfile {
     pub updated_at: DateTime<Utc>,
 }
 
+fn from_profile_row(p: profiles::Model) -> StoredProfile {
+    StoredProfile {
+        standard_attributes: p.standard,
+        custom_attributes: p.custom,
+        avatar_seed: p.avatar_seed,
+        cover: p.cover,
+        updated_at: from_millis(p.updated_at),
+    }
+}
+
 pub async fn find_profile(db: &Db, user_id: Uuid) -> Result<Option<StoredProfile>, StoreError> {
     Ok(profiles::Entity::find_by_id(user_id)
         .one(&db.read)
         .await?
-        .map(|p| StoredProfile {
-            standard_attributes: p.standard,
-            custom_attributes: p.custom,
-            avatar_seed: p.avatar_seed,
-            cover: p.cover,
-            updated_at: from_millis(p.updated_at),
-        }))
+        .map(from_profile_row))
+}
+
+/// The profiles of several users, in one query.
+pub async fn profiles_of(
+    db: &Db,
+    user_ids: &[Uuid],
+) -> Result<Vec<(Uuid, StoredProfile)>, StoreError> {
+    Ok(profiles::Entity::find()
+        .filter(profiles::Column::UserId.is_in(user_ids.iter().copied()))
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(|p| (p.user_id, from_profile_row(p)))
+        .collect())
 }
 
 /// Counts users (for tests and metrics).
@@ -299,6 +327,7 @@ pub async fn save_profile(
     if let Some(image) = write.image {
         crate::images::replace(&tx, user_id, image, now).await?;
     }
+    crate::search::reindex(&tx, user_id).await?;
     audit::insert(&tx, event, now).await?;
     tx.commit().await?;
     Ok(true)
@@ -399,6 +428,7 @@ pub async fn add_identity(
     .exec_without_returning(&tx)
     .await
     .map_err(|e| StoreError::conflict_or(e, "login ID"))?;
+    crate::search::reindex(&tx, user_id).await?;
     audit::insert(&tx, event, now).await?;
     tx.commit().await?;
     Ok(id)
@@ -440,6 +470,7 @@ pub async fn remove_identity(
     identities::Entity::delete_by_id(identity_id)
         .exec(&tx)
         .await?;
+    crate::search::reindex(&tx, user_id).await?;
     audit::insert(&tx, event, now).await?;
     tx.commit().await?;
     Ok(RemoveIdentity::Removed)

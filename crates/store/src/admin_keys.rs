@@ -51,3 +51,74 @@ pub async fn find_live_key(db: &Db, key_hash: &str) -> Result<Option<(Uuid, Stri
         .await?
         .map(|k| (k.id, k.key_hash)))
 }
+
+/// An admin key as listed (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminKeyInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Every admin key, oldest first.
+pub async fn list_admin_keys(db: &Db) -> Result<Vec<AdminKeyInfo>, StoreError> {
+    use sea_orm::QueryOrder;
+    Ok(admin_keys::Entity::find()
+        .order_by_asc(admin_keys::Column::CreatedAt)
+        .order_by_asc(admin_keys::Column::Id)
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(|k| AdminKeyInfo {
+            id: k.id,
+            name: k.name,
+            created_at: crate::from_millis(k.created_at),
+            last_used_at: k.last_used_at.map(crate::from_millis),
+            revoked_at: k.revoked_at.map(crate::from_millis),
+        })
+        .collect())
+}
+
+/// Revokes a key (it stops working at once), recording `event`. Returns whether a live key with
+/// that id existed.
+pub async fn revoke_admin_key(
+    db: &Db,
+    id: Uuid,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let tx = db.write.begin().await?;
+    let updated = admin_keys::Entity::update_many()
+        .col_expr(admin_keys::Column::RevokedAt, Expr::value(to_millis(now)))
+        .filter(admin_keys::Column::Id.eq(id))
+        .filter(admin_keys::Column::RevokedAt.is_null())
+        .exec(&tx)
+        .await?;
+    if updated.rows_affected > 0 {
+        audit::insert(&tx, event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(updated.rows_affected > 0)
+}
+
+/// Records that a key was used (at most once a minute, so reads stay cheap).
+pub async fn touch_admin_key(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+    use sea_orm::sea_query::{Condition, Expr};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let now_ms = to_millis(now);
+    admin_keys::Entity::update_many()
+        .col_expr(admin_keys::Column::LastUsedAt, Expr::value(now_ms))
+        .filter(admin_keys::Column::Id.eq(id))
+        .filter(
+            Condition::any()
+                .add(admin_keys::Column::LastUsedAt.is_null())
+                .add(admin_keys::Column::LastUsedAt.lt(now_ms - 60_000)),
+        )
+        .exec(&db.write)
+        .await?;
+    Ok(())
+}

@@ -66,8 +66,14 @@ impl Db {
     }
 
     /// Applies every pending migration.
+    /// Applies pending migrations, then fills derived data a migration cannot compute in SQL
+    /// (the user search index of a database from before it existed).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.write, None).await?;
+        let indexed = crate::search::rebuild_if_empty(self).await?;
+        if indexed > 0 {
+            tracing::info!(users = indexed, "built the user search index");
+        }
         Ok(())
     }
 

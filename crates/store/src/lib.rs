@@ -14,6 +14,7 @@ pub mod entity;
 pub mod images;
 pub mod oauth;
 pub mod profile_schema;
+pub mod search;
 pub mod sessions;
 pub mod signing_keys;
 #[cfg(any(test, feature = "testing"))]

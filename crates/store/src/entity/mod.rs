@@ -11,6 +11,7 @@ pub mod identities;
 pub mod images;
 pub mod password_credentials;
 pub mod profile_schema_version;
+pub mod profile_search;
 pub mod profiles;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;

@@ -1,0 +1,58 @@
+//! `GET /admin-keys` and `DELETE /admin-keys/{id}`: the keys that open this API (never the keys
+//! themselves, which are shown once at creation and stored hashed). A revoked key stops working
+//! at once.
+
+use crate::{AdminState, authenticate};
+use ::web::problem::Problem;
+use ::web::render::json_no_store;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+use store::Uuid;
+use store::audit::{Actor, NewEvent};
+
+/// `GET /admin-keys`.
+pub async fn list(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    authenticate(&state, &req).await?;
+    let keys = store::admin_keys::list_admin_keys(&state.db)
+        .await
+        .map_err(Problem::internal)?;
+    let items: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            json!({
+                "id": k.id,
+                "name": k.name,
+                "created_at": k.created_at.to_rfc3339(),
+                "last_used_at": k.last_used_at.map(|t| t.to_rfc3339()),
+                "revoked": k.revoked_at.is_some(),
+                "revoked_at": k.revoked_at.map(|t| t.to_rfc3339()),
+            })
+        })
+        .collect();
+    Ok(json_no_store(
+        StatusCode::OK,
+        &json!({ "items": items, "next_cursor": null }),
+    ))
+}
+
+/// `DELETE /admin-keys/{id}`: revokes the key (404 when there is no live key with that id).
+pub async fn revoke(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let not_found = || Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such admin key");
+    let id = Uuid::parse_str(&path.into_inner()).map_err(|_| not_found())?;
+    let event = NewEvent::new("admin_key.revoked", Actor::AdminKey(key.0))
+        .detail(json!({ "admin_key_id": id }));
+    if store::admin_keys::revoke_admin_key(&state.db, id, state.clock.now(), event)
+        .await
+        .map_err(Problem::internal)?
+    {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(not_found())
+    }
+}

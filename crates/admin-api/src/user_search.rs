@@ -1,0 +1,149 @@
+//! `GET /users?q=&email=&phone_number=&preferred_username=&attr.NAME=&disabled=&limit=&cursor=`:
+//! users matching every given condition, oldest first, one page at a time (see `store::search`).
+
+use crate::users::user_resource;
+use crate::{AdminState, authenticate, paging};
+use ::web::problem::Problem;
+use ::web::render::json_no_store;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use profile::service::LoadedProfile;
+use profile::{Audience, Party};
+use std::collections::HashMap;
+use store::search::UserQuery;
+
+/// The most free-text words a search may have.
+const MAX_WORDS: usize = 8;
+
+/// The normalised form of a searched login ID, or the text as typed (which then matches nothing
+/// rather than being an error: it is a search).
+fn login_id(raw: &str, normalise: impl Fn(&str) -> Option<String>) -> String {
+    normalise(raw).unwrap_or_else(|| raw.trim().to_lowercase())
+}
+
+async fn parse(state: &AdminState, query_string: &str) -> Result<UserQuery, Problem> {
+    let mut params: HashMap<String, String> = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(query_string.as_bytes()) {
+        if params.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(paging::bad(
+                &format!("/{k}"),
+                &format!("{k} is given more than once"),
+            ));
+        }
+    }
+    let mut query = UserQuery {
+        limit: paging::limit(params.get("limit").map(String::as_str))?,
+        after: paging::cursor(params.get("cursor").map(String::as_str))?,
+        ..UserQuery::default()
+    };
+    let schema = state
+        .profiles
+        .schema(&state.db)
+        .await
+        .map_err(Problem::internal)?;
+    for (key, value) in &params {
+        let value = value.as_str();
+        match key.as_str() {
+            "limit" | "cursor" => {}
+            "q" => {
+                query.words = value.split_whitespace().map(str::to_owned).collect();
+                if query.words.len() > MAX_WORDS {
+                    return Err(paging::bad("/q", "q may have at most 8 words"));
+                }
+            }
+            "email" => {
+                query.email = Some(login_id(value, |v| auth::login_id::normalise_email(v).ok()));
+            }
+            "phone_number" => {
+                query.phone_number = Some(login_id(value, |v| {
+                    profile::validate::phone_number(&serde_json::json!(v))
+                        .ok()
+                        .and_then(|n| n.as_str().map(str::to_owned))
+                }));
+            }
+            "preferred_username" => {
+                query.username = Some(login_id(value, |v| {
+                    auth::login_id::normalise_username(v).ok()
+                }));
+            }
+            "disabled" => {
+                query.disabled = Some(match value {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(paging::bad("/disabled", "disabled must be true or false")),
+                });
+            }
+            other => match other.strip_prefix("attr.") {
+                Some(name) => {
+                    let def = schema.find_custom(name).ok_or_else(|| {
+                        paging::bad(
+                            &format!("/{other}"),
+                            &format!("there is no custom attribute named {name}"),
+                        )
+                    })?;
+                    query.attributes.push((def.id, value.to_owned()));
+                }
+                None => {
+                    return Err(paging::bad(
+                        &format!("/{other}"),
+                        &format!("unknown parameter {other}"),
+                    ));
+                }
+            },
+        }
+    }
+    Ok(query)
+}
+
+/// `GET /users`.
+pub async fn list(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    authenticate(&state, &req).await?;
+    let mut query = parse(&state, req.query_string()).await?;
+    let limit = query.limit;
+    query.limit = limit + 1;
+    let users = store::search::search_users(&state.db, &query)
+        .await
+        .map_err(Problem::internal)?;
+    let ids: Vec<_> = users.iter().map(|u| u.id).collect();
+    let identities = store::accounts::identities_of(&state.db, &ids)
+        .await
+        .map_err(Problem::internal)?;
+    let mut profiles: HashMap<_, _> = store::accounts::profiles_of(&state.db, &ids)
+        .await
+        .map_err(Problem::internal)?
+        .into_iter()
+        .collect();
+    let schema = state
+        .profiles
+        .schema(&state.db)
+        .await
+        .map_err(Problem::internal)?;
+    let mut rendered = HashMap::new();
+    for user in &users {
+        let Some(stored) = profiles.remove(&user.id) else {
+            continue;
+        };
+        let own: Vec<_> = identities
+            .iter()
+            .filter(|i| i.user_id == user.id)
+            .cloned()
+            .collect();
+        let loaded = LoadedProfile::from_stored(user.id, stored, own);
+        rendered.insert(
+            user.id,
+            state
+                .profiles
+                .render(&schema, &loaded, Audience::Party(Party::Admin)),
+        );
+    }
+    let body = paging::page(
+        users,
+        limit,
+        |u| u.id,
+        |u| {
+            let own: Vec<_> = identities.iter().filter(|i| i.user_id == u.id).collect();
+            user_resource(u, &own, rendered.get(&u.id).cloned().unwrap_or_default())
+        },
+    );
+    Ok(json_no_store(StatusCode::OK, &body))
+}
