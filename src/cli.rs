@@ -126,6 +126,10 @@ pub enum AdminKeyCommand {
         #[arg(long)]
         name: String,
     },
+    /// List the Admin API keys (never the keys themselves).
+    List,
+    /// Revoke an Admin API key by id; it stops working at once.
+    Revoke { id: String },
 }
 
 /// Runs a command to completion.
@@ -340,6 +344,62 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                     "{}\n(The key is shown only now; store it safely. Id: {})",
                     key.key, key.id
                 ),
+            );
+            Ok(())
+        }
+        Command::AdminKey(AdminKeyCommand::List) => {
+            let db = server::open_database(&config).await?;
+            let keys = store::admin_keys::list_admin_keys(&db)
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            db.close().await;
+            let json: Vec<_> = keys
+                .iter()
+                .map(|k| {
+                    serde_json::json!({
+                        "id": k.id,
+                        "name": k.name,
+                        "created_at": k.created_at.to_rfc3339(),
+                        "last_used_at": k.last_used_at.map(|t| t.to_rfc3339()),
+                        "revoked": k.revoked_at.is_some(),
+                    })
+                })
+                .collect();
+            let text: Vec<_> = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}  {}  created {}{}",
+                        k.id,
+                        k.name,
+                        k.created_at.format("%Y-%m-%d"),
+                        if k.revoked_at.is_some() {
+                            "  (revoked)"
+                        } else {
+                            ""
+                        }
+                    )
+                })
+                .collect();
+            out.print(serde_json::Value::Array(json), &text.join("\n"));
+            Ok(())
+        }
+        Command::AdminKey(AdminKeyCommand::Revoke { id }) => {
+            let id = store::Uuid::parse_str(&id)
+                .map_err(|_| StartError::Other(format!("{id:?} is not an admin key id")))?;
+            let db = server::open_database(&config).await?;
+            let event = store::audit::NewEvent::new("admin_key.revoked", Actor::Cli)
+                .detail(serde_json::json!({ "admin_key_id": id }));
+            let revoked = store::admin_keys::revoke_admin_key(&db, id, clock.now(), event)
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            db.close().await;
+            if !revoked {
+                return Err(StartError::Other(format!("no live admin key with id {id}")));
+            }
+            out.print(
+                serde_json::json!({ "id": id, "revoked": true }),
+                &format!("Admin key {id} revoked."),
             );
             Ok(())
         }

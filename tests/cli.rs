@@ -275,7 +275,7 @@ async fn client_create_list_delete() {
 }
 
 #[tokio::test]
-async fn admin_key_create() {
+async fn admin_key_create_list_revoke() {
     let (url, _dir) = TestDatabase::create_empty().await.expect("db");
     let out = json(&tessera(
         &url,
@@ -298,6 +298,32 @@ async fn admin_key_create() {
 
     let out = tessera(&url, &["admin-key", "create", "--name", "  "], None);
     assert!(!out.status.success());
+
+    let list = json(&tessera(&url, &["admin-key", "list", "--json"], None));
+    assert_eq!(list[0]["id"], id.to_string());
+    assert_eq!(list[0]["revoked"], false);
+    assert!(
+        !list.to_string().contains(key),
+        "the key is never shown again"
+    );
+    let out = json(&tessera(
+        &url,
+        &["admin-key", "revoke", &id.to_string(), "--json"],
+        None,
+    ));
+    assert_eq!(out["revoked"], true);
+    assert!(
+        store::admin_keys::find_live_key(&db, &hash)
+            .await
+            .expect("q")
+            .is_none()
+    );
+    for bad in [id.to_string(), "not-an-id".to_owned()] {
+        let out = tessera(&url, &["admin-key", "revoke", &bad], None);
+        assert!(!out.status.success(), "{bad}");
+    }
+    let list = json(&tessera(&url, &["admin-key", "list", "--json"], None));
+    assert_eq!(list[0]["revoked"], true);
 }
 
 #[tokio::test]
