@@ -33,6 +33,8 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Print the Admin API's OpenAPI 3.1 document.
+    Openapi,
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -140,6 +142,10 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     let out = Output { json: cli.json };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&config, clock).await,
+        Command::Openapi => {
+            println!("{}", admin_api::openapi::json());
+            Ok(())
+        }
         Command::Migrate => {
             let db = server::open_database(&config).await?;
             db.close().await;

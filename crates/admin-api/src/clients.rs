@@ -13,19 +13,7 @@ use store::audit::{Actor, NewEvent};
 use store::clients::Client;
 
 fn client_json(c: &Client) -> Value {
-    json!({
-        "client_id": c.client_id,
-        "name": c.name,
-        "public": c.is_public,
-        "third_party": c.third_party,
-        "redirect_uris": c.redirect_uris,
-        "post_logout_redirect_uris": c.post_logout_redirect_uris,
-        "backchannel_logout_uri": c.backchannel_logout_uri,
-        "grant_types": c.grant_types,
-        "scopes": c.scopes,
-        "created_at": c.created_at.to_rfc3339(),
-        "updated_at": c.updated_at.to_rfc3339(),
-    })
+    crate::model::to_json(&crate::model::Client::from(c))
 }
 
 fn client_problem(e: ClientError) -> Problem {
@@ -60,6 +48,22 @@ pub struct Page {
 }
 
 /// `GET /clients?limit=&cursor=`.
+#[utoipa::path(
+    get,
+    path = "/clients",
+    tag = "clients",
+    summary = "List clients",
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page of clients", body = crate::model::ClientPage),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn list(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -128,6 +132,22 @@ fn text(v: Option<&Value>, pointer: &str) -> Result<Option<String>, Problem> {
 }
 
 /// `POST /clients`: the secret (confidential clients) is in this response only.
+#[utoipa::path(
+    post,
+    path = "/clients",
+    tag = "clients",
+    summary = "Register a client (a confidential client's secret is shown once)",
+    request_body(content = crate::model::ClientBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The client", body = crate::model::Client),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn create(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -167,6 +187,21 @@ pub async fn create(
 }
 
 /// `GET /clients/{id}`.
+#[utoipa::path(
+    get,
+    path = "/clients/{id}",
+    tag = "clients",
+    summary = "Read a client",
+    params(
+        ("id" = String, Path, description = "The client_id"),
+    ),
+    responses(
+        (status = 200, description = "The client", body = crate::model::Client),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn get(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -181,6 +216,26 @@ pub async fn get(
 }
 
 /// `PATCH /clients/{id}`: name, URIs, third_party, grant types, scopes.
+#[utoipa::path(
+    patch,
+    path = "/clients/{id}",
+    tag = "clients",
+    summary = "Change a client",
+    params(
+        ("id" = String, Path, description = "The client_id"),
+    ),
+    request_body(content = crate::model::ClientBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The client", body = crate::model::Client),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn patch(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -249,6 +304,21 @@ pub async fn patch(
 }
 
 /// `DELETE /clients/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/clients/{id}",
+    tag = "clients",
+    summary = "Delete a client and its grants",
+    params(
+        ("id" = String, Path, description = "The client_id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn delete(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -270,6 +340,21 @@ pub async fn delete(
 }
 
 /// `POST /clients/{id}/secret`: a new secret, shown once; the old one stops working.
+#[utoipa::path(
+    post,
+    path = "/clients/{id}/secret",
+    tag = "clients",
+    summary = "Rotate a confidential client's secret (shown once)",
+    params(
+        ("id" = String, Path, description = "The client_id"),
+    ),
+    responses(
+        (status = 200, description = "The new secret", body = crate::model::ClientSecret),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn rotate_secret(
     state: web::Data<AdminState>,
     req: HttpRequest,

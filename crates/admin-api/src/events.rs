@@ -6,7 +6,6 @@ use ::web::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
 use store::Uuid;
 
 #[derive(Debug, Deserialize)]
@@ -18,6 +17,24 @@ pub struct EventQuery {
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    summary = "The audit log, newest first",
+    params(
+        ("user" = Option<String>, Query, description = "Only events about this user id"),
+        ("type" = Option<String>, Query, description = "Only events of this type, e.g. `login.succeeded`"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page of events", body = crate::model::EventPage),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn list(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -43,17 +60,7 @@ pub async fn list(
         events,
         limit,
         |e| e.id,
-        |e| {
-            json!({
-                "id": e.id,
-                "occurred_at": e.occurred_at.to_rfc3339(),
-                "type": e.kind,
-                "actor": { "type": e.actor_type, "id": e.actor_id },
-                "user_id": e.user_id,
-                "ip": e.ip,
-                "detail": e.detail,
-            })
-        },
+        |e| crate::model::to_json(&crate::model::Event::from(e)),
     );
     Ok(json_no_store(StatusCode::OK, &body))
 }

@@ -35,6 +35,26 @@ async fn upload(
 }
 
 /// `POST /users/{id}/avatar`: sets `picture` to the uploaded image.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/avatar",
+    tag = "images",
+    summary = "Upload an avatar (multipart field `avatar`); sets `picture`",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    request_body(content = crate::model::ImageUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Where the image is served", body = crate::model::ImageUrl),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn avatar(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -45,6 +65,26 @@ pub async fn avatar(
 }
 
 /// `POST /users/{id}/cover`: sets the cover image.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/cover",
+    tag = "images",
+    summary = "Upload a cover image (multipart field `cover`)",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    request_body(content = crate::model::ImageUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Where the image is served", body = crate::model::ImageUrl),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn cover(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -55,6 +95,27 @@ pub async fn cover(
 }
 
 /// `POST /users/{id}/images/{attribute}`: sets an image attribute.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/images/{attribute}",
+    tag = "images",
+    summary = "Upload an image attribute (multipart field `image`)",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+        ("attribute" = String, Path, description = "The name of a custom attribute of type image"),
+    ),
+    request_body(content = crate::model::ImageUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Where the image is served", body = crate::model::ImageUrl),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn attribute(
     state: web::Data<AdminState>,
     req: HttpRequest,

@@ -12,6 +12,17 @@ use store::Uuid;
 use store::audit::{Actor, NewEvent};
 
 /// `GET /admin-keys`.
+#[utoipa::path(
+    get,
+    path = "/admin-keys",
+    tag = "admin-keys",
+    summary = "List Admin API keys (never the keys themselves)",
+    responses(
+        (status = 200, description = "The keys", body = crate::model::AdminKeyPage),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn list(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
     let keys = store::admin_keys::list_admin_keys(&state.db)
@@ -19,16 +30,7 @@ pub async fn list(state: web::Data<AdminState>, req: HttpRequest) -> Result<Http
         .map_err(Problem::internal)?;
     let items: Vec<_> = keys
         .iter()
-        .map(|k| {
-            json!({
-                "id": k.id,
-                "name": k.name,
-                "created_at": k.created_at.to_rfc3339(),
-                "last_used_at": k.last_used_at.map(|t| t.to_rfc3339()),
-                "revoked": k.revoked_at.is_some(),
-                "revoked_at": k.revoked_at.map(|t| t.to_rfc3339()),
-            })
-        })
+        .map(|k| crate::model::to_json(&crate::model::AdminKey::from(k)))
         .collect();
     Ok(json_no_store(
         StatusCode::OK,
@@ -37,6 +39,21 @@ pub async fn list(state: web::Data<AdminState>, req: HttpRequest) -> Result<Http
 }
 
 /// `DELETE /admin-keys/{id}`: revokes the key (404 when there is no live key with that id).
+#[utoipa::path(
+    delete,
+    path = "/admin-keys/{id}",
+    tag = "admin-keys",
+    summary = "Revoke an Admin API key",
+    params(
+        ("id" = String, Path, description = "The key's id"),
+    ),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn revoke(
     state: web::Data<AdminState>,
     req: HttpRequest,

@@ -10,6 +10,8 @@ mod clients;
 mod events;
 mod images;
 mod keys;
+pub mod model;
+pub mod openapi;
 mod paging;
 mod schema;
 mod user_search;
@@ -17,7 +19,7 @@ mod users;
 
 use ::web::problem::Problem;
 use actix_web::HttpRequest;
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::web as web_actix;
 use std::sync::Arc;
 use store::{Clock, Db, Uuid};
@@ -66,87 +68,138 @@ pub async fn authenticate(state: &AdminState, req: &HttpRequest) -> Result<Admin
     }
 }
 
+/// Every route of the Admin API (relative to `/admin/api/v1`): the one table it is served from,
+/// which a test compares with the OpenAPI document.
+pub fn routes() -> Vec<(&'static str, Method, actix_web::Route)> {
+    use web_actix::{delete, get, patch, post, put};
+    vec![
+        ("/openapi.json", Method::GET, get().to(openapi::document)),
+        ("/users", Method::GET, get().to(user_search::list)),
+        ("/users", Method::POST, post().to(users::create)),
+        ("/users/{id}", Method::GET, get().to(users::get)),
+        ("/users/{id}", Method::DELETE, delete().to(users::delete)),
+        (
+            "/users/{id}/profile",
+            Method::PUT,
+            put().to(users::put_profile),
+        ),
+        (
+            "/users/{id}/profile",
+            Method::PATCH,
+            patch().to(users::patch_profile),
+        ),
+        (
+            "/users/{id}/disable",
+            Method::POST,
+            post().to(users::disable),
+        ),
+        ("/users/{id}/enable", Method::POST, post().to(users::enable)),
+        (
+            "/users/{id}/password",
+            Method::PUT,
+            put().to(users::set_password),
+        ),
+        (
+            "/users/{id}/verified/{claim}",
+            Method::PUT,
+            put().to(users::set_verified),
+        ),
+        (
+            "/users/{id}/identities",
+            Method::GET,
+            get().to(users::identities),
+        ),
+        (
+            "/users/{id}/identities",
+            Method::POST,
+            post().to(users::add_identity),
+        ),
+        (
+            "/users/{id}/identities/{identity_id}",
+            Method::DELETE,
+            delete().to(users::remove_identity),
+        ),
+        (
+            "/users/{id}/sessions",
+            Method::GET,
+            get().to(users::sessions),
+        ),
+        (
+            "/users/{id}/sessions",
+            Method::DELETE,
+            delete().to(users::revoke_sessions),
+        ),
+        (
+            "/users/{id}/sessions/{session_id}",
+            Method::DELETE,
+            delete().to(users::revoke_session),
+        ),
+        (
+            "/users/{id}/avatar",
+            Method::POST,
+            post().to(images::avatar),
+        ),
+        ("/users/{id}/cover", Method::POST, post().to(images::cover)),
+        (
+            "/users/{id}/images/{attribute}",
+            Method::POST,
+            post().to(images::attribute),
+        ),
+        ("/clients", Method::GET, get().to(clients::list)),
+        ("/clients", Method::POST, post().to(clients::create)),
+        ("/clients/{id}", Method::GET, get().to(clients::get)),
+        ("/clients/{id}", Method::PATCH, patch().to(clients::patch)),
+        (
+            "/clients/{id}",
+            Method::DELETE,
+            delete().to(clients::delete),
+        ),
+        (
+            "/clients/{id}/secret",
+            Method::POST,
+            post().to(clients::rotate_secret),
+        ),
+        ("/events", Method::GET, get().to(events::list)),
+        ("/admin-keys", Method::GET, get().to(keys::list)),
+        (
+            "/admin-keys/{id}",
+            Method::DELETE,
+            delete().to(keys::revoke),
+        ),
+        ("/profile-schema", Method::GET, get().to(schema::get)),
+        (
+            "/profile-schema/standard/{name}",
+            Method::PATCH,
+            patch().to(schema::patch_standard),
+        ),
+        (
+            "/profile-schema/custom",
+            Method::POST,
+            post().to(schema::create_custom),
+        ),
+        (
+            "/profile-schema/custom/{name}",
+            Method::PATCH,
+            patch().to(schema::patch_custom),
+        ),
+        (
+            "/profile-schema/custom/{name}",
+            Method::DELETE,
+            delete().to(schema::delete_custom),
+        ),
+    ]
+}
+
+/// The served routes as (path, method), for comparing with the OpenAPI document.
+pub fn route_table() -> Vec<(&'static str, Method)> {
+    routes().into_iter().map(|(p, m, _)| (p, m)).collect()
+}
+
 /// Registers the Admin API under `/admin/api/v1`. The caller provides `web::Data<AdminState>`.
 pub fn configure(cfg: &mut web_actix::ServiceConfig) {
-    cfg.service(
-        web_actix::scope("/admin/api/v1")
-            .route("/users", web_actix::get().to(user_search::list))
-            .route("/users", web_actix::post().to(users::create))
-            .route("/users/{id}", web_actix::get().to(users::get))
-            .route("/users/{id}", web_actix::delete().to(users::delete))
-            .route(
-                "/users/{id}/profile",
-                web_actix::put().to(users::put_profile),
-            )
-            .route(
-                "/users/{id}/profile",
-                web_actix::patch().to(users::patch_profile),
-            )
-            .route("/users/{id}/avatar", web_actix::post().to(images::avatar))
-            .route(
-                "/users/{id}/identities",
-                web_actix::post().to(users::add_identity),
-            )
-            .route("/admin-keys", web_actix::get().to(keys::list))
-            .route("/admin-keys/{id}", web_actix::delete().to(keys::revoke))
-            .route("/users/{id}/cover", web_actix::post().to(images::cover))
-            .route(
-                "/users/{id}/images/{attribute}",
-                web_actix::post().to(images::attribute),
-            )
-            .route("/users/{id}/disable", web_actix::post().to(users::disable))
-            .route("/users/{id}/enable", web_actix::post().to(users::enable))
-            .route(
-                "/users/{id}/password",
-                web_actix::put().to(users::set_password),
-            )
-            .route(
-                "/users/{id}/verified/{claim}",
-                web_actix::put().to(users::set_verified),
-            )
-            .route(
-                "/users/{id}/identities",
-                web_actix::get().to(users::identities),
-            )
-            .route("/users/{id}/sessions", web_actix::get().to(users::sessions))
-            .route(
-                "/users/{id}/sessions",
-                web_actix::delete().to(users::revoke_sessions),
-            )
-            .route(
-                "/users/{id}/sessions/{session_id}",
-                web_actix::delete().to(users::revoke_session),
-            )
-            .route(
-                "/users/{id}/identities/{identity_id}",
-                web_actix::delete().to(users::remove_identity),
-            )
-            .route("/clients", web_actix::get().to(clients::list))
-            .route("/clients", web_actix::post().to(clients::create))
-            .route("/clients/{id}", web_actix::get().to(clients::get))
-            .route("/clients/{id}", web_actix::patch().to(clients::patch))
-            .route("/clients/{id}", web_actix::delete().to(clients::delete))
-            .route(
-                "/clients/{id}/secret",
-                web_actix::post().to(clients::rotate_secret),
-            )
-            .route("/events", web_actix::get().to(events::list))
-            .route("/profile-schema", web_actix::get().to(schema::get))
-            .route(
-                "/profile-schema/standard/{name}",
-                web_actix::patch().to(schema::patch_standard),
-            )
-            .route(
-                "/profile-schema/custom",
-                web_actix::post().to(schema::create_custom),
-            )
-            .route(
-                "/profile-schema/custom/{name}",
-                web_actix::patch().to(schema::patch_custom),
-            )
-            .route(
-                "/profile-schema/custom/{name}",
-                web_actix::delete().to(schema::delete_custom),
-            ),
-    );
+    let mut scope = web_actix::scope("/admin/api/v1");
+    for (path, _, route) in routes() {
+        scope = scope.route(path, route);
+    }
+    cfg.service(scope);
 }

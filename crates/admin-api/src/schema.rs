@@ -65,6 +65,17 @@ async fn apply(
 }
 
 /// `GET /profile-schema`.
+#[utoipa::path(
+    get,
+    path = "/profile-schema",
+    tag = "profile-schema",
+    summary = "The profile schema document",
+    responses(
+        (status = 200, description = "The schema", body = crate::model::SchemaDocument),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn get(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
     Ok(json_no_store(
@@ -74,6 +85,26 @@ pub async fn get(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpR
 }
 
 /// `PATCH /profile-schema/standard/{name}` with `{"end_user", "bearer"}`.
+#[utoipa::path(
+    patch,
+    path = "/profile-schema/standard/{name}",
+    tag = "profile-schema",
+    summary = "Set a standard attribute's access levels",
+    params(
+        ("name" = String, Path, description = "A standard attribute, e.g. `given_name`"),
+    ),
+    request_body(content = crate::model::AttributeAccess, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The attribute", body = crate::model::StandardAttribute),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn patch_standard(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -92,6 +123,23 @@ pub async fn patch_standard(
 }
 
 /// `POST /profile-schema/custom`: a new definition, appended (or at `position`).
+#[utoipa::path(
+    post,
+    path = "/profile-schema/custom",
+    tag = "profile-schema",
+    summary = "Define a custom attribute",
+    request_body(content = crate::model::CustomAttribute, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The definition", body = crate::model::CustomAttribute),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn create_custom(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -159,6 +207,27 @@ fn take_position(obj: &mut serde_json::Map<String, Value>) -> Result<Option<usiz
 
 /// `PATCH /profile-schema/custom/{name}`: rename, relabel, limits, access, scope, `position`;
 /// a type change is 409.
+#[utoipa::path(
+    patch,
+    path = "/profile-schema/custom/{name}",
+    tag = "profile-schema",
+    summary = "Rename, relabel, re-order a custom attribute or change its limits, access or scope (a type change is 409)",
+    params(
+        ("name" = String, Path, description = "The attribute's name"),
+    ),
+    request_body(content = crate::model::CustomAttribute, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The definition", body = crate::model::CustomAttribute),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn patch_custom(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -213,6 +282,21 @@ pub async fn patch_custom(
 }
 
 /// `DELETE /profile-schema/custom/{name}`: never allowed (hide it instead).
+#[utoipa::path(
+    delete,
+    path = "/profile-schema/custom/{name}",
+    tag = "profile-schema",
+    summary = "Always refused: custom attributes are never deleted (hide them instead)",
+    params(
+        ("name" = String, Path, description = "The attribute's name"),
+    ),
+    responses(
+        (status = 409, description = "Refused", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn delete_custom(
     state: web::Data<AdminState>,
     req: HttpRequest,

@@ -96,6 +96,28 @@ async fn parse(state: &AdminState, query_string: &str) -> Result<UserQuery, Prob
 }
 
 /// `GET /users`.
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    summary = "Search and list users",
+    params(
+        ("q" = Option<String>, Query, description = "Free text: every word must start a name word, an email address or domain, or a username"),
+        ("email" = Option<String>, Query, description = "An email login ID"),
+        ("phone_number" = Option<String>, Query, description = "A phone login ID (E.164)"),
+        ("preferred_username" = Option<String>, Query, description = "A username login ID"),
+        ("attr.NAME" = Option<String>, Query, description = "A custom attribute's value, matched exactly (text without regard to case); replace NAME with the attribute's name. May be given for several attributes."),
+        ("disabled" = Option<bool>, Query, description = "Only disabled (true) or enabled (false) users"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page of users", body = crate::model::UserPage),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn list(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
     let mut query = parse(&state, req.query_string()).await?;

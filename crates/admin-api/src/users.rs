@@ -2,6 +2,7 @@
 //! `POST /users/{id}/disable|enable`. The admin has full access to every attribute, under the same
 //! validation as everyone else.
 
+use crate::model;
 use crate::{AdminKeyId, AdminState, authenticate};
 use ::web::api::{change_problem, parse_json_body};
 use ::web::problem::Problem;
@@ -35,12 +36,7 @@ fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
 
 /// An identity as the Admin API shows it.
 pub(crate) fn identity_json(i: &store::accounts::Identity) -> Value {
-    json!({
-        "id": i.id,
-        "type": i.kind.as_str(),
-        "value": i.value,
-        "verified": i.verified_at.is_some(),
-    })
+    crate::model::to_json(&model::Identity::from(i))
 }
 
 /// The user resource (SPEC §6) from rows already read.
@@ -49,13 +45,16 @@ pub(crate) fn user_resource(
     identities: &[&store::accounts::Identity],
     profile: serde_json::Map<String, Value>,
 ) -> Value {
-    json!({
-        "id": user.id,
-        "created_at": user.created_at.to_rfc3339(),
-        "last_login_at": user.last_login_at.map(|t| t.to_rfc3339()),
-        "disabled": user.disabled,
-        "identities": identities.iter().map(|i| identity_json(i)).collect::<Vec<_>>(),
-        "profile": profile,
+    crate::model::to_json(&model::User {
+        id: user.id,
+        created_at: user.created_at.to_rfc3339(),
+        last_login_at: user.last_login_at.map(|t| t.to_rfc3339()),
+        disabled: user.disabled,
+        identities: identities
+            .iter()
+            .map(|i| model::Identity::from(*i))
+            .collect(),
+        profile,
     })
 }
 
@@ -82,6 +81,21 @@ async fn user_json(state: &AdminState, id: Uuid) -> Result<Value, Problem> {
 }
 
 /// `GET /users/{id}`.
+#[utoipa::path(
+    get,
+    path = "/users/{id}",
+    tag = "users",
+    summary = "Read a user",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    responses(
+        (status = 200, description = "The user", body = crate::model::User),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn get(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -166,6 +180,23 @@ pub(crate) fn identity_from(item: &Value, pointer: &str) -> Result<NewIdentity, 
 }
 
 /// `POST /users`: identities, optional password and profile, in one transaction.
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    summary = "Create a user with identities, password and profile",
+    request_body(content = crate::model::NewUser, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The user", body = crate::model::User),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn create(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -284,6 +315,27 @@ async fn write_profile(
 }
 
 /// `PUT /users/{id}/profile`: replaces every attribute (missing ones are cleared).
+#[utoipa::path(
+    put,
+    path = "/users/{id}/profile",
+    tag = "users",
+    summary = "Replace the profile (attributes left out are cleared)",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    request_body(content = crate::model::Profile, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The profile", body = crate::model::Profile),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn put_profile(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -294,6 +346,27 @@ pub async fn put_profile(
 }
 
 /// `PATCH /users/{id}/profile`: JSON merge patch.
+#[utoipa::path(
+    patch,
+    path = "/users/{id}/profile",
+    tag = "users",
+    summary = "Change the profile with a JSON merge patch (null clears)",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    request_body(content = crate::model::Profile, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The profile", body = crate::model::Profile),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn patch_profile(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -327,6 +400,21 @@ async fn set_disabled(
 }
 
 /// `POST /users/{id}/disable`: the user cannot sign in; sessions and tokens stop working.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/disable",
+    tag = "users",
+    summary = "Disable a user: no sign-in; sessions and tokens stop working",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    responses(
+        (status = 200, description = "The user", body = crate::model::User),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn disable(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -336,6 +424,21 @@ pub async fn disable(
 }
 
 /// `POST /users/{id}/enable`.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/enable",
+    tag = "users",
+    summary = "Enable a user",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    responses(
+        (status = 200, description = "The user", body = crate::model::User),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn enable(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -345,6 +448,21 @@ pub async fn enable(
 }
 
 /// `DELETE /users/{id}`: the profile, identities, sessions, tokens and consents go with the user.
+#[utoipa::path(
+    delete,
+    path = "/users/{id}",
+    tag = "users",
+    summary = "Delete a user with profile, identities, sessions, tokens, consents and images",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn delete(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -363,6 +481,26 @@ pub async fn delete(
 }
 
 /// `PUT /users/{id}/password` with `{"password"}`: sets it and ends the user's sessions.
+#[utoipa::path(
+    put,
+    path = "/users/{id}/password",
+    tag = "users",
+    summary = "Set the password (the user's sessions end)",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    request_body(content = crate::model::PasswordBody, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Set"),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn set_password(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -400,6 +538,27 @@ pub async fn set_password(
 
 /// `PUT /users/{id}/verified/{claim}` with `{"verified": bool}` for `email_verified` or
 /// `phone_number_verified`: marks the user's email or phone identities.
+#[utoipa::path(
+    put,
+    path = "/users/{id}/verified/{claim}",
+    tag = "users",
+    summary = "Mark the email or phone number verified or not",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+        ("claim" = String, Path, description = "`email_verified` or `phone_number_verified`"),
+    ),
+    request_body(content = crate::model::VerifiedBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The user", body = crate::model::User),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn set_verified(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -448,6 +607,21 @@ pub async fn set_verified(
 }
 
 /// `GET /users/{id}/identities`.
+#[utoipa::path(
+    get,
+    path = "/users/{id}/identities",
+    tag = "identities",
+    summary = "List a user's identities",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    responses(
+        (status = 200, description = "The identities", body = crate::model::IdentityPage),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn identities(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -464,6 +638,27 @@ pub async fn identities(
 
 /// `POST /users/{id}/identities` with `{"type", "value", "verified"}`: adds a login ID (409 when
 /// another account has it).
+#[utoipa::path(
+    post,
+    path = "/users/{id}/identities",
+    tag = "identities",
+    summary = "Add a login ID",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    request_body(content = crate::model::NewIdentity, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The identity", body = crate::model::Identity),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn add_identity(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -515,6 +710,23 @@ pub async fn add_identity(
 }
 
 /// `DELETE /users/{id}/identities/{identity_id}`: never the last one (409).
+#[utoipa::path(
+    delete,
+    path = "/users/{id}/identities/{identity_id}",
+    tag = "identities",
+    summary = "Remove a login ID (never the last)",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+        ("identity_id" = String, Path, description = "The identity's id"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn remove_identity(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -547,17 +759,25 @@ pub async fn remove_identity(
 }
 
 fn session_json(s: &store::sessions::Session) -> Value {
-    json!({
-        "id": s.id,
-        "created_at": s.created_at.to_rfc3339(),
-        "last_used_at": s.last_used_at.to_rfc3339(),
-        "expires_at": s.expires_at.to_rfc3339(),
-        "ip": s.ip,
-        "user_agent": s.user_agent,
-    })
+    crate::model::to_json(&model::Session::from(s))
 }
 
 /// `GET /users/{id}/sessions`.
+#[utoipa::path(
+    get,
+    path = "/users/{id}/sessions",
+    tag = "sessions",
+    summary = "List a user's sessions",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    responses(
+        (status = 200, description = "The sessions", body = crate::model::SessionPage),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn sessions(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -596,6 +816,21 @@ async fn end(
 }
 
 /// `DELETE /users/{id}/sessions`: ends every session of the user (and what was issued under them).
+#[utoipa::path(
+    delete,
+    path = "/users/{id}/sessions",
+    tag = "sessions",
+    summary = "End every session of a user",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+    ),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn revoke_sessions(
     state: web::Data<AdminState>,
     req: HttpRequest,
@@ -620,6 +855,22 @@ pub async fn revoke_sessions(
 }
 
 /// `DELETE /users/{id}/sessions/{session_id}`.
+#[utoipa::path(
+    delete,
+    path = "/users/{id}/sessions/{session_id}",
+    tag = "sessions",
+    summary = "End one session",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+        ("session_id" = String, Path, description = "The session's id"),
+    ),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn revoke_session(
     state: web::Data<AdminState>,
     req: HttpRequest,

@@ -1,0 +1,364 @@
+//! The JSON shapes of the Admin API. Responses are serialised from these types, and the OpenAPI
+//! document is generated from the same types, so the two cannot disagree.
+
+use serde::Serialize;
+
+/// A value as JSON (these types always serialise).
+pub fn to_json(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem (`application/problem+json`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemDoc {
+    /// Always `about:blank`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// For validation errors: the offending fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// One offending field: a JSON pointer into the request body (or `/name` of a query parameter).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldError {
+    pub pointer: String,
+    pub message: String,
+}
+
+/// A login ID.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Identity {
+    pub id: store::Uuid,
+    /// `email`, `phone`, `username` or `oidc`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+    pub verified: bool,
+}
+
+impl From<&store::accounts::Identity> for Identity {
+    fn from(i: &store::accounts::Identity) -> Self {
+        Self {
+            id: i.id,
+            kind: i.kind.as_str().to_owned(),
+            value: i.value.clone(),
+            verified: i.verified_at.is_some(),
+        }
+    }
+}
+
+/// A login ID to add: `{"type": "email", "value": "a@example.com", "verified": false}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewIdentity {
+    /// `email`, `phone` (E.164) or `username`.
+    #[serde(rename = "type")]
+    #[schema(example = "email")]
+    pub kind: String,
+    pub value: String,
+    /// Whether it counts as verified (default false).
+    pub verified: Option<bool>,
+}
+
+/// A profile: standard attributes at the top level, custom ones under `custom_attributes`
+/// (`{"given_name": "Alice", "custom_attributes": {"department": "R&D"}}`). Which attributes exist
+/// is set by the profile schema; the Admin API reads and writes all of them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Profile {
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub phone_number: Option<String>,
+    pub phone_number_verified: Option<bool>,
+    pub preferred_username: Option<String>,
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub nickname: Option<String>,
+    pub profile: Option<String>,
+    pub picture: Option<String>,
+    pub website: Option<String>,
+    pub gender: Option<String>,
+    /// `YYYY-MM-DD`, `YYYY` or `--MM-DD`.
+    pub birthdate: Option<String>,
+    /// An IANA time-zone name.
+    pub zoneinfo: Option<String>,
+    /// A BCP 47 language tag.
+    pub locale: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub address: Option<Value>,
+    /// Unix seconds.
+    pub updated_at: Option<i64>,
+    /// Custom attributes by name.
+    #[schema(value_type = Option<Object>)]
+    pub custom_attributes: Option<Value>,
+}
+
+/// A user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct User {
+    pub id: store::Uuid,
+    /// RFC 3339.
+    pub created_at: String,
+    pub last_login_at: Option<String>,
+    pub disabled: bool,
+    pub identities: Vec<Identity>,
+    #[schema(value_type = Profile)]
+    pub profile: Map<String, Value>,
+}
+
+/// `POST /users`: identities, an optional password and an optional profile, created together.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewUser {
+    pub identities: Vec<NewIdentity>,
+    pub password: Option<String>,
+    pub profile: Option<Profile>,
+}
+
+/// `PUT /users/{id}/password`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordBody {
+    pub password: String,
+}
+
+/// `PUT /users/{id}/verified/{claim}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifiedBody {
+    pub verified: bool,
+}
+
+/// A session of a user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    pub id: store::Uuid,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub expires_at: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<&store::sessions::Session> for Session {
+    fn from(s: &store::sessions::Session) -> Self {
+        Self {
+            id: s.id,
+            created_at: s.created_at.to_rfc3339(),
+            last_used_at: s.last_used_at.to_rfc3339(),
+            expires_at: s.expires_at.to_rfc3339(),
+            ip: s.ip.clone(),
+            user_agent: s.user_agent.clone(),
+        }
+    }
+}
+
+/// An OAuth client.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub public: bool,
+    pub third_party: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Only when the client is created: the secret, shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+impl From<&store::clients::Client> for Client {
+    fn from(c: &store::clients::Client) -> Self {
+        Self {
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            public: c.is_public,
+            third_party: c.third_party,
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            grant_types: c.grant_types.clone(),
+            scopes: c.scopes.clone(),
+            created_at: c.created_at.to_rfc3339(),
+            updated_at: c.updated_at.to_rfc3339(),
+            client_secret: None,
+        }
+    }
+}
+
+/// `POST /clients` (and, every field optional, `PATCH /clients/{id}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientBody {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    /// A public client has no secret and must use PKCE.
+    pub public: Option<bool>,
+    /// Third-party clients get a consent page and only the claims of granted scopes.
+    pub third_party: Option<bool>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub backchannel_logout_uri: Option<String>,
+    pub grant_types: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+}
+
+/// A new client secret, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientSecret {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// Who did something.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventActor {
+    /// `user`, `admin_key`, `client`, `cli` or `system`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+}
+
+/// An audit event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Event {
+    pub id: store::Uuid,
+    pub occurred_at: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub actor: EventActor,
+    pub user_id: Option<store::Uuid>,
+    pub ip: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
+
+impl From<&store::audit::Event> for Event {
+    fn from(e: &store::audit::Event) -> Self {
+        Self {
+            id: e.id,
+            occurred_at: e.occurred_at.to_rfc3339(),
+            kind: e.kind.clone(),
+            actor: EventActor {
+                kind: e.actor_type.clone(),
+                id: e.actor_id.clone(),
+            },
+            user_id: e.user_id,
+            ip: e.ip.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+/// An Admin API key (never the key itself).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminKey {
+    pub id: store::Uuid,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked: bool,
+    pub revoked_at: Option<String>,
+}
+
+impl From<&store::admin_keys::AdminKeyInfo> for AdminKey {
+    fn from(k: &store::admin_keys::AdminKeyInfo) -> Self {
+        Self {
+            id: k.id,
+            name: k.name.clone(),
+            created_at: k.created_at.to_rfc3339(),
+            last_used_at: k.last_used_at.map(|t| t.to_rfc3339()),
+            revoked: k.revoked_at.is_some(),
+            revoked_at: k.revoked_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+/// Access levels of one attribute: `hidden`, `readonly` or `readwrite` (the bearer never
+/// `readwrite`, and sees at least what the end user sees).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttributeAccess {
+    pub end_user: String,
+    pub bearer: String,
+}
+
+/// `PATCH /profile-schema/standard/{name}`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StandardAttribute {
+    pub name: String,
+    pub access: AttributeAccess,
+}
+
+/// A custom attribute definition.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomAttribute {
+    /// Assigned by Tessera, stable across renames.
+    pub id: Option<store::Uuid>,
+    /// `^[a-z][a-z0-9_]*[a-z0-9]$`, not a standard or JWT claim name.
+    pub name: String,
+    /// `string`, `number`, `integer`, `boolean`, `enum`, `email`, `phone_number`, `url`,
+    /// `country_code`, `date` or `image`; never changes.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub label: Option<String>,
+    /// For strings, the length.
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+    #[serde(rename = "enum")]
+    pub enum_values: Option<Vec<String>>,
+    pub end_user: Option<String>,
+    pub bearer: Option<String>,
+    /// The OAuth scope that releases it to third-party clients.
+    pub scope: Option<String>,
+    /// Display position (0 first); only in `PATCH`.
+    pub position: Option<u32>,
+}
+
+/// The profile schema document (as `tessera schema export` prints it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchemaDocument {
+    /// Access of every standard attribute, by name.
+    #[schema(value_type = Object)]
+    pub standard: Value,
+    /// Custom attributes in display order.
+    pub custom: Vec<CustomAttribute>,
+}
+
+/// A multipart upload of an avatar (`avatar`), a cover (`cover`) or an image attribute (`image`).
+#[derive(Debug, ToSchema)]
+pub struct ImageUpload {
+    /// PNG, JPEG, WebP or GIF. Avatars and image attributes under 1 MB; covers under 4 MB and at
+    /// least 960 px wide.
+    #[schema(value_type = String, format = Binary)]
+    pub avatar: Vec<u8>,
+}
+
+/// Where the uploaded image is served.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImageUrl {
+    pub url: String,
+}
+
+macro_rules! page {
+    ($name:ident, $item:ty) => {
+        /// One page of a list; pass `next_cursor` as `cursor` for the next (null at the end).
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            pub next_cursor: Option<String>,
+        }
+    };
+}
+
+page!(UserPage, User);
+page!(IdentityPage, Identity);
+page!(SessionPage, Session);
+page!(ClientPage, Client);
+page!(EventPage, Event);
+page!(AdminKeyPage, AdminKey);
