@@ -128,8 +128,7 @@ async fn the_document_is_valid_openapi_and_matches_the_served_routes() {
     for (path, method) in &documented {
         let concrete = path
             .replace("{id}", &store::Uuid::new_v4().to_string())
-            .replace('{', "")
-            .replace('}', "");
+            .replace(['{', '}'], "");
         let url = server.url(&format!("/admin/api/v1{concrete}"));
         let resp = client
             .request(
