@@ -11,6 +11,7 @@ mod m20261122_000002_oauth_grants;
 mod m20261122_000003_profile_schema;
 mod m20261122_000004_verification_and_throttling;
 mod m20261122_000005_images;
+mod m20261122_000007_upstream;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_profile_schema::Migration),
             Box::new(m20261122_000004_verification_and_throttling::Migration),
             Box::new(m20261122_000005_images::Migration),
+            Box::new(m20261122_000007_upstream::Migration),
         ]
     }
 }
