@@ -33,6 +33,24 @@ fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
     .with_errors(vec![(pointer.to_owned(), message)])
 }
 
+/// An identity; links to upstream providers also name the `issuer` and `subject`.
+fn identity_json(i: &store::accounts::Identity) -> Value {
+    let mut v = json!({
+        "id": i.id,
+        "type": i.kind.as_str(),
+        "value": i.value,
+        "verified": i.verified_at.is_some(),
+    });
+    if i.kind == IdentityKind::Oidc
+        && let Some((issuer, subject)) = store::accounts::parse_oidc_identity(&i.value)
+        && let Some(obj) = v.as_object_mut()
+    {
+        obj.insert("issuer".into(), issuer.into());
+        obj.insert("subject".into(), subject.into());
+    }
+    v
+}
+
 /// The user resource (SPEC §6).
 async fn user_json(state: &AdminState, id: Uuid) -> Result<Value, Problem> {
     let user = store::accounts::find_user(&state.db, id)
@@ -53,12 +71,7 @@ async fn user_json(state: &AdminState, id: Uuid) -> Result<Value, Problem> {
         "created_at": user.created_at.to_rfc3339(),
         "last_login_at": user.last_login_at.map(|t| t.to_rfc3339()),
         "disabled": user.disabled,
-        "identities": identities.iter().map(|i| json!({
-            "id": i.id,
-            "type": i.kind.as_str(),
-            "value": i.value,
-            "verified": i.verified_at.is_some(),
-        })).collect::<Vec<_>>(),
+        "identities": identities.iter().map(identity_json).collect::<Vec<_>>(),
         "profile": profile,
     }))
 }
