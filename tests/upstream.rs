@@ -452,6 +452,23 @@ async fn forged_replayed_and_foreign_states_are_refused() {
     assert_eq!(replay.status(), 400);
     assert!(replay.text().await.expect("page").contains("already used"));
     assert_eq!(users(&p.down).await, 1);
+    // Refused sign-ins are in the audit log.
+    let key = admin_key(&p.down).await;
+    let events: Value = reqwest::Client::new()
+        .get(p.down.url("/admin/api/v1/events?type=login.failed"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("events")
+        .json()
+        .await
+        .expect("json");
+    let failures = events["items"].as_array().expect("items");
+    assert!(failures.len() >= 3, "{events}");
+    assert!(
+        failures.iter().all(|e| e["detail"]["reason"] == "upstream"),
+        "{events}"
+    );
 }
 
 #[tokio::test]

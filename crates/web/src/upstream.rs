@@ -115,9 +115,19 @@ fn failure(
             StatusCode::BAD_REQUEST,
             "This sign-in response was already used. Start again.".to_owned(),
         ),
-        UpstreamError::WrongIssuer
-        | UpstreamError::Protocol(_)
-        | UpstreamError::InvalidIdToken(_) => (
+        UpstreamError::WrongIssuer => (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "The answer did not come from {upstream_name}, so it could not be trusted and you have not been signed in."
+            ),
+        ),
+        UpstreamError::InvalidIdToken(_) => (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "The ID token from {upstream_name} is not valid, so it could not be trusted and you have not been signed in."
+            ),
+        ),
+        UpstreamError::Protocol(_) => (
             StatusCode::BAD_REQUEST,
             format!(
                 "The answer from {upstream_name} could not be trusted, so you have not been signed in."
@@ -143,6 +153,31 @@ fn failure(
         ),
     };
     Ok(error_page(state, status, &message, back, label))
+}
+
+/// Records a refused upstream sign-in in the audit log (server errors are logged instead).
+async fn record_failure(
+    state: &WebState,
+    id: &str,
+    error: &UpstreamError,
+    user: Option<Uuid>,
+    ip: Option<String>,
+) -> Result<(), PageError> {
+    if matches!(error, UpstreamError::Internal(_)) {
+        return Ok(());
+    }
+    let mut event = NewEvent::new("login.failed", Actor::Anonymous)
+        .ip(ip)
+        .detail(serde_json::json!({
+            "reason": "upstream",
+            "upstream": id.chars().take(64).collect::<String>(),
+            "error": error.to_string(),
+        }));
+    if let Some(user) = user {
+        event = event.user(user);
+    }
+    store::audit::record(&state.db, event, state.clock.now()).await?;
+    Ok(())
 }
 
 fn name_of(state: &WebState, id: &str) -> String {
@@ -224,7 +259,10 @@ pub async fn callback(
         .await
     {
         Ok(v) => v,
-        Err(e) => return failure(&state, &name, e, session.is_some()),
+        Err(e) => {
+            record_failure(&state, &id, &e, ret.current_user, ret.ip.clone()).await?;
+            return failure(&state, &name, e, session.is_some());
+        }
     };
     let outcome = match accounts::complete(
         &state.db,
@@ -241,6 +279,7 @@ pub async fn callback(
     {
         Ok(o) => o,
         Err(e) => {
+            record_failure(&state, &id, &e, ret.current_user, ret.ip.clone()).await?;
             let linking = verified.pending.link_user_id.is_some();
             return failure(&state, &name, e, linking && session.is_some());
         }
