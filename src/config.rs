@@ -26,6 +26,41 @@ pub struct Config {
     pub sms: SmsConfig,
     pub verification: VerificationConfig,
     pub log: LogConfig,
+    /// Upstream OpenID providers people can sign in with (`[[upstream]]` entries).
+    pub upstream: Vec<UpstreamConfig>,
+}
+
+/// One `[[upstream]]` entry: an OpenID provider people can sign in with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// In URLs (`/login/upstream/{id}`, callback `{issuer}/login/upstream/{id}/callback`).
+    pub id: String,
+    /// On the login button: "Sign in with {name}". Defaults to the id.
+    pub name: String,
+    /// The provider's issuer URL; its discovery document is read from
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Empty for a public client (PKCE only).
+    pub client_secret: String,
+    pub scopes: Vec<String>,
+    /// `on_signup`, `every_login` or `none`.
+    pub population: String,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            name: String::new(),
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            scopes: vec!["openid".into(), "profile".into(), "email".into()],
+            population: "on_signup".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -504,7 +539,90 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::new("log.level", "not a valid log filter"));
         }
+        self.upstream_settings()?;
         Ok(())
+    }
+
+    /// The `[[upstream]]` entries, checked: keys are named `upstream[N].key`.
+    pub fn upstream_settings(&self) -> Result<Vec<oidc::upstream::UpstreamSettings>, ConfigError> {
+        let mut out: Vec<oidc::upstream::UpstreamSettings> = Vec::new();
+        for (n, u) in self.upstream.iter().enumerate() {
+            let key = |k: &str| format!("upstream[{n}].{k}");
+            let id_ok = (1..=64).contains(&u.id.len())
+                && u.id.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            if !id_ok {
+                return Err(ConfigError::new(
+                    key("id"),
+                    "is required: 1 to 64 of a-z, 0-9, - and _",
+                ));
+            }
+            if out.iter().any(|o| o.id == u.id) {
+                return Err(ConfigError::new(
+                    key("id"),
+                    format!("{:?} is used twice", u.id),
+                ));
+            }
+            if u.issuer.is_empty() {
+                return Err(ConfigError::new(key("issuer"), "is required"));
+            }
+            let issuer_ok = url::Url::parse(&u.issuer).is_ok_and(|i| {
+                matches!(i.scheme(), "http" | "https")
+                    && i.host().is_some()
+                    && i.query().is_none()
+                    && i.fragment().is_none()
+            }) && u.issuer.len() <= 255;
+            if !issuer_ok {
+                return Err(ConfigError::new(
+                    key("issuer"),
+                    "must be an http(s) URL without query or fragment",
+                ));
+            }
+            if out.iter().any(|o| o.issuer == u.issuer) {
+                return Err(ConfigError::new(key("issuer"), "is used by two upstreams"));
+            }
+            if u.client_id.is_empty() {
+                return Err(ConfigError::new(key("client_id"), "is required"));
+            }
+            if u.name.chars().count() > 64 || u.name.chars().any(char::is_control) {
+                return Err(ConfigError::new(
+                    key("name"),
+                    "must be at most 64 characters",
+                ));
+            }
+            let scope_ok = |s: &String| {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+            };
+            if !u.scopes.iter().all(scope_ok) {
+                return Err(ConfigError::new(
+                    key("scopes"),
+                    "each scope must be a non-empty word of printable ASCII",
+                ));
+            }
+            let population = oidc::upstream::Population::parse(&u.population).ok_or_else(|| {
+                ConfigError::new(
+                    key("population"),
+                    "must be \"on_signup\", \"every_login\" or \"none\"",
+                )
+            })?;
+            out.push(oidc::upstream::UpstreamSettings {
+                id: u.id.clone(),
+                name: if u.name.is_empty() {
+                    u.id.clone()
+                } else {
+                    u.name.clone()
+                },
+                issuer: u.issuer.clone(),
+                client_id: u.client_id.clone(),
+                client_secret: Some(u.client_secret.clone()).filter(|s| !s.is_empty()),
+                scopes: u.scopes.clone(),
+                population,
+            });
+        }
+        Ok(out)
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {

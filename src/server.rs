@@ -68,6 +68,10 @@ impl AppState {
         );
         let hasher = auth::PasswordHasher::new(config.argon2_params())
             .map_err(|e| StartError::Other(e.to_string()))?;
+        let upstreams = Arc::new(
+            oidc::upstream::Upstreams::new(&config.server.issuer, config.upstream_settings()?)
+                .map_err(|e| StartError::Other(format!("upstream HTTP client: {e}")))?,
+        );
         let web = ::web::WebState {
             db: db.clone(),
             clock,
@@ -83,6 +87,7 @@ impl AppState {
             sms: config.sms_sender()?,
             code_policy: config.code_policy(),
             require_email_verification: config.verification.email.required,
+            upstreams,
         };
         let admin = admin_api::AdminState {
             db: db.clone(),

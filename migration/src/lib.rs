@@ -12,6 +12,7 @@ mod m20261122_000003_profile_schema;
 mod m20261122_000004_verification_and_throttling;
 mod m20261122_000005_images;
 mod m20261122_000006_profile_search;
+mod m20261122_000007_upstream;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_verification_and_throttling::Migration),
             Box::new(m20261122_000005_images::Migration),
             Box::new(m20261122_000006_profile_search::Migration),
+            Box::new(m20261122_000007_upstream::Migration),
         ]
     }
 }

@@ -49,8 +49,16 @@ impl TestServer {
 
     /// Starts a server after `adjust` has changed the test configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let database = TestDatabase::create().await.expect("test database");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        Self::start_on(listener, adjust).await
+    }
+
+    /// Starts a server on a listener the test bound already (so it knows the port beforehand).
+    pub async fn start_on(
+        listener: std::net::TcpListener,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
+        let database = TestDatabase::create().await.expect("test database");
         let port = listener.local_addr().expect("addr").port();
         let mut config = test_config(&database.url, port);
         adjust(&mut config);

@@ -40,15 +40,26 @@ pub struct Identity {
     pub kind: String,
     pub value: String,
     pub verified: bool,
+    /// For `oidc` identities: the upstream provider's issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// For `oidc` identities: the user's `sub` at the upstream provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl From<&store::accounts::Identity> for Identity {
     fn from(i: &store::accounts::Identity) -> Self {
+        let upstream = (i.kind == store::accounts::IdentityKind::Oidc)
+            .then(|| store::accounts::parse_oidc_identity(&i.value))
+            .flatten();
         Self {
             id: i.id,
             kind: i.kind.as_str().to_owned(),
             value: i.value.clone(),
             verified: i.verified_at.is_some(),
+            issuer: upstream.map(|(issuer, _)| issuer.to_owned()),
+            subject: upstream.map(|(_, subject)| subject.to_owned()),
         }
     }
 }

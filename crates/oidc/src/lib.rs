@@ -8,6 +8,7 @@ pub mod keys;
 pub mod logout;
 pub mod provider;
 pub mod tokens;
+pub mod upstream;
 
 pub use error::{ErrorCode, OAuthError};
 pub use keys::SigningAlg;

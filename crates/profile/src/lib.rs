@@ -5,6 +5,7 @@ pub mod access;
 pub mod document;
 pub mod generated;
 pub mod images;
+pub mod population;
 pub mod schema;
 pub mod service;
 pub mod standard;

@@ -478,3 +478,50 @@ impl ProfileService {
         Ok(applied.values)
     }
 }
+
+impl ProfileService {
+    /// The first values of a profile created from an upstream provider's claims: `base` (the
+    /// generated defaults) overlaid with every valid claim. Returns the values and the claims
+    /// dropped as invalid.
+    pub async fn values_from_claims(
+        &self,
+        db: &Db,
+        login_ids: &[LoginId],
+        base: &Value,
+        claims: &Map<String, Value>,
+    ) -> Result<(StoredValues, Vec<(String, String)>), ServiceError> {
+        let schema = self.schema(db).await?;
+        let start = StoredValues {
+            standard: object(base),
+            custom: Map::new(),
+        };
+        let out = crate::population::populate(&schema, &start, login_ids, claims);
+        Ok((out.values, out.dropped))
+    }
+
+    /// Refreshes a profile from an upstream provider's claims (invalid ones dropped), recording the
+    /// change. Returns the claims dropped as invalid.
+    pub async fn refresh_from_claims(
+        &self,
+        db: &Db,
+        clock: &dyn Clock,
+        user_id: Uuid,
+        claims: &Map<String, Value>,
+        by: Author,
+    ) -> Result<Vec<(String, String)>, ChangeError> {
+        let schema = self.schema(db).await?;
+        let current = self
+            .load(db, user_id)
+            .await?
+            .ok_or(ChangeError::NoSuchUser)?;
+        let out = crate::population::populate(&schema, &current.values, &current.login_ids, claims);
+        let applied = Applied {
+            values: out.values,
+            changed: out.changed,
+            regenerate_avatar: false,
+        };
+        self.commit(db, clock, &schema, &current, applied, Extra::default(), by)
+            .await?;
+        Ok(out.dropped)
+    }
+}

@@ -548,3 +548,57 @@ pub async fn set_identity_verified(
     tx.commit().await?;
     Ok(updated.rows_affected > 0)
 }
+
+/// The stored value of an `oidc` identity: the upstream's issuer and the user's `sub` there. An
+/// issuer URL has no fragment, so the first `#` separates them.
+pub fn oidc_identity_value(issuer: &str, subject: &str) -> String {
+    format!("{issuer}#{subject}")
+}
+
+/// The issuer and subject of an `oidc` identity's value.
+pub fn parse_oidc_identity(value: &str) -> Option<(&str, &str)> {
+    value.split_once('#')
+}
+
+/// Removes one of the user's identities unless the user would be left with no way to sign in: no
+/// other upstream link, no verified email address (to reset a password with), and no password
+/// with an email or username to type. One transaction.
+pub async fn remove_identity_keeping_sign_in(
+    db: &Db,
+    user_id: Uuid,
+    identity_id: Uuid,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<RemoveIdentity, StoreError> {
+    let tx = db.write.begin().await?;
+    let all = identities::Entity::find()
+        .filter(identities::Column::UserId.eq(user_id))
+        .all(&tx)
+        .await?;
+    if !all.iter().any(|i| i.id == identity_id) {
+        return Ok(RemoveIdentity::NotFound);
+    }
+    let has_password = password_credentials::Entity::find_by_id(user_id)
+        .one(&tx)
+        .await?
+        .is_some();
+    let can_sign_in =
+        all.iter()
+            .filter(|i| i.id != identity_id)
+            .any(|i| match IdentityKind::parse(&i.kind) {
+                Some(IdentityKind::Oidc) => true,
+                Some(IdentityKind::Email) => i.verified_at.is_some() || has_password,
+                Some(IdentityKind::Username) => has_password,
+                _ => false,
+            });
+    if !can_sign_in {
+        return Ok(RemoveIdentity::Last);
+    }
+    identities::Entity::delete_by_id(identity_id)
+        .exec(&tx)
+        .await?;
+    crate::search::reindex(&tx, user_id).await?;
+    audit::insert(&tx, event, now).await?;
+    tx.commit().await?;
+    Ok(RemoveIdentity::Removed)
+}

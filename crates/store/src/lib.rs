@@ -22,6 +22,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 pub mod throttles;
+pub mod upstream_logins;
 pub mod verification_codes;
 
 pub use clock::{Clock, ManualClock, SystemClock, from_millis, to_millis};

@@ -16,6 +16,7 @@ pub mod session_cookie;
 pub mod settings;
 pub mod settings_form;
 pub mod settings_images;
+pub mod upstream;
 pub mod verification;
 
 use actix_web::web;
@@ -43,6 +44,8 @@ pub struct WebState {
     pub code_policy: auth::codes::CodePolicy,
     /// New users prove their email address before anything else continues.
     pub require_email_verification: bool,
+    /// Upstream OpenID providers people can sign in with.
+    pub upstreams: Arc<oidc::upstream::Upstreams>,
 }
 
 /// The stylesheet, compiled in so the binary runs from any directory.
@@ -61,6 +64,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(pages::home))
         .route("/login", web::get().to(pages::login_form))
         .route("/login", web::post().to(pages::login))
+        .route("/login/upstream/{id}", web::get().to(upstream::login))
+        .route(
+            "/login/upstream/{id}/callback",
+            web::get().to(upstream::callback),
+        )
+        .route(
+            "/settings/upstream/{id}/link",
+            web::post().to(upstream::link),
+        )
+        .route(
+            "/settings/upstream/{id}/unlink",
+            web::post().to(upstream::unlink),
+        )
         .route("/signup", web::get().to(pages::signup_form))
         .route("/signup", web::post().to(pages::signup))
         .route("/reset-password", web::get().to(reset::request_form))

@@ -66,14 +66,22 @@ struct LoginPage {
     login_id: String,
     error: Option<String>,
     notice: Option<String>,
+    /// "Sign in with …" buttons: (link, provider name).
+    upstreams: Vec<(String, String)>,
 }
 
 impl LoginPage {
-    fn new(csrf: &Csrf, return_to: &Option<String>) -> Self {
+    fn new(state: &WebState, csrf: &Csrf, return_to: &Option<String>) -> Self {
+        let query = return_query(return_to);
         Self {
             csrf_token: csrf.form_token(),
             return_to: return_to.clone().unwrap_or_default(),
-            return_query: return_query(return_to),
+            upstreams: state
+                .upstreams
+                .settings()
+                .map(|u| (format!("/login/upstream/{}{query}", u.id), u.name.clone()))
+                .collect(),
+            return_query: query,
             login_id: String::new(),
             error: None,
             notice: None,
@@ -92,7 +100,7 @@ pub async fn login_form(
         return Ok(see_other(return_to.as_deref().unwrap_or("/")));
     }
     let csrf = Csrf::for_request(&req);
-    let mut tpl = LoginPage::new(&csrf, &return_to);
+    let mut tpl = LoginPage::new(&state, &csrf, &return_to);
     if let Some(hint) = &query.login_hint {
         tpl.login_id = hint.chars().take(320).collect();
     }
@@ -154,7 +162,7 @@ pub async fn login(
             let wait = lock.retry_after(now);
             let minutes = (wait + 59) / 60;
             let csrf = Csrf::for_request(&req);
-            let mut tpl = LoginPage::new(&csrf, &return_to);
+            let mut tpl = LoginPage::new(&state, &csrf, &return_to);
             tpl.login_id = form.login_id.chars().take(320).collect();
             tpl.error = Some(format!(
                 "Too many failed attempts. Try again in {minutes} minute{}.",
@@ -178,7 +186,7 @@ pub async fn login(
                 _ => StatusCode::UNAUTHORIZED,
             };
             let csrf = Csrf::for_request(&req);
-            let mut tpl = LoginPage::new(&csrf, &return_to);
+            let mut tpl = LoginPage::new(&state, &csrf, &return_to);
             tpl.login_id = form.login_id.chars().take(320).collect();
             tpl.error = Some(e.to_string());
             Ok(page(status, &tpl, Some(&csrf), state.secure_cookies))

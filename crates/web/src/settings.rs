@@ -11,6 +11,7 @@ use askama::Template;
 use profile::{Audience, Change, ChangeError, Party, ProfileError};
 use serde::Deserialize;
 use std::collections::HashMap;
+use store::accounts::IdentityKind;
 use store::audit::{Actor, NewEvent};
 use store::sessions::Session;
 
@@ -19,6 +20,12 @@ struct IdentityRow {
     kind: &'static str,
     value: String,
     verified: bool,
+}
+
+struct UpstreamLinkRow {
+    id: String,
+    name: String,
+    subject: String,
 }
 
 struct AppRow {
@@ -64,6 +71,9 @@ struct SettingsPage {
     cover_error: Option<String>,
     image_rows: Vec<ImageRow>,
     apps: Vec<AppRow>,
+    upstream_links: Vec<UpstreamLinkRow>,
+    /// Upstream providers the user can link: (id, name).
+    upstream_available: Vec<(String, String)>,
 }
 
 /// What to show besides the stored values.
@@ -140,9 +150,16 @@ pub(crate) async fn render(
         }
     }
     let sessions = store::sessions::list_for_user(&state.db, session.user_id).await?;
+    let (upstream_links, upstream_available) = upstream_rows(state, &identities);
     let display_name = identities
-        .first()
+        .iter()
+        .find(|i| i.kind != IdentityKind::Oidc)
         .map(|i| i.value.clone())
+        .or_else(|| {
+            upstream_links
+                .first()
+                .map(|l| format!("{} ({})", l.subject, l.name))
+        })
         .unwrap_or_else(|| session.user_id.to_string());
     let upload_error = |target: &str| {
         extras
@@ -179,6 +196,7 @@ pub(crate) async fn render(
         fields,
         identities: identities
             .iter()
+            .filter(|i| i.kind != IdentityKind::Oidc)
             .map(|i| IdentityRow {
                 id: i.id.to_string(),
                 kind: i.kind.as_str(),
@@ -216,8 +234,45 @@ pub(crate) async fn render(
                 granted: a.granted_at.format("%Y-%m-%d").to_string(),
             })
             .collect(),
+        upstream_links,
+        upstream_available,
     };
     Ok(page(status, &tpl, Some(&csrf), state.secure_cookies))
+}
+
+/// The user's links to upstream providers, and the configured providers not linked yet.
+fn upstream_rows(
+    state: &WebState,
+    identities: &[store::accounts::Identity],
+) -> (Vec<UpstreamLinkRow>, Vec<(String, String)>) {
+    let links: Vec<(UpstreamLinkRow, Option<String>)> = identities
+        .iter()
+        .filter(|i| i.kind == IdentityKind::Oidc)
+        .map(|i| {
+            let (issuer, subject) =
+                store::accounts::parse_oidc_identity(&i.value).unwrap_or((&i.value, ""));
+            let upstream = state.upstreams.by_issuer(issuer);
+            (
+                UpstreamLinkRow {
+                    id: i.id.to_string(),
+                    name: upstream.map_or_else(|| issuer.to_owned(), |u| u.name.clone()),
+                    subject: subject.to_owned(),
+                },
+                upstream.map(|u| u.id.clone()),
+            )
+        })
+        .collect();
+    let available = state
+        .upstreams
+        .settings()
+        .filter(|u| {
+            !links
+                .iter()
+                .any(|(_, id)| id.as_deref() == Some(u.id.as_str()))
+        })
+        .map(|u| (u.id.clone(), u.name.clone()))
+        .collect();
+    (links.into_iter().map(|(row, _)| row).collect(), available)
 }
 
 /// The signed-in, verified session, or where to send the browser.
@@ -266,6 +321,11 @@ pub async fn show(
         Some("app") => Some("The app can no longer use your account.".to_owned()),
         Some("identity_added") => Some("The login ID was added.".to_owned()),
         Some("identity_removed") => Some("The login ID was removed.".to_owned()),
+        Some("upstream_linked") => Some("The provider account was linked.".to_owned()),
+        Some("upstream_already") => {
+            Some("That provider account was already linked to yours.".to_owned())
+        }
+        Some("upstream_unlinked") => Some("The provider account was unlinked.".to_owned()),
         _ => None,
     };
     let error = match query.error.as_deref() {
@@ -273,6 +333,10 @@ pub async fn show(
             Some("You cannot remove your last login ID: you could not sign in any more.".to_owned())
         }
         Some("identity_not_found") => Some("That login ID was not found.".to_owned()),
+        Some("last_sign_in") => Some(
+            "You cannot unlink this provider: it is your last way to sign in. Set a password or link another provider first."
+                .to_owned(),
+        ),
         _ => None,
     };
     let extras = Extras {

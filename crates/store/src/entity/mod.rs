@@ -19,5 +19,6 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod standard_attribute_access;
 pub mod throttles;
+pub mod upstream_logins;
 pub mod users;
 pub mod verification_codes;
