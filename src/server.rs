@@ -175,6 +175,11 @@ pub fn start(
                         "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
                     )),
             )
+            .wrap(
+                actix_web::middleware::ErrorHandlers::new()
+                    .default_handler(::web::problem::api_errors_as_problems),
+            )
+            .wrap(from_fn(::web::input_guard::refuse_nul))
             .wrap(from_fn(telemetry::observe))
             .configure(routes.clone())
             .default_service(web::to(not_found))

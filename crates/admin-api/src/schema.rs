@@ -243,6 +243,14 @@ pub async fn patch_custom(
             "the body must be a JSON object",
         ));
     };
+    if obj.contains_key("id") {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable Content",
+            "an attribute's id never changes",
+        )
+        .with_errors(vec![("/id".into(), "must not be given".into())]));
+    }
     let position = take_position(obj)?;
     let name = path.into_inner();
     let mut doc = current_document(&state).await?;
@@ -259,9 +267,6 @@ pub async fn patch_custom(
     let mut definition = list.remove(index);
     if let Some(target) = definition.as_object_mut() {
         for (k, v) in obj.iter() {
-            if k == "id" {
-                continue;
-            }
             if v.is_null() {
                 target.remove(k);
             } else {

@@ -333,8 +333,17 @@ pub fn apply(
                 Value::Null => {}
                 _ => errors.push(("/regenerate_avatar".into(), "must be true or false".into())),
             },
-            // Read-only facts a client may send back unchanged from a GET.
-            "sub" | "updated_at" | "email_verified" | "phone_number_verified" => {}
+            // Read-only facts a client may send back from a GET; they are not written, but must
+            // at least have their type.
+            "sub" if value.is_string() || value.is_null() => {}
+            "updated_at" if value.is_i64() || value.is_u64() || value.is_null() => {}
+            "email_verified" | "phone_number_verified" if value.is_boolean() || value.is_null() => {
+            }
+            "sub" | "updated_at" | "email_verified" | "phone_number_verified" => errors.push((
+                format!("/{key}"),
+                "is set by Tessera and cannot be written; send it back as read or leave it out"
+                    .into(),
+            )),
             k if standard::find(k).is_some() => {}
             k => errors.push((format!("/{k}"), "is not a profile attribute".into())),
         }

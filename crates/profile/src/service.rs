@@ -261,6 +261,10 @@ impl ProfileService {
             .map_err(ServiceError::from)?;
         let current = from_stored(&stored)?;
         let next = current.apply_document(doc)?;
+        if next == current {
+            // Nothing to save, nothing to record.
+            return Ok(self.install(next, stored.version));
+        }
         let event = NewEvent::new("profile_schema.updated", actor).detail(serde_json::json!({
             "custom": next.custom.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
         }));

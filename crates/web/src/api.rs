@@ -170,13 +170,42 @@ pub fn parse_json_body(req: &HttpRequest, body: &[u8]) -> Result<serde_json::Val
             "send application/json or application/merge-patch+json",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
             "Bad Request",
             format!("the body is not valid JSON: {e}"),
         )
-    })
+    })?;
+    if let Some(pointer) = nul_at(&value, String::new()) {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Unprocessable Content",
+            "text may not contain NUL characters",
+        )
+        .with_errors(vec![(pointer, "contains a NUL character".into())]));
+    }
+    Ok(value)
+}
+
+/// The JSON pointer of the first string (or key) holding a NUL, which nothing may store.
+fn nul_at(value: &serde_json::Value, at: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(at),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_at(v, format!("{at}/{i}"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_at(v, here)
+            }
+        }),
+        _ => None,
+    }
 }
 
 async fn write_profile(

@@ -7,6 +7,7 @@ pub mod api;
 pub mod csrf;
 pub mod identities;
 pub mod images;
+pub mod input_guard;
 pub mod oauth;
 mod pages;
 pub mod problem;

@@ -101,3 +101,48 @@ impl ResponseError for Problem {
         resp
     }
 }
+
+/// Whether `path` belongs to a JSON API (whose every error is problem+json).
+fn is_api_path(path: &str) -> bool {
+    path.starts_with("/admin/api/") || path.starts_with("/api/")
+}
+
+fn generic_detail(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "the request is malformed (check the query parameters and the body)",
+        404 => "there is no such resource",
+        405 => "this method is not allowed here",
+        413 => "the body is too large",
+        415 => "the content type is not supported here",
+        s if s >= 500 => "the request could not be completed",
+        _ => "the request was refused",
+    }
+}
+
+/// Error answers of the JSON APIs that did not come from a handler (an extractor refusing a query
+/// string, a body over the size limit, an unknown route) become problem+json too; pages keep
+/// theirs. For `actix_web::middleware::ErrorHandlers::default_handler`.
+pub fn api_errors_as_problems<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::middleware::ErrorHandlerResponse;
+    let already = res
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.starts_with("application/problem+json") || v.starts_with("application/json")
+        });
+    if already || !is_api_path(res.request().path()) {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let problem = Problem::new(
+        status,
+        status.canonical_reason().unwrap_or("Error"),
+        generic_detail(status),
+    );
+    let (req, _) = res.into_parts();
+    let res = actix_web::dev::ServiceResponse::new(req, problem.error_response());
+    Ok(ErrorHandlerResponse::Response(res.map_into_right_body()))
+}
