@@ -96,6 +96,7 @@ impl AppState {
             hasher: web.hasher.clone(),
             password_policy: web.password_policy,
             generate_nickname: web.generate_nickname,
+            provider: web.provider.clone(),
         };
         let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
         Ok(Self {

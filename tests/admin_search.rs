@@ -433,3 +433,73 @@ async fn admin_keys_are_listed_and_revoked() {
     .await;
     assert_eq!(events["items"].as_array().unwrap().len(), 1);
 }
+
+/// A client_credentials token request; the status.
+async fn client_token(server: &TestServer, id: &str, secret: &str) -> u16 {
+    reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn client_changes_through_the_admin_api_apply_at_once() {
+    let server = TestServer::start().await;
+    let key = admin_key(&server).await;
+    let (status, client, _) = call(
+        &server,
+        Some(&key),
+        Method::POST,
+        "/clients",
+        Some(json!({ "name": "Batch", "grant_types": ["client_credentials"] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{client}");
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    let old = client["client_secret"].as_str().unwrap().to_owned();
+    // The client is now in the token endpoint's cache.
+    assert_eq!(client_token(&server, &id, &old).await, 200);
+    let (status, rotated, _) = call(
+        &server,
+        Some(&key),
+        Method::POST,
+        &format!("/clients/{id}/secret"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let new = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        client_token(&server, &id, &old).await,
+        401,
+        "the old secret stops at once"
+    );
+    assert_eq!(client_token(&server, &id, &new).await, 200);
+    let (status, _, _) = call(&server, Some(&key), Method::PATCH, &format!("/clients/{id}"),
+        Some(json!({ "grant_types": ["authorization_code"], "redirect_uris": ["https://app.example/cb"] }))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        client_token(&server, &id, &new).await,
+        400,
+        "the grant is no longer allowed"
+    );
+    let (status, _, _) = call(
+        &server,
+        Some(&key),
+        Method::DELETE,
+        &format!("/clients/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        client_token(&server, &id, &new).await,
+        401,
+        "a deleted client stops at once"
+    );
+}

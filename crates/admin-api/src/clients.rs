@@ -296,6 +296,7 @@ pub async fn patch(
     store::clients::update_client(&state.db, &client, state.clock.now(), event)
         .await
         .map_err(Problem::internal)?;
+    state.provider.clients.forget(&client.client_id);
     let saved = store::clients::find_by_client_id(&state.db, &client.client_id)
         .await
         .map_err(Problem::internal)?
@@ -325,14 +326,16 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let key = authenticate(&state, &req).await?;
+    let client_id = path.into_inner();
     let found = oidc::clients::delete_client(
         &state.db,
         state.clock.as_ref(),
-        &path.into_inner(),
+        &client_id,
         Actor::AdminKey(key.0),
     )
     .await
     .map_err(Problem::internal)?;
+    state.provider.clients.forget(&client_id);
     if !found {
         return Err(not_found());
     }
@@ -371,10 +374,13 @@ pub async fn rotate_secret(
     .await
     .map_err(Problem::internal)?
     {
-        Some(secret) => Ok(json_no_store(
-            StatusCode::OK,
-            &json!({ "client_id": client_id, "client_secret": secret }),
-        )),
+        Some(secret) => {
+            state.provider.clients.forget(&client_id);
+            Ok(json_no_store(
+                StatusCode::OK,
+                &json!({ "client_id": client_id, "client_secret": secret }),
+            ))
+        }
         None => Err(Problem::new(
             StatusCode::NOT_FOUND,
             "Not Found",

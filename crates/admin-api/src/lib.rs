@@ -33,6 +33,8 @@ pub struct AdminState {
     pub hasher: auth::PasswordHasher,
     pub password_policy: auth::PasswordPolicy,
     pub generate_nickname: bool,
+    /// The OpenID provider (its client cache forgets clients changed here).
+    pub provider: Arc<oidc::Provider>,
 }
 
 /// The admin key a request authenticated with.

@@ -5,6 +5,7 @@ use crate::OAuthError;
 use auth::secrets;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use std::sync::Arc;
 use store::Db;
 use store::clients::Client;
 
@@ -49,8 +50,9 @@ fn parse_basic(header: &str) -> Option<(String, String)> {
 /// credentials are missing, unknown or wrong.
 pub async fn authenticate_client(
     db: &Db,
+    clients: &crate::client_cache::ClientCache,
     presented: &PresentedCredentials,
-) -> Result<(Client, Method), (OAuthError, Method)> {
+) -> Result<(Arc<Client>, Method), (OAuthError, Method)> {
     let basic = match presented.authorization.as_deref() {
         Some(h) => match parse_basic(h) {
             Some(pair) => Some(pair),
@@ -111,7 +113,8 @@ pub async fn authenticate_client(
     if client_id.is_empty() || client_id.len() > 128 {
         return Err(unknown());
     }
-    let client = store::clients::find_by_client_id(db, &client_id)
+    let client = clients
+        .find(db, &client_id)
         .await
         .map_err(|e| (OAuthError::from(e), method))?
         .ok_or_else(unknown)?;

@@ -15,6 +15,7 @@ pub use keys::SigningAlg;
 pub use provider::{Provider, ProviderSettings};
 pub mod bearer;
 pub mod client_auth;
+pub mod client_cache;
 pub mod grants;
 pub mod revocation;
 pub mod userinfo;

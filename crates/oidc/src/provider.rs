@@ -83,6 +83,8 @@ impl ProviderSettings {
 /// The provider's shared state.
 pub struct Provider {
     pub settings: ProviderSettings,
+    /// Registered clients read in the last few seconds (see [`crate::client_cache`]).
+    pub clients: crate::client_cache::ClientCache,
     keys: RwLock<Arc<KeyRing>>,
     /// When the key ring was last loaded (Unix ms); reloads on unknown `kid` are rate-limited.
     last_reload_ms: std::sync::atomic::AtomicI64,
@@ -95,8 +97,9 @@ pub struct Provider {
     >,
 }
 
-/// Checked tokens kept at most; past that the expired ones go, and if none had, all of them.
-const VERIFIED_CACHE_LIMIT: usize = 100_000;
+/// Checked tokens kept at most (about 500 bytes each); past that the expired ones go, and if
+/// none had, all of them.
+const VERIFIED_CACHE_LIMIT: usize = 20_000;
 
 impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,6 +129,7 @@ impl Provider {
             last_reload_ms: std::sync::atomic::AtomicI64::new(clock.now().timestamp_millis()),
             discovery,
             verified: std::sync::Mutex::new(std::collections::HashMap::new()),
+            clients: crate::client_cache::ClientCache::default(),
         })
     }
 

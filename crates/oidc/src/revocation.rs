@@ -34,7 +34,8 @@ pub async fn revoke(
         client_id: params.client_id.clone(),
         client_secret: params.client_secret.clone(),
     };
-    let (client, method) = client_auth::authenticate_client(db, &presented).await?;
+    let (client, method) =
+        client_auth::authenticate_client(db, &provider.clients, &presented).await?;
     let Some(token) = params.token.filter(|t| !t.is_empty()) else {
         return Err((OAuthError::invalid_request("token is missing"), method));
     };
@@ -76,7 +77,8 @@ pub async fn introspect(
         client_id: params.client_id.clone(),
         client_secret: params.client_secret.clone(),
     };
-    let (client, method) = client_auth::authenticate_client(db, &presented).await?;
+    let (client, method) =
+        client_auth::authenticate_client(db, &provider.clients, &presented).await?;
     if client.is_public {
         return Err((
             OAuthError::invalid_client("public clients may not introspect tokens"),

@@ -56,6 +56,9 @@ impl Db {
                 .min_connections(1)
                 .connect_timeout(Duration::from_secs(10))
                 .acquire_timeout(Duration::from_secs(10))
+                // A connection idle for a while is pinged before use (the server may have
+                // restarted); a busy one is not, which saves a round trip per query.
+                .test_before_acquire_if_idle_for(Duration::from_secs(30))
                 .sqlx_logging(false);
             let conn = Database::connect(opts).await?;
             Ok(Self {
@@ -65,7 +68,6 @@ impl Db {
         }
     }
 
-    /// Applies every pending migration.
     /// Applies pending migrations, then fills derived data a migration cannot compute in SQL
     /// (the user search index of a database from before it existed).
     pub async fn migrate(&self) -> Result<(), StoreError> {
@@ -120,6 +122,9 @@ fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
     opts.max_connections(connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
+        // An in-process SQLite connection cannot drop like a network one; pinging it before each
+        // use would add a round trip to its thread for every query.
+        .test_before_acquire(false)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)

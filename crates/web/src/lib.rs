@@ -61,7 +61,22 @@ async fn stylesheet() -> actix_web::HttpResponse {
 
 /// Registers the pages' routes. The caller provides `web::Data<WebState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/style.css", web::get().to(stylesheet))
+    // Routes are tried in order and every pattern with a parameter costs a regex match: the hot
+    // OpenID Connect endpoints (all static paths) come first.
+    cfg.route("/oauth2/userinfo", web::get().to(oauth::userinfo))
+        .route("/oauth2/token", web::post().to(oauth::token))
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(oauth::discovery),
+        )
+        .route("/oauth2/jwks", web::get().to(oauth::jwks))
+        .route("/oauth2/userinfo", web::post().to(oauth::userinfo))
+        .route("/oauth2/authorize", web::get().to(oauth::authorize_get))
+        .route("/oauth2/authorize", web::post().to(oauth::authorize_post))
+        .route("/oauth2/consent", web::post().to(oauth::consent))
+        .route("/oauth2/revoke", web::post().to(oauth::revoke))
+        .route("/oauth2/introspect", web::post().to(oauth::introspect))
+        .route("/static/style.css", web::get().to(stylesheet))
         .route("/", web::get().to(pages::home))
         .route("/login", web::get().to(pages::login_form))
         .route("/login", web::post().to(pages::login))
@@ -124,11 +139,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/verify-email/resend", web::post().to(verification::resend))
         .route("/logout", web::get().to(pages::logout_form))
         .route("/logout", web::post().to(pages::logout))
-        .route(
-            "/.well-known/openid-configuration",
-            web::get().to(oauth::discovery),
-        )
-        .route("/oauth2/jwks", web::get().to(oauth::jwks))
         .route("/api/v1/me", web::get().to(api::me))
         .route("/api/v1/me/profile", web::get().to(api::get_profile))
         .route("/api/v1/me/profile", web::put().to(api::put_profile))
@@ -149,14 +159,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/images/{id}", web::get().to(images::serve))
         .route("/avatars/{user_id}/{file}", web::get().to(api::avatar))
-        .route("/oauth2/authorize", web::get().to(oauth::authorize_get))
-        .route("/oauth2/authorize", web::post().to(oauth::authorize_post))
-        .route("/oauth2/consent", web::post().to(oauth::consent))
-        .route("/oauth2/token", web::post().to(oauth::token))
-        .route("/oauth2/userinfo", web::get().to(oauth::userinfo))
-        .route("/oauth2/userinfo", web::post().to(oauth::userinfo))
-        .route("/oauth2/revoke", web::post().to(oauth::revoke))
-        .route("/oauth2/introspect", web::post().to(oauth::introspect))
         .route("/oauth2/logout", web::get().to(oauth::end_session_request))
         .route("/oauth2/logout", web::post().to(oauth::end_session_request))
         .route(

@@ -98,20 +98,21 @@ pub async fn exchange(
         )
         .into());
     }
-    let (client, method) = match client_auth::authenticate_client(db, &presented).await {
-        Ok(c) => c,
-        Err((error, method)) => {
-            record_failure(
-                db,
-                clock,
-                presented.client_id.as_deref(),
-                &grant_type,
-                &error,
-            )
-            .await;
-            return Err(TokenError { error, method });
-        }
-    };
+    let (client, method) =
+        match client_auth::authenticate_client(db, &provider.clients, &presented).await {
+            Ok(c) => c,
+            Err((error, method)) => {
+                record_failure(
+                    db,
+                    clock,
+                    presented.client_id.as_deref(),
+                    &grant_type,
+                    &error,
+                )
+                .await;
+                return Err(TokenError { error, method });
+            }
+        };
     let with_method = |error: OAuthError| TokenError { error, method };
     if let Err(error) = client_may(&client, &grant_type) {
         record_failure(db, clock, Some(&client.client_id), &grant_type, &error).await;
