@@ -503,3 +503,61 @@ async fn client_changes_through_the_admin_api_apply_at_once() {
         "a deleted client stops at once"
     );
 }
+
+#[tokio::test]
+async fn ending_sessions_from_the_admin_api_tells_clients_by_back_channel() {
+    let server = TestServer::start().await;
+    let key = admin_key(&server).await;
+    let (bc_url, received) = common::peers::http_collector("/backchannel").await;
+    let registered = oidc::clients::register_client(
+        server.db(),
+        server.clock.as_ref(),
+        oidc::clients::ClientRegistration {
+            name: "RP".into(),
+            redirect_uris: vec![common::flows::REDIRECT.into()],
+            backchannel_logout_uri: Some(bc_url),
+            ..Default::default()
+        },
+        store::audit::Actor::Cli,
+    )
+    .await
+    .expect("register");
+    let client_id = registered.client.client_id;
+    let b = browser();
+    assert_eq!(
+        sign_up(&server, &b, "ida@example.com", "correct horse battery")
+            .await
+            .status(),
+        303
+    );
+    let tokens = common::flows::tokens_for(
+        &server,
+        &b,
+        &client_id,
+        registered.client_secret.as_deref(),
+        "openid",
+    )
+    .await;
+    assert!(tokens["id_token"].is_string());
+    let user = store::accounts::find_login_candidate(
+        server.db(),
+        store::accounts::IdentityKind::Email,
+        "ida@example.com",
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .user_id;
+    let (status, _, _) = call(
+        &server,
+        Some(&key),
+        Method::DELETE,
+        &format!("/users/{user}/sessions"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let body = common::peers::first_body(&received).await;
+    assert!(body.starts_with("logout_token="), "{body}");
+    assert_eq!(signed_in_as(&server, &b).await, None);
+}

@@ -809,9 +809,18 @@ async fn end(
     let event = NewEvent::new("session.revoked", Actor::AdminKey(key.0))
         .user(session.user_id)
         .detail(json!({ "session_id": session.id }));
+    // Clients that asked for back-channel logout hear of it, as when the user signs out.
+    let notifications = oidc::logout::prepare_backchannel(
+        &state.provider,
+        &state.db,
+        state.clock.as_ref(),
+        session.id,
+    )
+    .await;
     store::sessions::end_session(&state.db, session.id, state.clock.now(), event)
         .await
         .map_err(Problem::internal)?;
+    oidc::logout::send_backchannel(notifications);
     Ok(())
 }
 
