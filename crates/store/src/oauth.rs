@@ -490,20 +490,77 @@ pub struct UserInfoBundle {
     pub identities: Vec<crate::accounts::Identity>,
 }
 
-pub async fn userinfo_bundle(
-    db: &Db,
+/// Which request value goes into a placeholder of the prepared UserInfo query.
+#[derive(Debug, Clone)]
+enum Slot {
+    Jti,
+    Client,
+    Grant,
+    /// A constant of the query itself.
+    Fixed(sea_orm::sea_query::Value),
+}
+
+/// The UserInfo query's SQL, built once per backend (building it with sea-query on every request
+/// showed in profiles); the values are bound by position.
+struct PreparedQuery {
+    sql: String,
+    slots: Vec<Slot>,
+}
+
+const SENTINEL_JTI: &str = "\u{1}tessera:jti";
+const SENTINEL_CLIENT: &str = "\u{1}tessera:client";
+const SENTINEL_GRANT: Uuid = Uuid::max();
+
+fn prepare_userinfo(backend: sea_orm::DbBackend) -> Option<PreparedQuery> {
+    use sea_orm::sea_query::Value;
+    let stmt = backend.build(&userinfo_query(
+        SENTINEL_JTI,
+        SENTINEL_CLIENT,
+        SENTINEL_GRANT,
+    ));
+    let slots = stmt
+        .values
+        .map(|v| v.0)
+        .unwrap_or_default()
+        .iter()
+        .map(|v| match v {
+            Value::String(Some(s)) if s == SENTINEL_JTI => Some(Slot::Jti),
+            Value::String(Some(s)) if s == SENTINEL_CLIENT => Some(Slot::Client),
+            Value::Uuid(Some(u)) if *u == SENTINEL_GRANT => Some(Slot::Grant),
+            Value::String(_) | Value::Uuid(_) => None,
+            other => Some(Slot::Fixed(other.clone())),
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(PreparedQuery {
+        sql: stmt.sql,
+        slots,
+    })
+}
+
+fn prepared_userinfo(backend: sea_orm::DbBackend) -> Option<&'static PreparedQuery> {
+    static SQLITE: std::sync::OnceLock<Option<PreparedQuery>> = std::sync::OnceLock::new();
+    static POSTGRES: std::sync::OnceLock<Option<PreparedQuery>> = std::sync::OnceLock::new();
+    let cell = match backend {
+        sea_orm::DbBackend::Sqlite => &SQLITE,
+        sea_orm::DbBackend::Postgres => &POSTGRES,
+        _ => return None,
+    };
+    cell.get_or_init(|| prepare_userinfo(backend)).as_ref()
+}
+
+/// The UserInfo query (see [`userinfo_bundle`]).
+fn userinfo_query(
     jti: &str,
     client_id: &str,
     grant_id: Uuid,
-) -> Result<Option<UserInfoBundle>, StoreError> {
-    use crate::accounts::{Identity, IdentityKind, StoredProfile};
+) -> sea_orm::sea_query::SelectStatement {
     use crate::entity::{clients, identities, profiles};
     let revoked = Query::select()
         .expr(Expr::val(1))
         .from(revoked_access_tokens::Entity)
         .and_where(Expr::col(revoked_access_tokens::Column::Jti).eq(jti))
         .to_owned();
-    let query = Query::select()
+    Query::select()
         .column((clients::Entity, clients::Column::ThirdParty))
         .column((grants::Entity, grants::Column::UserId))
         .column((profiles::Entity, profiles::Column::Standard))
@@ -555,8 +612,39 @@ pub async fn userinfo_bundle(
             (identities::Entity, identities::Column::Id),
             sea_orm::Order::Asc,
         )
-        .to_owned();
-    let rows = db.read.query_all(&query).await?;
+        .to_owned()
+}
+
+pub async fn userinfo_bundle(
+    db: &Db,
+    jti: &str,
+    client_id: &str,
+    grant_id: Uuid,
+) -> Result<Option<UserInfoBundle>, StoreError> {
+    use crate::accounts::{Identity, IdentityKind, StoredProfile};
+    let backend = db.read.get_database_backend();
+    let rows = match prepared_userinfo(backend) {
+        Some(prepared) => {
+            let values: Vec<sea_orm::sea_query::Value> = prepared
+                .slots
+                .iter()
+                .map(|slot| match slot {
+                    Slot::Jti => jti.into(),
+                    Slot::Client => client_id.into(),
+                    Slot::Grant => grant_id.into(),
+                    Slot::Fixed(v) => v.clone(),
+                })
+                .collect();
+            let stmt =
+                sea_orm::Statement::from_sql_and_values(backend, prepared.sql.clone(), values);
+            db.read.query_all_raw(stmt).await?
+        }
+        None => {
+            db.read
+                .query_all(&userinfo_query(jti, client_id, grant_id))
+                .await?
+        }
+    };
     let Some(first) = rows.first() else {
         return Ok(None);
     };
@@ -666,4 +754,21 @@ pub async fn revoke_consent(
     }
     tx.commit().await?;
     Ok(deleted.rows_affected > 0)
+}
+
+#[cfg(test)]
+mod prepared_tests {
+    use super::*;
+
+    #[test]
+    fn the_userinfo_query_is_prepared_for_both_backends() {
+        for backend in [sea_orm::DbBackend::Sqlite, sea_orm::DbBackend::Postgres] {
+            let prepared = prepare_userinfo(backend).expect("every value is a request value");
+            assert_eq!(prepared.slots.len(), 4, "{backend:?}");
+            assert!(
+                !prepared.sql.contains("tessera:"),
+                "no sentinel left in the SQL"
+            );
+        }
+    }
 }
