@@ -1,12 +1,21 @@
 use clap::Parser;
 
-/// mimalloc instead of glibc's malloc: under load glibc spent about a quarter of the server's time
-/// in malloc and free (profiled on UserInfo), and it kept the 19 MiB Argon2 buffers of past logins
-/// resident; mimalloc is faster with many small short-lived allocations and returns large blocks.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// glibc raises its mmap threshold after a large block is freed, so after the first login the
+/// 19 MiB Argon2 working buffers are carved out of the heap arenas and stay resident. A fixed
+/// 4 MiB threshold keeps large buffers mapped, and given back when freed: the server's memory
+/// stays flat (measured: about 47 MiB after the benchmark instead of 78). Also measured, and not
+/// taken: capping the arenas (slower, no smaller) and mimalloc (no faster once UserInfo's SQL was
+/// prepared, and 72 MiB after the benchmark even with immediate purging); see bench/README.md.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it runs before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+    }
+}
 
 fn main() -> std::process::ExitCode {
+    tune_allocator();
     let cli = tessera::cli::Cli::parse();
     // The HTTP workers run their own runtimes; this one only drives start-up and background
     // tasks.
