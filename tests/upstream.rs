@@ -217,21 +217,26 @@ async fn admin_key(server: &TestServer) -> String {
 }
 
 #[tokio::test]
-async fn the_login_page_offers_the_upstream() {
+async fn the_login_and_signup_pages_offer_the_upstream() {
     let p = pair("on_signup").await;
-    let html = browser()
-        .get(p.down.url("/login?return_to=%2Fsettings"))
-        .send()
-        .await
-        .expect("login")
-        .text()
-        .await
-        .expect("page");
-    assert!(html.contains("Sign in with Upstream"), "{html}");
-    assert!(
-        html.contains("/login/upstream/up?return_to=%2Fsettings"),
-        "{html}"
-    );
+    for (page, label) in [
+        ("/login", "Sign in with Upstream"),
+        ("/signup", "Sign up with Upstream"),
+    ] {
+        let html = browser()
+            .get(p.down.url(&format!("{page}?return_to=%2Fsettings")))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("page");
+        assert!(html.contains(label), "{page}: {html}");
+        assert!(
+            html.contains("/login/upstream/up?return_to=%2Fsettings"),
+            "{page}: {html}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -70,17 +70,22 @@ struct LoginPage {
     upstreams: Vec<(String, String)>,
 }
 
+/// The "Sign in with …" links of the configured upstream providers: (link, provider name).
+fn upstream_links(state: &WebState, query: &str) -> Vec<(String, String)> {
+    state
+        .upstreams
+        .settings()
+        .map(|u| (format!("/login/upstream/{}{query}", u.id), u.name.clone()))
+        .collect()
+}
+
 impl LoginPage {
     fn new(state: &WebState, csrf: &Csrf, return_to: &Option<String>) -> Self {
         let query = return_query(return_to);
         Self {
             csrf_token: csrf.form_token(),
             return_to: return_to.clone().unwrap_or_default(),
-            upstreams: state
-                .upstreams
-                .settings()
-                .map(|u| (format!("/login/upstream/{}{query}", u.id), u.name.clone()))
-                .collect(),
+            upstreams: upstream_links(state, &query),
             return_query: query,
             login_id: String::new(),
             error: None,
@@ -218,14 +223,18 @@ struct SignUpPage {
     error: Option<String>,
     min_length: usize,
     max_length: usize,
+    /// Signing up with an upstream provider: (link, provider name).
+    upstreams: Vec<(String, String)>,
 }
 
 impl SignUpPage {
     fn new(state: &WebState, csrf: &Csrf, return_to: &Option<String>) -> Self {
+        let query = return_query(return_to);
         Self {
             csrf_token: csrf.form_token(),
             return_to: return_to.clone().unwrap_or_default(),
-            return_query: return_query(return_to),
+            upstreams: upstream_links(state, &query),
+            return_query: query,
             email: String::new(),
             email_error: None,
             password_error: None,
