@@ -635,17 +635,7 @@ async fn settings_page_uploads_avatar_and_cover_and_shows_errors_in_place() {
     assert!(resp.text().await.unwrap().contains("id=\"avatar-error\""));
 
     // No or a wrong CSRF token: refused, nothing stored.
-    let before = server
-        .profiles()
-        .view(
-            server.db(),
-            user_of(&server, "mia@example.com").await,
-            profile::Audience::Party(profile::Party::Admin),
-        )
-        .await
-        .unwrap()
-        .unwrap()["picture"]
-        .clone();
+    let before = picture_of(&server, "mia@example.com").await;
     let resp = post(
         "/settings/avatar",
         "forged",
@@ -655,17 +645,7 @@ async fn settings_page_uploads_avatar_and_cover_and_shows_errors_in_place() {
     .await
     .unwrap();
     assert_eq!(resp.status(), 403);
-    let after = server
-        .profiles()
-        .view(
-            server.db(),
-            user_of(&server, "mia@example.com").await,
-            profile::Audience::Party(profile::Party::Admin),
-        )
-        .await
-        .unwrap()
-        .unwrap()["picture"]
-        .clone();
+    let after = picture_of(&server, "mia@example.com").await;
     assert_eq!(before, after);
 
     let resp = post(
@@ -686,6 +666,21 @@ async fn settings_page_uploads_avatar_and_cover_and_shows_errors_in_place() {
         .await
         .unwrap();
     assert!(html.contains("class=\"cover\""));
+}
+
+/// The stored `picture` of the user with this email.
+async fn picture_of(server: &TestServer, email: &str) -> Value {
+    server
+        .profiles()
+        .view(
+            server.db(),
+            user_of(server, email).await,
+            profile::Audience::Party(profile::Party::Admin),
+        )
+        .await
+        .unwrap()
+        .unwrap()["picture"]
+        .clone()
 }
 
 async fn user_of(server: &TestServer, email: &str) -> store::Uuid {
