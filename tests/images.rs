@@ -313,16 +313,7 @@ async fn public_urls_redirect_by_id_username_and_me() {
     assert_eq!(to, cover);
 
     // A picture hidden from UserInfo is not published either.
-    server
-        .profiles()
-        .replace_schema(
-            server.db(),
-            server.clock.as_ref(),
-            &json!({ "standard": { "picture": { "end_user": "hidden", "bearer": "hidden" } }, "custom": [] }),
-            Actor::Cli,
-        )
-        .await
-        .expect("schema");
+    set_schema(&server, &json!({ "standard": { "picture": { "end_user": "hidden", "bearer": "hidden" } }, "custom": [] })).await;
     let (status, _) = redirect(&server, &format!("/api/v1/users/{}/avatar", p.id), None).await;
     assert_eq!(status, 404);
 }
@@ -407,16 +398,7 @@ async fn refused_uploads_leave_the_old_picture() {
     assert_eq!(status, 401);
 
     // A picture the end user may not write.
-    server
-        .profiles()
-        .replace_schema(
-            server.db(),
-            server.clock.as_ref(),
-            &json!({ "standard": { "picture": { "end_user": "readonly", "bearer": "readonly" } }, "custom": [] }),
-            Actor::Cli,
-        )
-        .await
-        .expect("schema");
+    set_schema(&server, &json!({ "standard": { "picture": { "end_user": "readonly", "bearer": "readonly" } }, "custom": [] })).await;
     let (status, body) = upload(
         &server,
         "/api/v1/me/avatar",
@@ -449,20 +431,11 @@ fn png_crc(data: &[u8]) -> u32 {
 #[tokio::test]
 async fn image_attributes_and_admin_uploads() {
     let server = TestServer::start().await;
-    server
-        .profiles()
-        .replace_schema(
-            server.db(),
-            server.clock.as_ref(),
-            &json!({ "custom": [
+    set_schema(&server, &json!({ "custom": [
                 { "name": "badge", "type": "image", "label": "Badge", "end_user": "readwrite", "bearer": "readonly" },
                 { "name": "department", "type": "string", "end_user": "readwrite", "bearer": "readonly" },
                 { "name": "secret_scan", "type": "image" }
-            ] }),
-            Actor::Cli,
-        )
-        .await
-        .expect("schema");
+            ] })).await;
     let p = person(&server, "ida_attributes").await;
     let (status, body) = upload(
         &server,
@@ -666,6 +639,15 @@ async fn settings_page_uploads_avatar_and_cover_and_shows_errors_in_place() {
         .await
         .unwrap();
     assert!(html.contains("class=\"cover\""));
+}
+
+/// Replaces the profile schema (as `tessera schema import` would).
+async fn set_schema(server: &TestServer, doc: &Value) {
+    server
+        .profiles()
+        .replace_schema(server.db(), server.clock.as_ref(), doc, Actor::Cli)
+        .await
+        .expect("schema");
 }
 
 /// The stored `picture` of the user with this email.

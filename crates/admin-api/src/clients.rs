@@ -59,8 +59,7 @@ pub struct Page {
     ),
     responses(
         (status = 200, description = "One page of clients", body = crate::model::ClientPage),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400,
     ),
     security(("admin_key" = []))
 )]
@@ -140,11 +139,7 @@ fn text(v: Option<&Value>, pointer: &str) -> Result<Option<String>, Problem> {
     request_body(content = crate::model::ClientBody, content_type = "application/json"),
     responses(
         (status = 201, description = "The client", body = crate::model::Client),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -197,8 +192,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "The client", body = crate::model::Client),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]
@@ -227,12 +221,7 @@ pub async fn get(
     request_body(content = crate::model::ClientBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The client", body = crate::model::Client),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E404, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -315,8 +304,7 @@ pub async fn patch(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]
@@ -353,8 +341,7 @@ pub async fn delete(
     ),
     responses(
         (status = 200, description = "The new secret", body = crate::model::ClientSecret),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]

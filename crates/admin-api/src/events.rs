@@ -30,8 +30,7 @@ pub struct EventQuery {
     ),
     responses(
         (status = 200, description = "One page of events", body = crate::model::EventPage),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400,
     ),
     security(("admin_key" = []))
 )]

@@ -46,12 +46,7 @@ async fn upload(
     request_body(content = crate::model::ImageUpload, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Where the image is served", body = crate::model::ImageUrl),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E404, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -76,12 +71,7 @@ pub async fn avatar(
     request_body(content = crate::model::ImageUpload, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Where the image is served", body = crate::model::ImageUrl),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E404, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -107,12 +97,7 @@ pub async fn cover(
     request_body(content = crate::model::ImageUpload, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Where the image is served", body = crate::model::ImageUrl),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E404, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]

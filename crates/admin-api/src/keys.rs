@@ -19,7 +19,7 @@ use store::audit::{Actor, NewEvent};
     summary = "List Admin API keys (never the keys themselves)",
     responses(
         (status = 200, description = "The keys", body = crate::model::AdminKeyPage),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401,
     ),
     security(("admin_key" = []))
 )]
@@ -49,8 +49,7 @@ pub async fn list(state: web::Data<AdminState>, req: HttpRequest) -> Result<Http
     ),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]

@@ -373,3 +373,43 @@ page!(SessionPage, Session);
 page!(ClientPage, Client);
 page!(EventPage, Event);
 page!(AdminKeyPage, AdminKey);
+
+/// The problem+json answers of the Admin API, one type per status, for `responses(...)` in the
+/// route annotations (each answer's body is a [`ProblemDoc`]).
+pub mod errors {
+    use std::collections::BTreeMap;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+
+    fn problem(status: u16, description: &str) -> BTreeMap<String, RefOr<Response>> {
+        let content = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ProblemDoc")))
+            .build();
+        let response = ResponseBuilder::new()
+            .description(description)
+            .content("application/problem+json", content)
+            .build();
+        BTreeMap::from([(status.to_string(), RefOr::T(response))])
+    }
+
+    macro_rules! problems {
+        ($($name:ident = $status:literal, $description:literal;)*) => {$(
+            #[doc = $description]
+            pub struct $name;
+            impl utoipa::IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<Response>> {
+                    problem($status, $description)
+                }
+            }
+        )*};
+    }
+
+    problems! {
+        E400 = 400, "Bad request or parameter";
+        E401 = 401, "Missing or invalid admin key";
+        E404 = 404, "Not found";
+        E409 = 409, "Conflict";
+        E413 = 413, "Body too large";
+        E415 = 415, "Wrong content type";
+        E422 = 422, "Invalid values (with pointers)";
+    }
+}

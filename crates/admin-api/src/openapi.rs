@@ -66,6 +66,7 @@ impl Modify for AdminKeyAuth {
         schema::delete_custom,
         document,
     ),
+    components(schemas(crate::model::ProblemDoc)),
     modifiers(&AdminKeyAuth),
     tags(
         (name = "users", description = "Users and their profiles"),

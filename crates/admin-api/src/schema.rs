@@ -72,7 +72,7 @@ async fn apply(
     summary = "The profile schema document",
     responses(
         (status = 200, description = "The schema", body = crate::model::SchemaDocument),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401,
     ),
     security(("admin_key" = []))
 )]
@@ -96,12 +96,7 @@ pub async fn get(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpR
     request_body(content = crate::model::AttributeAccess, content_type = "application/json"),
     responses(
         (status = 200, description = "The attribute", body = crate::model::StandardAttribute),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E404, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -131,12 +126,7 @@ pub async fn patch_standard(
     request_body(content = crate::model::CustomAttribute, content_type = "application/json"),
     responses(
         (status = 201, description = "The definition", body = crate::model::CustomAttribute),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E409, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -218,13 +208,7 @@ fn take_position(obj: &mut serde_json::Map<String, Value>) -> Result<Option<usiz
     request_body(content = crate::model::CustomAttribute, content_type = "application/json"),
     responses(
         (status = 200, description = "The definition", body = crate::model::CustomAttribute),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E404, crate::model::errors::E409, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -296,9 +280,7 @@ pub async fn patch_custom(
         ("name" = String, Path, description = "The attribute's name"),
     ),
     responses(
-        (status = 409, description = "Refused", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E409, crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]

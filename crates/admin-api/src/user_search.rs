@@ -113,8 +113,7 @@ async fn parse(state: &AdminState, query_string: &str) -> Result<UserQuery, Prob
     ),
     responses(
         (status = 200, description = "One page of users", body = crate::model::UserPage),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400,
     ),
     security(("admin_key" = []))
 )]

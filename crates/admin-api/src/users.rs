@@ -91,8 +91,7 @@ async fn user_json(state: &AdminState, id: Uuid) -> Result<Value, Problem> {
     ),
     responses(
         (status = 200, description = "The user", body = crate::model::User),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]
@@ -188,12 +187,7 @@ pub(crate) fn identity_from(item: &Value, pointer: &str) -> Result<NewIdentity, 
     request_body(content = crate::model::NewUser, content_type = "application/json"),
     responses(
         (status = 201, description = "The user", body = crate::model::User),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E409, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -326,13 +320,7 @@ async fn write_profile(
     request_body(content = crate::model::Profile, content_type = "application/json"),
     responses(
         (status = 200, description = "The profile", body = crate::model::Profile),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E404, crate::model::errors::E409, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -357,13 +345,7 @@ pub async fn put_profile(
     request_body(content = crate::model::Profile, content_type = "application/json"),
     responses(
         (status = 200, description = "The profile", body = crate::model::Profile),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E404, crate::model::errors::E409, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -410,8 +392,7 @@ async fn set_disabled(
     ),
     responses(
         (status = 200, description = "The user", body = crate::model::User),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]
@@ -434,8 +415,7 @@ pub async fn disable(
     ),
     responses(
         (status = 200, description = "The user", body = crate::model::User),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]
@@ -458,8 +438,7 @@ pub async fn enable(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]
@@ -492,12 +471,7 @@ pub async fn delete(
     request_body(content = crate::model::PasswordBody, content_type = "application/json"),
     responses(
         (status = 204, description = "Set"),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E404, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -550,12 +524,7 @@ pub async fn set_password(
     request_body(content = crate::model::VerifiedBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The user", body = crate::model::User),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E404, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -617,8 +586,7 @@ pub async fn set_verified(
     ),
     responses(
         (status = 200, description = "The identities", body = crate::model::IdentityPage),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]
@@ -649,13 +617,7 @@ pub async fn identities(
     request_body(content = crate::model::NewIdentity, content_type = "application/json"),
     responses(
         (status = 201, description = "The identity", body = crate::model::Identity),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 400, description = "Bad request or parameter", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 415, description = "Wrong content type", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values (with pointers)", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E404, crate::model::errors::E409, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
     ),
     security(("admin_key" = []))
 )]
@@ -721,9 +683,7 @@ pub async fn add_identity(
     ),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404, crate::model::errors::E409,
     ),
     security(("admin_key" = []))
 )]
@@ -773,8 +733,7 @@ fn session_json(s: &store::sessions::Session) -> Value {
     ),
     responses(
         (status = 200, description = "The sessions", body = crate::model::SessionPage),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]
@@ -835,8 +794,7 @@ async fn end(
     ),
     responses(
         (status = 204, description = "Ended"),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]
@@ -875,8 +833,7 @@ pub async fn revoke_sessions(
     ),
     responses(
         (status = 204, description = "Ended"),
-        (status = 401, description = "Missing or invalid admin key", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
-        (status = 404, description = "Not found", body = crate::model::ProblemDoc, content_type = "application/problem+json"),
+        crate::model::errors::E401, crate::model::errors::E404,
     ),
     security(("admin_key" = []))
 )]
