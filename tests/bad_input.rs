@@ -57,6 +57,22 @@ async fn nul_characters_are_refused_in_paths_queries_forms_and_json() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 413);
+    let resp = http
+        .post(server.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&pad={}",
+            "a".repeat(70 * 1024)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["error"], "invalid_request",
+        "RFC 6749 JSON on OAuth endpoints"
+    );
     // Ordinary percent-encoding still works: a literal "%00" typed by a person arrives as %2500.
     let resp = http
         .get(server.url("/login?return_to=%2Fsettings%3Fq%3D%2500"))

@@ -29,25 +29,31 @@ fn has_nul(raw: &[u8]) -> bool {
             .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
 }
 
-fn refusal(path: &str) -> HttpResponse {
+/// A refusal in the endpoint's own error format.
+fn refusal(path: &str, status: StatusCode, message: &str) -> HttpResponse {
     if path.starts_with("/oauth2/") {
-        HttpResponse::BadRequest()
+        HttpResponse::build(status)
             .content_type("application/json")
             .insert_header(("Cache-Control", "no-store"))
-            .body(r#"{"error":"invalid_request","error_description":"the request contains a NUL character"}"#)
+            .body(
+                serde_json::json!({ "error": "invalid_request", "error_description": message })
+                    .to_string(),
+            )
     } else if path.starts_with("/api/") || path.starts_with("/admin/api/") {
         Problem::new(
-            StatusCode::BAD_REQUEST,
-            "Bad Request",
-            "the request contains a NUL character",
+            status,
+            status.canonical_reason().unwrap_or("Bad Request"),
+            message,
         )
         .error_response()
     } else {
-        HttpResponse::BadRequest()
+        HttpResponse::build(status)
             .content_type("text/plain; charset=utf-8")
-            .body("The request contains a NUL character.")
+            .body(format!("The {message}."))
     }
 }
+
+const NUL: &str = "request contains a NUL character";
 
 /// The middleware (for `actix_web::middleware::from_fn`).
 pub async fn refuse_nul(
@@ -61,7 +67,7 @@ pub async fn refuse_nul(
         .unwrap_or("");
     if has_nul(target.as_bytes()) {
         let path = req.path().to_owned();
-        return Ok(req.into_response(refusal(&path)));
+        return Ok(req.into_response(refusal(&path, StatusCode::BAD_REQUEST, NUL)));
     }
     let is_form = req
         .headers()
@@ -78,17 +84,19 @@ pub async fn refuse_nul(
         while let Some(chunk) = payload.next().await {
             let chunk = chunk?;
             if body.len() + chunk.len() > MAX_FORM {
-                return Ok(req.into_response(
-                    HttpResponse::PayloadTooLarge()
-                        .content_type("text/plain; charset=utf-8")
-                        .body("The form is too large."),
-                ));
+                let path = req.path().to_owned();
+                let too_large = "request body is too large";
+                return Ok(req.into_response(refusal(
+                    &path,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    too_large,
+                )));
             }
             body.extend_from_slice(&chunk);
         }
         if has_nul(&body) {
             let path = req.path().to_owned();
-            return Ok(req.into_response(refusal(&path)));
+            return Ok(req.into_response(refusal(&path, StatusCode::BAD_REQUEST, NUL)));
         }
         req.set_payload(actix_web::dev::Payload::from(body.freeze()));
     }
