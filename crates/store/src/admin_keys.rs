@@ -41,15 +41,27 @@ pub async fn find_key_hash(db: &Db, id: Uuid) -> Result<Option<String>, StoreErr
         .map(|k| k.key_hash))
 }
 
-/// The id of the live (not revoked) admin key with this hash.
-pub async fn find_live_key(db: &Db, key_hash: &str) -> Result<Option<(Uuid, String)>, StoreError> {
+/// A live (not revoked) admin key found by its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveKey {
+    pub id: Uuid,
+    pub key_hash: String,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// The live (not revoked) admin key with this hash.
+pub async fn find_live_key(db: &Db, key_hash: &str) -> Result<Option<LiveKey>, StoreError> {
     use sea_orm::{ColumnTrait, QueryFilter};
     Ok(admin_keys::Entity::find()
         .filter(admin_keys::Column::KeyHash.eq(key_hash))
         .filter(admin_keys::Column::RevokedAt.is_null())
         .one(&db.read)
         .await?
-        .map(|k| (k.id, k.key_hash)))
+        .map(|k| LiveKey {
+            id: k.id,
+            key_hash: k.key_hash,
+            last_used_at: k.last_used_at.map(crate::from_millis),
+        }))
 }
 
 /// An admin key as listed (never the key itself).
@@ -105,7 +117,8 @@ pub async fn revoke_admin_key(
     Ok(updated.rows_affected > 0)
 }
 
-/// Records that a key was used (at most once a minute, so reads stay cheap).
+/// Records that a key was used; callers skip it when the key was marked less than a minute ago,
+/// so reads do not each take the writer.
 pub async fn touch_admin_key(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
     use sea_orm::sea_query::{Condition, Expr};
     use sea_orm::{ColumnTrait, QueryFilter};
