@@ -13,6 +13,7 @@ mod m20261122_000004_verification_and_throttling;
 mod m20261122_000005_images;
 mod m20261122_000006_profile_search;
 mod m20261122_000007_upstream;
+mod m20261201_000008_identities_in_order;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_images::Migration),
             Box::new(m20261122_000006_profile_search::Migration),
             Box::new(m20261122_000007_upstream::Migration),
+            Box::new(m20261201_000008_identities_in_order::Migration),
         ]
     }
 }

@@ -1,9 +1,11 @@
 //! Connecting to SQLite or PostgreSQL and applying migrations.
 
 use crate::StoreError;
+use crate::sqlite_readers::SqliteReaders;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Connection settings that do not belong in the URL.
@@ -25,10 +27,14 @@ impl Default for DbSettings {
 /// transactions turns load into `database is locked` errors. So on SQLite every write goes
 /// through a pool of exactly one connection (`write`), and reads use a pool of several (`read`),
 /// with WAL so readers never wait for the writer. On PostgreSQL both are the same pool.
+///
+/// A SQLite file also gets read-only connections used synchronously on the caller's thread for
+/// the hottest read (see [`crate::sqlite_readers`]).
 #[derive(Clone, Debug)]
 pub struct Db {
     pub(crate) read: DatabaseConnection,
     pub(crate) write: DatabaseConnection,
+    pub(crate) sqlite_readers: Option<Arc<SqliteReaders>>,
 }
 
 impl Db {
@@ -36,7 +42,10 @@ impl Db {
     /// and its directory when missing. Does not run migrations: see [`Db::migrate`].
     pub async fn connect(url: &str, settings: &DbSettings) -> Result<Self, StoreError> {
         if is_sqlite(url) {
-            if let Some(dir) = sqlite_path(url).and_then(|p| p.parent().map(|d| d.to_path_buf()))
+            let path = sqlite_path(url);
+            if let Some(dir) = path
+                .as_ref()
+                .and_then(|p| p.parent().map(|d| d.to_path_buf()))
                 && !dir.as_os_str().is_empty()
             {
                 std::fs::create_dir_all(&dir).map_err(|e| {
@@ -49,7 +58,16 @@ impl Db {
             let write = Database::connect(sqlite_options(url, 1)).await?;
             let read =
                 Database::connect(sqlite_options(url, settings.max_connections.max(1))).await?;
-            Ok(Self { read, write })
+            Ok(Self {
+                read,
+                write,
+                // An in-memory database is private to its connection: nothing to share.
+                // The file exists now; its absolute path keeps working if the directory changes.
+                sqlite_readers: path.map(|p| {
+                    let p = std::fs::canonicalize(&p).unwrap_or(p);
+                    Arc::new(SqliteReaders::new(&p))
+                }),
+            })
         } else {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.max_connections(settings.max_connections.max(1))
@@ -64,6 +82,7 @@ impl Db {
             Ok(Self {
                 read: conn.clone(),
                 write: conn,
+                sqlite_readers: None,
             })
         }
     }

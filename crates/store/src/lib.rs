@@ -17,6 +17,7 @@ pub mod profile_schema;
 pub mod search;
 pub mod sessions;
 pub mod signing_keys;
+mod sqlite_readers;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]

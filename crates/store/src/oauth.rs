@@ -621,65 +621,273 @@ pub async fn userinfo_bundle(
     client_id: &str,
     grant_id: Uuid,
 ) -> Result<Option<UserInfoBundle>, StoreError> {
-    use crate::accounts::{Identity, IdentityKind, StoredProfile};
     let backend = db.read.get_database_backend();
-    let rows = match prepared_userinfo(backend) {
-        Some(prepared) => {
-            let values: Vec<sea_orm::sea_query::Value> = prepared
-                .slots
-                .iter()
-                .map(|slot| match slot {
-                    Slot::Jti => jti.into(),
-                    Slot::Client => client_id.into(),
-                    Slot::Grant => grant_id.into(),
-                    Slot::Fixed(v) => v.clone(),
-                })
-                .collect();
-            let stmt =
-                sea_orm::Statement::from_sql_and_values(backend, prepared.sql.clone(), values);
-            db.read.query_all_raw(stmt).await?
+    let Some(prepared) = prepared_userinfo(backend) else {
+        let rows = db
+            .read
+            .query_all(&userinfo_query(jti, client_id, grant_id))
+            .await?;
+        return bundle_from_rows(rows.iter());
+    };
+    if let Some(readers) = &db.sqlite_readers {
+        match userinfo_bundle_here(readers, prepared, jti, client_id, grant_id) {
+            Ok(bundle) => return bundle,
+            Err(crate::sqlite_readers::ReadError::Busy(_)) => {}
+            Err(e) => tracing::warn!(error = %e, "UserInfo read on the calling thread failed"),
         }
-        None => {
-            db.read
-                .query_all(&userinfo_query(jti, client_id, grant_id))
-                .await?
-        }
-    };
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let user_id: Uuid = first.try_get("", "user_id")?;
-    let profile = StoredProfile {
-        standard_attributes: first.try_get("", "standard")?,
-        custom_attributes: first.try_get("", "custom")?,
-        avatar_seed: first.try_get("", "avatar_seed")?,
-        cover: None,
-        updated_at: from_millis(first.try_get("", "updated_at")?),
-    };
-    let third_party: bool = first.try_get("", "third_party")?;
-    let mut identities = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let Some(id) = row.try_get::<Option<Uuid>>("", "identity_id")? else {
-            continue;
-        };
-        let kind: String = row.try_get("", "kind")?;
-        identities.push(Identity {
-            id,
-            user_id,
-            kind: IdentityKind::parse(&kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("identity kind {kind:?}")))?,
-            value: row.try_get("", "value")?,
-            verified_at: row
-                .try_get::<Option<i64>>("", "verified_at")?
-                .map(from_millis),
-            created_at: from_millis(row.try_get("", "identity_created_at")?),
+    }
+    let values: Vec<sea_orm::sea_query::Value> = prepared
+        .slots
+        .iter()
+        .map(|slot| match slot {
+            Slot::Jti => jti.into(),
+            Slot::Client => client_id.into(),
+            Slot::Grant => grant_id.into(),
+            Slot::Fixed(v) => v.clone(),
+        })
+        .collect();
+    let stmt = sea_orm::Statement::from_sql_and_values(backend, prepared.sql.clone(), values);
+    let rows = db.read.query_all_raw(stmt).await?;
+    bundle_from_rows(rows.iter())
+}
+
+/// The UserInfo query on a read-only SQLite connection on this thread (see
+/// [`crate::sqlite_readers`]). The outer error means "not answered here"; the inner one is the
+/// answer.
+fn userinfo_bundle_here(
+    readers: &crate::sqlite_readers::SqliteReaders,
+    prepared: &PreparedQuery,
+    jti: &str,
+    client_id: &str,
+    grant_id: Uuid,
+) -> Result<Result<Option<UserInfoBundle>, StoreError>, crate::sqlite_readers::ReadError> {
+    use rusqlite::types::Value as Sql;
+    use sea_orm::sea_query::Value;
+    let mut values = Vec::with_capacity(prepared.slots.len());
+    for slot in &prepared.slots {
+        values.push(match slot {
+            Slot::Jti => Sql::Text(jti.to_owned()),
+            Slot::Client => Sql::Text(client_id.to_owned()),
+            // sqlx stores UUIDs in SQLite as 16-byte blobs.
+            Slot::Grant => Sql::Blob(grant_id.as_bytes().to_vec()),
+            Slot::Fixed(Value::Int(Some(i))) => Sql::Integer(i64::from(*i)),
+            Slot::Fixed(Value::BigInt(Some(i))) => Sql::Integer(*i),
+            Slot::Fixed(Value::Bool(Some(b))) => Sql::Integer(i64::from(*b)),
+            Slot::Fixed(other) => {
+                return Err(crate::sqlite_readers::ReadError::Sqlite(
+                    rusqlite::Error::InvalidParameterName(format!("{other:?}")),
+                ));
+            }
         });
     }
-    Ok(Some(UserInfoBundle {
-        third_party,
-        profile,
-        identities,
-    }))
+    readers.read(|conn| {
+        let mut stmt = conn.prepare_cached(&prepared.sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
+        let mut bundle = BundleBuilder::default();
+        while let Some(row) = rows.next()? {
+            if let Err(e) = bundle.add(row) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(bundle.finish()))
+    })
+}
+
+/// The UserInfo query's columns, in the order [`userinfo_query`] selects them (rows are read by
+/// position: looking columns up by name cost more than the rest of the decoding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    ThirdParty,
+    UserId,
+    Standard,
+    Custom,
+    AvatarSeed,
+    UpdatedAt,
+    IdentityId,
+    Kind,
+    Value,
+    VerifiedAt,
+    IdentityCreatedAt,
+}
+
+impl Col {
+    #[cfg(test)]
+    const ALL: [Col; 11] = [
+        Col::ThirdParty,
+        Col::UserId,
+        Col::Standard,
+        Col::Custom,
+        Col::AvatarSeed,
+        Col::UpdatedAt,
+        Col::IdentityId,
+        Col::Kind,
+        Col::Value,
+        Col::VerifiedAt,
+        Col::IdentityCreatedAt,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Col::ThirdParty => "third_party",
+            Col::UserId => "user_id",
+            Col::Standard => "standard",
+            Col::Custom => "custom",
+            Col::AvatarSeed => "avatar_seed",
+            Col::UpdatedAt => "updated_at",
+            Col::IdentityId => "identity_id",
+            Col::Kind => "kind",
+            Col::Value => "value",
+            Col::VerifiedAt => "verified_at",
+            Col::IdentityCreatedAt => "identity_created_at",
+        }
+    }
+}
+
+/// One row of the UserInfo query.
+trait BundleRow {
+    fn uuid(&self, col: Col) -> Result<Option<Uuid>, StoreError>;
+    fn text(&self, col: Col) -> Result<Option<String>, StoreError>;
+    fn int(&self, col: Col) -> Result<Option<i64>, StoreError>;
+    fn flag(&self, col: Col) -> Result<bool, StoreError>;
+    fn json(&self, col: Col) -> Result<serde_json::Value, StoreError>;
+}
+
+fn required<T>(value: Result<Option<T>, StoreError>, col: Col) -> Result<T, StoreError> {
+    value?.ok_or_else(|| StoreError::Corrupt(format!("UserInfo row without {}", col.name())))
+}
+
+impl BundleRow for sea_orm::QueryResult {
+    fn uuid(&self, col: Col) -> Result<Option<Uuid>, StoreError> {
+        Ok(self.try_get_by_index(col as usize)?)
+    }
+    fn text(&self, col: Col) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get_by_index(col as usize)?)
+    }
+    fn int(&self, col: Col) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get_by_index(col as usize)?)
+    }
+    fn flag(&self, col: Col) -> Result<bool, StoreError> {
+        Ok(self.try_get_by_index(col as usize)?)
+    }
+    fn json(&self, col: Col) -> Result<serde_json::Value, StoreError> {
+        Ok(self.try_get_by_index(col as usize)?)
+    }
+}
+
+/// A row read through rusqlite, decoded in place (nothing is copied that is not kept).
+impl BundleRow for rusqlite::Row<'_> {
+    fn uuid(&self, col: Col) -> Result<Option<Uuid>, StoreError> {
+        match sqlite_value(self, col)? {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            // sqlx stores UUIDs in SQLite as 16-byte blobs.
+            rusqlite::types::ValueRef::Blob(b) => {
+                Uuid::from_slice(b).map(Some).map_err(|_| wrong_type(col))
+            }
+            _ => Err(wrong_type(col)),
+        }
+    }
+    fn text(&self, col: Col) -> Result<Option<String>, StoreError> {
+        match sqlite_value(self, col)? {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+                .map(|t| Some(t.to_owned()))
+                .map_err(|_| wrong_type(col)),
+            _ => Err(wrong_type(col)),
+        }
+    }
+    fn int(&self, col: Col) -> Result<Option<i64>, StoreError> {
+        match sqlite_value(self, col)? {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            rusqlite::types::ValueRef::Integer(i) => Ok(Some(i)),
+            _ => Err(wrong_type(col)),
+        }
+    }
+    fn flag(&self, col: Col) -> Result<bool, StoreError> {
+        Ok(required(self.int(col), col)? != 0)
+    }
+    fn json(&self, col: Col) -> Result<serde_json::Value, StoreError> {
+        match sqlite_value(self, col)? {
+            rusqlite::types::ValueRef::Text(t) => {
+                serde_json::from_slice(t).map_err(|_| wrong_type(col))
+            }
+            _ => Err(wrong_type(col)),
+        }
+    }
+}
+
+fn sqlite_value<'a>(
+    row: &'a rusqlite::Row<'_>,
+    col: Col,
+) -> Result<rusqlite::types::ValueRef<'a>, StoreError> {
+    row.get_ref(col as usize)
+        .map_err(|e| StoreError::Corrupt(format!("UserInfo column {}: {e}", col.name())))
+}
+
+fn wrong_type(col: Col) -> StoreError {
+    StoreError::Corrupt(format!("UserInfo column {} has the wrong type", col.name()))
+}
+
+/// The bundle from the query's rows, added one at a time: the profile from the first, one
+/// identity a row (none when the user has no identity).
+#[derive(Default)]
+struct BundleBuilder {
+    bundle: Option<UserInfoBundle>,
+    user_id: Uuid,
+}
+
+impl BundleBuilder {
+    fn add(&mut self, row: &impl BundleRow) -> Result<(), StoreError> {
+        use crate::accounts::{Identity, IdentityKind, StoredProfile};
+        let bundle = match &mut self.bundle {
+            Some(bundle) => bundle,
+            None => {
+                self.user_id = required(row.uuid(Col::UserId), Col::UserId)?;
+                let profile = StoredProfile {
+                    standard_attributes: row.json(Col::Standard)?,
+                    custom_attributes: row.json(Col::Custom)?,
+                    avatar_seed: required(row.text(Col::AvatarSeed), Col::AvatarSeed)?,
+                    cover: None,
+                    updated_at: from_millis(required(row.int(Col::UpdatedAt), Col::UpdatedAt)?),
+                };
+                self.bundle.insert(UserInfoBundle {
+                    third_party: row.flag(Col::ThirdParty)?,
+                    profile,
+                    identities: Vec::new(),
+                })
+            }
+        };
+        let Some(id) = row.uuid(Col::IdentityId)? else {
+            return Ok(());
+        };
+        let kind = required(row.text(Col::Kind), Col::Kind)?;
+        bundle.identities.push(Identity {
+            id,
+            user_id: self.user_id,
+            kind: IdentityKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("identity kind {kind:?}")))?,
+            value: required(row.text(Col::Value), Col::Value)?,
+            verified_at: row.int(Col::VerifiedAt)?.map(from_millis),
+            created_at: from_millis(required(
+                row.int(Col::IdentityCreatedAt),
+                Col::IdentityCreatedAt,
+            )?),
+        });
+        Ok(())
+    }
+
+    fn finish(self) -> Option<UserInfoBundle> {
+        self.bundle
+    }
+}
+
+fn bundle_from_rows<'a>(
+    rows: impl Iterator<Item = &'a sea_orm::QueryResult>,
+) -> Result<Option<UserInfoBundle>, StoreError> {
+    let mut bundle = BundleBuilder::default();
+    for row in rows {
+        bundle.add(row)?;
+    }
+    Ok(bundle.finish())
 }
 
 /// A third-party app the user has consented to.
@@ -770,5 +978,32 @@ mod prepared_tests {
                 "no sentinel left in the SQL"
             );
         }
+    }
+
+    /// Rows are read by position: the query must select the columns in [`Col`]'s order.
+    #[test]
+    fn the_userinfo_query_selects_the_columns_in_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.db");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let db = Db::connect(&url, &crate::DbSettings::default())
+                .await
+                .expect("connect");
+            db.migrate().await.expect("migrate");
+        });
+        let prepared = prepare_userinfo(sea_orm::DbBackend::Sqlite).expect("prepared");
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        let stmt = conn.prepare(&prepared.sql).expect("prepare");
+        let expected: Vec<&str> = Col::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(stmt.column_names(), expected);
+        assert!(
+            Col::ALL.iter().enumerate().all(|(i, c)| *c as usize == i),
+            "Col::ALL lists the columns by position"
+        );
     }
 }

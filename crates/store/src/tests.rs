@@ -221,3 +221,153 @@ async fn migrations_are_idempotent_and_the_database_answers() {
     };
     assert_eq!(t.db.backend_name(), expected);
 }
+
+/// A user with two identities (added in order), a third-party client and a grant of it.
+async fn user_with_grant(t: &TestDatabase, clock: &ManualClock) -> (Uuid, Uuid, String) {
+    use crate::clients::{self, Client};
+    use crate::oauth::{self, AuthorizationCode, CodeRedemption};
+    let new = account("una@example.com");
+    let user = new.user_id;
+    accounts::create_account(&t.db, new, clock.now(), signed_up(user))
+        .await
+        .expect("create");
+    clock.advance(Duration::seconds(1));
+    accounts::add_identity(
+        &t.db,
+        user,
+        NewIdentity {
+            kind: IdentityKind::Phone,
+            value: "+14155550100".into(),
+            verified: true,
+        },
+        clock.now(),
+        NewEvent::new("identity.added", Actor::User(user)).user(user),
+    )
+    .await
+    .expect("phone");
+    let client = Client {
+        id: Uuid::now_v7(),
+        client_id: "third".into(),
+        name: "Third".into(),
+        secret_hash: None,
+        is_public: true,
+        third_party: true,
+        redirect_uris: vec!["https://app.example/cb".into()],
+        post_logout_redirect_uris: vec![],
+        backchannel_logout_uri: None,
+        grant_types: vec!["authorization_code".into()],
+        scopes: vec![],
+        created_at: clock.now(),
+        updated_at: clock.now(),
+    };
+    clients::insert_client(
+        &t.db,
+        &client,
+        clock.now(),
+        NewEvent::new("client.created", Actor::Cli),
+    )
+    .await
+    .expect("client");
+    let code = AuthorizationCode {
+        code_hash: "code-hash".into(),
+        client_id: client.client_id.clone(),
+        user_id: user,
+        session_id: None,
+        redirect_uri: "https://app.example/cb".into(),
+        scope: "openid".into(),
+        claims: None,
+        nonce: None,
+        code_challenge: None,
+        auth_time: clock.now(),
+        created_at: clock.now(),
+        expires_at: clock.now() + Duration::minutes(1),
+        used: false,
+    };
+    oauth::insert_authorization_code(&t.db, &code)
+        .await
+        .expect("code");
+    let grant = Uuid::now_v7();
+    let redeemed = oauth::redeem_authorization_code(&t.db, &code, grant, None, clock.now())
+        .await
+        .expect("redeem");
+    assert!(matches!(redeemed, CodeRedemption::Redeemed(_)));
+    (user, grant, client.client_id)
+}
+
+#[tokio::test]
+async fn userinfo_reads_the_same_on_the_calling_thread_as_through_the_pool() {
+    use crate::oauth::userinfo_bundle;
+    let t = TestDatabase::create().await.expect("db");
+    let clock = ManualClock::starting_now();
+    let (user, grant, client) = user_with_grant(&t, &clock).await;
+    // The same database without the calling-thread readers: every read goes through sqlx.
+    let mut pooled = t.db.clone();
+    pooled.sqlite_readers = None;
+    let both = |jti: &'static str| {
+        let (db, pooled, client) = (t.db.clone(), pooled.clone(), client.clone());
+        async move {
+            let here = userinfo_bundle(&db, jti, &client, grant)
+                .await
+                .expect("here");
+            let there = userinfo_bundle(&pooled, jti, &client, grant)
+                .await
+                .expect("pool");
+            assert_eq!(here, there, "both paths read the same");
+            here
+        }
+    };
+
+    let bundle = both("jti-1").await.expect("a live token");
+    assert!(bundle.third_party);
+    assert_eq!(bundle.profile.standard_attributes["given_name"], "Ann");
+    let ids: Vec<(&str, bool)> = bundle
+        .identities
+        .iter()
+        .map(|i| (i.value.as_str(), i.verified_at.is_some()))
+        .collect();
+    assert_eq!(
+        ids,
+        [("una@example.com", false), ("+14155550100", true)],
+        "in the order they were added"
+    );
+    assert!(bundle.identities.iter().all(|i| i.user_id == user));
+    if let Some(readers) = &t.db.sqlite_readers {
+        assert_eq!(readers.idle(), 1, "SQLite read on the calling thread");
+    }
+
+    // A revoked token, a wrong client, a revoked grant and a disabled user all read as dead.
+    crate::oauth::revoke_access_token(&t.db, "jti-2", clock.now() + Duration::minutes(5))
+        .await
+        .expect("revoke token");
+    assert_eq!(both("jti-2").await, None);
+    assert_eq!(
+        userinfo_bundle(&t.db, "jti-1", "another", grant)
+            .await
+            .expect("q"),
+        None
+    );
+    accounts::set_disabled(
+        &t.db,
+        user,
+        true,
+        clock.now(),
+        NewEvent::new("user.disabled", Actor::Cli),
+    )
+    .await
+    .expect("disable");
+    assert_eq!(both("jti-1").await, None);
+    accounts::set_disabled(
+        &t.db,
+        user,
+        false,
+        clock.now(),
+        NewEvent::new("user.enabled", Actor::Cli),
+    )
+    .await
+    .expect("enable");
+    assert!(both("jti-1").await.is_some());
+    crate::oauth::revoke_grant(&t.db, grant, clock.now())
+        .await
+        .expect("revoke grant");
+    assert_eq!(both("jti-1").await, None);
+}
