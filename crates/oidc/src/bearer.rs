@@ -5,6 +5,7 @@
 use crate::provider::Provider;
 use crate::tokens::AccessTokenClaims;
 use jsonwebtoken::{Validation, decode, decode_header};
+use std::sync::Arc;
 use store::{Clock, Db};
 
 /// Why a bearer token was refused (RFC 6750 `invalid_token`).
@@ -99,7 +100,7 @@ pub async fn check_token(
     db: &Db,
     clock: &dyn Clock,
     token: &str,
-) -> Result<AccessTokenClaims, BearerError> {
+) -> Result<Arc<AccessTokenClaims>, BearerError> {
     use sha2::Digest;
     let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
     let claims = match provider.checked_token(&digest) {
@@ -107,15 +108,11 @@ pub async fn check_token(
             if clock.now().timestamp() >= claims.exp {
                 return Err(BearerError::Expired);
             }
-            AccessTokenClaims::clone(&claims)
+            claims
         }
         None => {
-            let claims = verify_signature(provider, db, clock, token, true).await?;
-            provider.remember_checked_token(
-                digest,
-                std::sync::Arc::new(claims.clone()),
-                clock.now().timestamp(),
-            );
+            let claims = Arc::new(verify_signature(provider, db, clock, token, true).await?);
+            provider.remember_checked_token(digest, claims.clone(), clock.now().timestamp());
             claims
         }
     };
@@ -125,7 +122,7 @@ pub async fn check_token(
 /// A live access token.
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
-    pub claims: AccessTokenClaims,
+    pub claims: Arc<AccessTokenClaims>,
     /// The token was issued to a third-party client.
     pub third_party: bool,
 }

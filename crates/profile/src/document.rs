@@ -150,11 +150,16 @@ pub fn render(
         out.insert("updated_at".into(), facts.updated_at.into());
     }
     let mut custom = Map::new();
+    let mut id = uuid::Uuid::encode_buffer();
     for def in &schema.custom {
         if !def.access.level(party).can_read() || !audience.scope_allows(def.scope.as_deref()) {
             continue;
         }
-        if let Some(v) = facts.values.custom.get(&def.id.to_string()) {
+        if let Some(v) = facts
+            .values
+            .custom
+            .get(&*def.id.hyphenated().encode_lower(&mut id))
+        {
             custom.insert(def.name.clone(), v.clone());
         }
     }

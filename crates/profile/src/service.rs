@@ -93,8 +93,8 @@ impl LoadedProfile {
         Self {
             user_id,
             values: StoredValues {
-                standard: object(&stored.standard_attributes),
-                custom: object(&stored.custom_attributes),
+                standard: object(stored.standard_attributes),
+                custom: object(stored.custom_attributes),
             },
             login_ids: identities
                 .into_iter()
@@ -192,8 +192,11 @@ fn to_stored(schema: &ProfileSchema) -> StoredSchema {
     }
 }
 
-fn object(v: &Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap_or_default()
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
 }
 
 impl ProfileService {
@@ -496,7 +499,7 @@ impl ProfileService {
     ) -> Result<(StoredValues, Vec<(String, String)>), ServiceError> {
         let schema = self.schema(db).await?;
         let start = StoredValues {
-            standard: object(base),
+            standard: object(base.clone()),
             custom: Map::new(),
         };
         let out = crate::population::populate(&schema, &start, login_ids, claims);
