@@ -287,7 +287,17 @@ impl ProfileService {
 
     /// The generated avatar's URL for a user.
     pub fn avatar_url(&self, user_id: Uuid, seed: &str) -> String {
-        format!("{}/avatars/{user_id}/{seed}.svg", self.issuer)
+        // Built by hand: UserInfo renders it on every request, and `format!` costs more.
+        let mut id = Uuid::encode_buffer();
+        let id = user_id.hyphenated().encode_lower(&mut id);
+        let mut url = String::with_capacity(self.issuer.len() + id.len() + seed.len() + 14);
+        url.push_str(&self.issuer);
+        url.push_str("/avatars/");
+        url.push_str(id);
+        url.push('/');
+        url.push_str(seed);
+        url.push_str(".svg");
+        url
     }
 
     pub async fn load(
