@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Tessera's load benchmark. Builds a release binary, starts it on SQLite (and on PostgreSQL when one
-# answers on 127.0.0.1:5432), creates a user and a client with the CLI, then drives the server with
-# tessera-bench: discovery, JWKS, UserInfo, client_credentials, token refresh and password login,
-# at 32 and 256 connections. Prints requests/s, p50/p99 latency and the server's memory.
+# answers on 127.0.0.1:5432), creates a user and a client with the CLI, prepares tokens through the
+# real login form and authorization code flow (tessera-bench), then drives the server with wrk:
+# discovery, JWKS, UserInfo, client_credentials, token refresh and password login, at 32 and 256
+# connections. Prints requests/s, p50/p99 latency, the server's CPU time per request and its memory.
 #
 #   bash bench/run.sh                      # everything
-#   BENCH_SECONDS=5 BENCH_CONNECTIONS=32 BENCH_ONLY=userinfo,discovery bash bench/run.sh
+#   BENCH_SECONDS=5 BENCH_CONNECTIONS=256 BENCH_ONLY=userinfo,discovery bash bench/run.sh
+#   BENCH_SKIP_POSTGRES=1 bash bench/run.sh
 #
-# The load generator runs on the same machine as the server, so both share its cores.
+# wrk runs on the same machine as the server, with one thread, so both share its two cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,48 +17,103 @@ seconds="${BENCH_SECONDS:-10}"
 connections="${BENCH_CONNECTIONS:-32,256}"
 only="${BENCH_ONLY:-}"
 pg_url="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+scenarios=(discovery jwks userinfo client_credentials refresh login)
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "installing wrk"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq wrk >/dev/null
+fi
 
 cargo build --release -p tessera -p tessera-bench
 bin="$PWD/target/release/tessera"
-load="$PWD/target/release/tessera-bench"
+prepare_bin="$PWD/target/release/tessera-bench"
+export BENCH_WRK_DIR="$PWD/bench/wrk"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wanted() { [[ -z "$only" || ",$only," == *",$1,"* ]]; }
+# CPU time (user + system) of a process so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One row: scenario, connections; wrk's RESULT line on standard input.
+row() {
+  local scenario=$1 conns=$2 ticks=$3
+  awk -v s="$scenario" -v c="$conns" -v t="$ticks" -v hz="$(getconf CLK_TCK)" '
+    /^RESULT/ {
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      rps = v["requests"] / (v["duration_us"] / 1e6)
+      cpu = v["requests"] > 0 ? t / hz * 1e6 / v["requests"] : 0
+      printf "| %s | %d | %.0f | %.2f | %.2f | %.0f | %d |\n", s, c, rps, v["p50_us"] / 1000, v["p99_us"] / 1000, cpu, v["bad"] + v["failed"]
+      found = 1
+    }
+    END { if (!found) printf "| %s | %d | wrk gave no result | | | | |\n", s, c }'
+}
 
 run_backend() {
   local name=$1 url=$2
-  local dir port pid
+  local dir port pid base
   dir=$(mktemp -d)
   port=$(free_port)
+  base="http://127.0.0.1:$port"
   export DATABASE_URL="$url"
   export TESSERA__SERVER__LISTEN="127.0.0.1:$port"
-  export TESSERA__SERVER__ISSUER="http://127.0.0.1:$port"
+  export TESSERA__SERVER__ISSUER="$base"
   export TESSERA__LOG__LEVEL=warn
   cd "$dir"
   "$bin" migrate >/dev/null
-  echo 'bench password 1' | "$bin" user create --email bench@example.com --password-stdin --verified >/dev/null
-  local client
+  local email=bench@example.com password='bench password 1'
+  echo "$password" | "$bin" user create --email "$email" --password-stdin --verified >/dev/null
+  local client client_id client_secret
   client=$("$bin" client create --name bench --redirect-uri http://127.0.0.1:9/cb \
     --grant authorization_code --grant refresh_token --grant client_credentials --json)
-  local client_id client_secret
   client_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$client")
   client_secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$client")
   "$bin" serve &
   pid=$!
   trap 'kill $pid 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    curl -fs "$base/readyz" >/dev/null 2>&1 && break
     sleep 0.1
   done
+  local prepare=("$prepare_bin" --base "$base" --client-id="$client_id" --client-secret="$client_secret"
+    --redirect-uri http://127.0.0.1:9/cb --email "$email" --password "$password")
+  "${prepare[@]}" access-tokens --count 64 >"$dir/access.txt"
+  local csrf
+  mapfile -t csrf < <("${prepare[@]}" login-form)
+  export BENCH_BASIC BENCH_EMAIL="$email" BENCH_PASSWORD="$password"
+  BENCH_BASIC=$(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)
+  export BENCH_CSRF_COOKIE="${csrf[0]}" BENCH_CSRF_TOKEN="${csrf[1]}"
+
   echo
-  echo "## $name ($(date -u +%Y-%m-%d), $(nproc) cores, ${seconds}s per row)"
+  echo "## $name ($(date -u +%Y-%m-%d), $(nproc) cores, ${seconds}s per row, wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'))"
   echo
   echo "Server memory at start: $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
   echo
-  local only_arg=()
-  if [[ -n "$only" ]]; then only_arg=(--only "$only"); fi
-  "$load" --base "http://127.0.0.1:$port" --client-id "$client_id" --client-secret "$client_secret" \
-    --redirect-uri http://127.0.0.1:9/cb --email bench@example.com --password 'bench password 1' \
-    --connections "$connections" --seconds "$seconds" "${only_arg[@]}"
+  echo "| scenario | connections | requests/s | p50 ms | p99 ms | server CPU µs/request | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  local scenario conns script path before
+  for scenario in "${scenarios[@]}"; do
+    wanted "$scenario" || continue
+    path=""
+    case $scenario in
+      discovery) script=plain.lua path=/.well-known/openid-configuration ;;
+      jwks) script=plain.lua path=/oauth2/jwks ;;
+      *) script=$scenario.lua ;;
+    esac
+    export BENCH_TOKENS="$dir/access.txt"
+    for conns in ${connections//,/ }; do
+      if [[ $scenario == refresh ]]; then
+        # One fresh grant per connection: a refresh token is good for one use.
+        "${prepare[@]}" refresh-tokens --count "$conns" >"$dir/refresh.txt"
+        export BENCH_TOKENS="$dir/refresh.txt"
+      fi
+      before=$(cpu_ticks "$pid")
+      wrk -t1 -c"$conns" -d"${seconds}s" --timeout 30s -s "$BENCH_WRK_DIR/$script" "$base$path" >"$dir/wrk.out" 2>&1 || true
+      row "$scenario" "$conns" $(($(cpu_ticks "$pid") - before)) <"$dir/wrk.out"
+    done
+  done
   echo
   echo "Server memory after the run: RSS $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}'), peak $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
   kill "$pid"
@@ -73,8 +130,7 @@ if [[ -n "${BENCH_SKIP_POSTGRES:-}" ]]; then
 elif (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && command -v psql >/dev/null 2>&1; then
   db="tessera_bench_$$"
   psql "$pg_url" -qc "CREATE DATABASE $db" >/dev/null
-  base="${pg_url%/*}"
-  run_backend "PostgreSQL" "$base/$db"
+  run_backend "PostgreSQL" "${pg_url%/*}/$db"
   psql "$pg_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 else
   echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipped."

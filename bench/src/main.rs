@@ -1,20 +1,20 @@
-//! A load generator for Tessera's hot paths: discovery, JWKS, UserInfo, token refresh,
-//! client_credentials and password login. Each scenario runs with N concurrent connections for a
-//! fixed time and reports requests/s and p50/p99 latency. `bench/run.sh` starts the server and
-//! prepares a user and a client; this program does the rest.
+//! The preparation half of Tessera's load benchmark: signs in through the real login form, runs
+//! the authorization code flow with PKCE and prints what the load tool (wrk, driven by
+//! `bench/run.sh` with the scripts in `bench/wrk/`) needs: access tokens, refresh tokens, or a
+//! CSRF pair for the login form, one value a line.
 //!
-//! Refresh tokens rotate on every use (and a reused one revokes its grant), so each connection
-//! of the refresh scenario owns its own grant and carries its token forward.
+//! Refresh tokens rotate on every use (and a reused one revokes its grant), so the refresh
+//! scenario needs one grant per connection; each run gets fresh ones.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 #[derive(Debug, Parser)]
 struct Args {
+    #[command(subcommand)]
+    what: What,
     /// The server, e.g. http://127.0.0.1:8080
     #[arg(long)]
     base: String,
@@ -29,15 +29,22 @@ struct Args {
     email: String,
     #[arg(long)]
     password: String,
-    /// Connection counts to run each scenario with.
-    #[arg(long, value_delimiter = ',', default_value = "32,256")]
-    connections: Vec<usize>,
-    /// Seconds per scenario and connection count.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
-    /// Scenarios to run (default: all).
-    #[arg(long, value_delimiter = ',')]
-    only: Vec<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum What {
+    /// Access tokens of COUNT grants of the signed-in user, one a line.
+    AccessTokens {
+        #[arg(long)]
+        count: usize,
+    },
+    /// Refresh tokens of COUNT fresh grants, one a line.
+    RefreshTokens {
+        #[arg(long)]
+        count: usize,
+    },
+    /// The login form's CSRF cookie value, then its hidden token: two lines.
+    LoginForm,
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -145,226 +152,42 @@ fn rand_bytes() -> [u8; 32] {
     out
 }
 
-#[derive(Clone)]
-enum Scenario {
-    Discovery,
-    Jwks,
-    UserInfo(Arc<Vec<String>>),
-    Refresh(Arc<Vec<String>>),
-    ClientCredentials,
-    Login {
-        csrf_cookie: String,
-        csrf_token: String,
-    },
-}
-
-impl Scenario {
-    fn name(&self) -> &'static str {
-        match self {
-            Scenario::Discovery => "discovery",
-            Scenario::Jwks => "jwks",
-            Scenario::UserInfo(_) => "userinfo",
-            Scenario::Refresh(_) => "refresh",
-            Scenario::ClientCredentials => "client_credentials",
-            Scenario::Login { .. } => "login",
-        }
-    }
-}
-
-struct Outcome {
-    latencies_us: Vec<u32>,
-    errors: u64,
-}
-
-async fn worker(
-    args: Arc<Args>,
-    http: reqwest::Client,
-    scenario: Scenario,
-    index: usize,
-    until: Instant,
-) -> Outcome {
-    let mut latencies_us = Vec::with_capacity(4096);
-    let mut errors = 0;
-    let mut refresh = match &scenario {
-        Scenario::Refresh(tokens) => tokens.get(index).cloned(),
-        _ => None,
-    };
-    while Instant::now() < until {
-        let started = Instant::now();
-        let result = match &scenario {
-            Scenario::Discovery => {
-                http.get(format!("{}/.well-known/openid-configuration", args.base))
-                    .send()
-                    .await
-            }
-            Scenario::Jwks => http.get(format!("{}/oauth2/jwks", args.base)).send().await,
-            Scenario::UserInfo(tokens) => {
-                http.get(format!("{}/oauth2/userinfo", args.base))
-                    .bearer_auth(&tokens[index % tokens.len()])
-                    .send()
-                    .await
-            }
-            Scenario::Refresh(_) => {
-                let Some(current) = refresh.clone() else {
-                    break;
-                };
-                http.post(format!("{}/oauth2/token", args.base))
-                    .basic_auth(&args.client_id, Some(&args.client_secret))
-                    .form(&[
-                        ("grant_type", "refresh_token"),
-                        ("refresh_token", current.as_str()),
-                    ])
-                    .send()
-                    .await
-            }
-            Scenario::ClientCredentials => {
-                http.post(format!("{}/oauth2/token", args.base))
-                    .basic_auth(&args.client_id, Some(&args.client_secret))
-                    .form(&[("grant_type", "client_credentials")])
-                    .send()
-                    .await
-            }
-            Scenario::Login {
-                csrf_cookie,
-                csrf_token,
-            } => {
-                http.post(format!("{}/login", args.base))
-                    .header("cookie", format!("tessera_csrf={csrf_cookie}"))
-                    .form(&[
-                        ("csrf_token", csrf_token.as_str()),
-                        ("login_id", &args.email),
-                        ("password", &args.password),
-                    ])
-                    .send()
-                    .await
-            }
-        };
-        let ok = match result {
-            Ok(resp) => {
-                let good = resp.status().is_success() || resp.status() == 303;
-                if let (Scenario::Refresh(_), true) = (&scenario, good) {
-                    match resp.json::<serde_json::Value>().await {
-                        Ok(v) => refresh = v["refresh_token"].as_str().map(str::to_owned),
-                        Err(_) => refresh = None,
-                    }
-                } else {
-                    let _ = resp.bytes().await;
-                }
-                good
-            }
-            Err(_) => false,
-        };
-        let elapsed = started.elapsed().as_micros().min(u32::MAX as u128) as u32;
-        if ok {
-            latencies_us.push(elapsed);
-        } else {
-            errors += 1;
-            if matches!(scenario, Scenario::Refresh(_)) {
-                break;
-            }
-        }
-    }
-    Outcome {
-        latencies_us,
-        errors,
-    }
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1000.0
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let args = Arc::new(Args::parse());
-    let max_conns = args.connections.iter().copied().max().unwrap_or(32);
+    let args = Args::parse();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(max_conns)
         .build()?;
-    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
-
-    eprintln!("preparing: signing in and creating {max_conns} grants…");
-    let browser = signed_in(&args).await?;
-    let mut access = Vec::new();
-    for _ in 0..max_conns.min(64) {
-        access.push(grant(&args, &browser, &http).await?.0);
-    }
-    let access = Arc::new(access);
-    let login_page = http.get(format!("{}/login", args.base)).send().await?;
-    let csrf_cookie = login_page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| {
-            c.strip_prefix("tessera_csrf=")
-                .map(|v| v.split(';').next().unwrap_or("").to_owned())
-        })
-        .ok_or("no CSRF cookie")?;
-    let csrf_token = hidden(&login_page.text().await?, "csrf_token").ok_or("no CSRF token")?;
-
-    println!("| scenario | connections | requests/s | p50 ms | p99 ms | errors |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    let mut scenarios = vec![
-        Scenario::Discovery,
-        Scenario::Jwks,
-        Scenario::UserInfo(access.clone()),
-        Scenario::ClientCredentials,
-        Scenario::Refresh(Arc::new(Vec::new())),
-        Scenario::Login {
-            csrf_cookie,
-            csrf_token,
-        },
-    ];
-    scenarios.retain(|s| wanted(s.name()));
-    for scenario in scenarios {
-        for &conns in &args.connections {
-            let scenario = match scenario {
-                Scenario::Refresh(_) => {
-                    let mut tokens = Vec::with_capacity(conns);
-                    for _ in 0..conns {
-                        tokens.push(grant(&args, &browser, &http).await?.1);
-                    }
-                    Scenario::Refresh(Arc::new(tokens))
-                }
-                ref other => other.clone(),
-            };
-            let started = Instant::now();
-            let until = started + Duration::from_secs(args.seconds);
-            let mut tasks = Vec::with_capacity(conns);
-            for i in 0..conns {
-                tasks.push(tokio::spawn(worker(
-                    args.clone(),
-                    http.clone(),
-                    scenario.clone(),
-                    i,
-                    until,
-                )));
+    let mut out = String::new();
+    match args.what {
+        What::AccessTokens { count } | What::RefreshTokens { count } => {
+            let browser = signed_in(&args).await?;
+            for _ in 0..count {
+                let (access, refresh) = grant(&args, &browser, &http).await?;
+                let token = match args.what {
+                    What::AccessTokens { .. } => access,
+                    _ => refresh,
+                };
+                out.push_str(&token);
+                out.push('\n');
             }
-            let mut all = Vec::new();
-            let mut errors = 0;
-            for t in tasks {
-                let o = t.await?;
-                all.extend(o.latencies_us);
-                errors += o.errors;
-            }
-            let elapsed = started.elapsed().as_secs_f64();
-            all.sort_unstable();
-            println!(
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {} |",
-                scenario.name(),
-                conns,
-                all.len() as f64 / elapsed,
-                percentile(&all, 0.50),
-                percentile(&all, 0.99),
-                errors
-            );
+        }
+        What::LoginForm => {
+            let page = http.get(format!("{}/login", args.base)).send().await?;
+            let cookie = page
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|c| {
+                    c.strip_prefix("tessera_csrf=")
+                        .map(|v| v.split(';').next().unwrap_or("").to_owned())
+                })
+                .ok_or("no CSRF cookie")?;
+            let token = hidden(&page.text().await?, "csrf_token").ok_or("no CSRF token")?;
+            out = format!("{cookie}\n{token}\n");
         }
     }
+    print!("{out}");
     Ok(())
 }
