@@ -105,8 +105,9 @@ run_backend() {
     export BENCH_TOKENS="$dir/access.txt"
     for conns in ${connections//,/ }; do
       if [[ $scenario == refresh ]]; then
-        # One fresh grant per connection: a refresh token is good for one use.
-        "${prepare[@]}" refresh-tokens --count "$conns" >"$dir/refresh.txt"
+        # Fresh grants, two per connection: a refresh token is good for one use, and wrk asks
+        # for a request again when it reconnects a socket, which takes a spare from the queue.
+        "${prepare[@]}" refresh-tokens --count $((2 * conns)) >"$dir/refresh.txt"
         export BENCH_TOKENS="$dir/refresh.txt"
       fi
       before=$(cpu_ticks "$pid")

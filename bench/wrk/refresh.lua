@@ -1,8 +1,9 @@
 -- POST /oauth2/token with grant_type=refresh_token. Refresh tokens rotate on every use and a
--- reused one revokes its grant, so each token is sent once: $BENCH_TOKENS holds one fresh grant's
--- refresh token per connection, and the rotated token of each answer goes back into the queue for
--- the next request. A refused refresh loses its grant; the requests after that carry no token and
--- count as errors.
+-- reused one revokes its grant, so each token is sent once: $BENCH_TOKENS holds fresh grants'
+-- refresh tokens (two per connection: wrk formats a new request when it reconnects a socket, and
+-- the token of the lost request is gone), and the rotated token of each answer goes back into the
+-- queue for the next request. A refused refresh loses its grant; once the queue is empty, requests
+-- carry no token and count as errors.
 dofile(os.getenv("BENCH_WRK_DIR") .. "/report.lua")
 local basic = "Basic " .. os.getenv("BENCH_BASIC")
 local queue, head, tail = {}, 1, 0
