@@ -131,7 +131,9 @@ if [[ -n "${BENCH_SKIP_POSTGRES:-}" ]]; then
 elif (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && command -v psql >/dev/null 2>&1; then
   db="tessera_bench_$$"
   psql "$pg_url" -qc "CREATE DATABASE $db" >/dev/null
-  run_backend "PostgreSQL" "${pg_url%/*}/$db"
+  # A database on the same host: no TLS (sqlx's default `prefer` encrypts loopback traffic
+  # whenever the server offers TLS, which took more of UserInfo's CPU than the query).
+  run_backend "PostgreSQL" "${pg_url%/*}/$db?sslmode=disable"
   psql "$pg_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 else
   echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipped."

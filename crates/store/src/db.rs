@@ -29,12 +29,14 @@ impl Default for DbSettings {
 /// with WAL so readers never wait for the writer. On PostgreSQL both are the same pool.
 ///
 /// A SQLite file also gets read-only connections used synchronously on the caller's thread for
-/// the hottest read (see [`crate::sqlite_readers`]).
+/// the hottest read (see [`crate::sqlite_readers`]); on PostgreSQL that read goes to sqlx's pool
+/// directly (`postgres`), since SeaORM's query future costs more to move around than the query.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub(crate) read: DatabaseConnection,
     pub(crate) write: DatabaseConnection,
     pub(crate) sqlite_readers: Option<Arc<SqliteReaders>>,
+    pub(crate) postgres: Option<sea_orm::sqlx::PgPool>,
 }
 
 impl Db {
@@ -67,6 +69,7 @@ impl Db {
                     let p = std::fs::canonicalize(&p).unwrap_or(p);
                     Arc::new(SqliteReaders::new(&p))
                 }),
+                postgres: None,
             })
         } else {
             let mut opts = ConnectOptions::new(url.to_owned());
@@ -79,10 +82,13 @@ impl Db {
                 .test_before_acquire_if_idle_for(Duration::from_secs(30))
                 .sqlx_logging(false);
             let conn = Database::connect(opts).await?;
+            let postgres = (conn.get_database_backend() == DbBackend::Postgres)
+                .then(|| conn.get_postgres_connection_pool().clone());
             Ok(Self {
                 read: conn.clone(),
                 write: conn,
                 sqlite_readers: None,
+                postgres,
             })
         }
     }

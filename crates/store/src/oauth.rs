@@ -636,6 +636,9 @@ pub async fn userinfo_bundle(
             Err(e) => tracing::warn!(error = %e, "UserInfo read on the calling thread failed"),
         }
     }
+    if let Some(pool) = &db.postgres {
+        return userinfo_bundle_postgres(pool, prepared, jti, client_id, grant_id).await;
+    }
     let values: Vec<sea_orm::sea_query::Value> = prepared
         .slots
         .iter()
@@ -691,6 +694,44 @@ fn userinfo_bundle_here(
         }
         Ok(Ok(bundle.finish()))
     })
+}
+
+/// The UserInfo query through sqlx's PostgreSQL pool: the same prepared SQL, values bound by
+/// position, rows read by position.
+async fn userinfo_bundle_postgres(
+    pool: &sea_orm::sqlx::PgPool,
+    // 'static: the SQL is built once from sea-query, with every request value bound.
+    prepared: &'static PreparedQuery,
+    jti: &str,
+    client_id: &str,
+    grant_id: Uuid,
+) -> Result<Option<UserInfoBundle>, StoreError> {
+    use sea_orm::sea_query::Value;
+    let mut query = sea_orm::sqlx::query(prepared.sql.as_str());
+    for slot in &prepared.slots {
+        query = match slot {
+            Slot::Jti => query.bind(jti),
+            Slot::Client => query.bind(client_id),
+            Slot::Grant => query.bind(grant_id),
+            Slot::Fixed(Value::Int(Some(i))) => query.bind(*i),
+            Slot::Fixed(Value::BigInt(Some(i))) => query.bind(*i),
+            Slot::Fixed(Value::Bool(Some(b))) => query.bind(*b),
+            Slot::Fixed(other) => {
+                return Err(StoreError::Corrupt(format!(
+                    "UserInfo query value {other:?} cannot be bound"
+                )));
+            }
+        };
+    }
+    let rows = query
+        .fetch_all(pool)
+        .await
+        .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(format!("UserInfo: {e}"))))?;
+    let mut bundle = BundleBuilder::default();
+    for row in &rows {
+        bundle.add(row)?;
+    }
+    Ok(bundle.finish())
 }
 
 /// The UserInfo query's columns, in the order [`userinfo_query`] selects them (rows are read by
@@ -772,6 +813,34 @@ impl BundleRow for sea_orm::QueryResult {
     fn json(&self, col: Col) -> Result<serde_json::Value, StoreError> {
         Ok(self.try_get_by_index(col as usize)?)
     }
+}
+
+impl BundleRow for sea_orm::sqlx::postgres::PgRow {
+    fn uuid(&self, col: Col) -> Result<Option<Uuid>, StoreError> {
+        pg_value(self, col)
+    }
+    fn text(&self, col: Col) -> Result<Option<String>, StoreError> {
+        pg_value(self, col)
+    }
+    fn int(&self, col: Col) -> Result<Option<i64>, StoreError> {
+        pg_value(self, col)
+    }
+    fn flag(&self, col: Col) -> Result<bool, StoreError> {
+        pg_value(self, col)
+    }
+    fn json(&self, col: Col) -> Result<serde_json::Value, StoreError> {
+        pg_value(self, col)
+    }
+}
+
+fn pg_value<'r, T>(row: &'r sea_orm::sqlx::postgres::PgRow, col: Col) -> Result<T, StoreError>
+where
+    T: sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres>
+        + sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>,
+{
+    use sea_orm::sqlx::Row;
+    row.try_get(col as usize)
+        .map_err(|e| StoreError::Corrupt(format!("UserInfo column {}: {e}", col.name())))
 }
 
 /// A row read through rusqlite, decoded in place (nothing is copied that is not kept).

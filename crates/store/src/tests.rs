@@ -295,14 +295,16 @@ async fn user_with_grant(t: &TestDatabase, clock: &ManualClock) -> (Uuid, Uuid, 
 }
 
 #[tokio::test]
-async fn userinfo_reads_the_same_on_the_calling_thread_as_through_the_pool() {
+async fn userinfo_reads_the_same_on_its_fast_path_as_through_seaorm() {
     use crate::oauth::userinfo_bundle;
     let t = TestDatabase::create().await.expect("db");
     let clock = ManualClock::starting_now();
     let (user, grant, client) = user_with_grant(&t, &clock).await;
-    // The same database without the calling-thread readers: every read goes through sqlx.
+    // The same database read through SeaORM's pool: neither the calling-thread SQLite readers nor
+    // the direct sqlx PostgreSQL path.
     let mut pooled = t.db.clone();
     pooled.sqlite_readers = None;
+    pooled.postgres = None;
     let both = |jti: &'static str| {
         let (db, pooled, client) = (t.db.clone(), pooled.clone(), client.clone());
         async move {
@@ -331,8 +333,10 @@ async fn userinfo_reads_the_same_on_the_calling_thread_as_through_the_pool() {
         "in the order they were added"
     );
     assert!(bundle.identities.iter().all(|i| i.user_id == user));
-    if let Some(readers) = &t.db.sqlite_readers {
-        assert_eq!(readers.idle(), 1, "SQLite read on the calling thread");
+    match (&t.db.sqlite_readers, &t.db.postgres) {
+        (Some(readers), None) => assert_eq!(readers.idle(), 1, "SQLite read on the calling thread"),
+        (None, Some(_)) => assert!(TestDatabase::is_postgres()),
+        other => panic!("one fast path per backend: {other:?}"),
     }
 
     // A revoked token, a wrong client, a revoked grant and a disabled user all read as dead.
