@@ -115,8 +115,18 @@ run_backend() {
       row "$scenario" "$conns" $(($(cpu_ticks "$pid") - before)) <"$dir/wrk.out"
     done
   done
+  # wrk stops with requests still queued in the server (256 logins take seconds to drain): wait
+  # until the server is idle, so the memory below is that of a server at rest after the load.
+  local last now
+  last=$(cpu_ticks "$pid")
+  for _ in $(seq 1 60); do
+    sleep 1
+    now=$(cpu_ticks "$pid")
+    (( now - last <= 1 )) && break
+    last=$now
+  done
   echo
-  echo "Server memory after the run: RSS $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}'), peak $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
+  echo "Server memory after the run, once idle: RSS $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}'), peak $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
   kill "$pid"
   wait "$pid" 2>/dev/null || true
   trap - EXIT
