@@ -496,8 +496,6 @@ enum Slot {
     Jti,
     Client,
     Grant,
-    /// A constant of the query itself.
-    Fixed(sea_orm::sea_query::Value),
 }
 
 /// The UserInfo query's SQL, built once per backend (building it with sea-query on every request
@@ -518,6 +516,7 @@ fn prepare_userinfo(backend: sea_orm::DbBackend) -> Option<PreparedQuery> {
         SENTINEL_CLIENT,
         SENTINEL_GRANT,
     ));
+    // Every placeholder must be one of the request's values.
     let slots = stmt
         .values
         .map(|v| v.0)
@@ -527,8 +526,7 @@ fn prepare_userinfo(backend: sea_orm::DbBackend) -> Option<PreparedQuery> {
             Value::String(Some(s)) if s == SENTINEL_JTI => Some(Slot::Jti),
             Value::String(Some(s)) if s == SENTINEL_CLIENT => Some(Slot::Client),
             Value::Uuid(Some(u)) if *u == SENTINEL_GRANT => Some(Slot::Grant),
-            Value::String(_) | Value::Uuid(_) => None,
-            other => Some(Slot::Fixed(other.clone())),
+            _ => None,
         })
         .collect::<Option<Vec<_>>>()?;
     Some(PreparedQuery {
@@ -555,8 +553,10 @@ fn userinfo_query(
     grant_id: Uuid,
 ) -> sea_orm::sea_query::SelectStatement {
     use crate::entity::{clients, identities, profiles};
+    // EXISTS ignores what the subquery selects; a column (not a constant) leaves only request
+    // values to bind.
     let revoked = Query::select()
-        .expr(Expr::val(1))
+        .column(revoked_access_tokens::Column::Jti)
         .from(revoked_access_tokens::Entity)
         .and_where(Expr::col(revoked_access_tokens::Column::Jti).eq(jti))
         .to_owned();
@@ -646,7 +646,6 @@ pub async fn userinfo_bundle(
             Slot::Jti => jti.into(),
             Slot::Client => client_id.into(),
             Slot::Grant => grant_id.into(),
-            Slot::Fixed(v) => v.clone(),
         })
         .collect();
     let stmt = sea_orm::Statement::from_sql_and_values(backend, prepared.sql.clone(), values);
@@ -664,25 +663,15 @@ fn userinfo_bundle_here(
     client_id: &str,
     grant_id: Uuid,
 ) -> Result<Result<Option<UserInfoBundle>, StoreError>, crate::sqlite_readers::ReadError> {
-    use rusqlite::types::Value as Sql;
-    use sea_orm::sea_query::Value;
-    let mut values = Vec::with_capacity(prepared.slots.len());
-    for slot in &prepared.slots {
-        values.push(match slot {
-            Slot::Jti => Sql::Text(jti.to_owned()),
-            Slot::Client => Sql::Text(client_id.to_owned()),
-            // sqlx stores UUIDs in SQLite as 16-byte blobs.
-            Slot::Grant => Sql::Blob(grant_id.as_bytes().to_vec()),
-            Slot::Fixed(Value::Int(Some(i))) => Sql::Integer(i64::from(*i)),
-            Slot::Fixed(Value::BigInt(Some(i))) => Sql::Integer(*i),
-            Slot::Fixed(Value::Bool(Some(b))) => Sql::Integer(i64::from(*b)),
-            Slot::Fixed(other) => {
-                return Err(crate::sqlite_readers::ReadError::Sqlite(
-                    rusqlite::Error::InvalidParameterName(format!("{other:?}")),
-                ));
-            }
-        });
-    }
+    // sqlx stores UUIDs in SQLite as 16-byte blobs.
+    let grant = grant_id.as_bytes();
+    let values = prepared.slots.iter().map(|slot| -> &dyn rusqlite::ToSql {
+        match slot {
+            Slot::Jti => &jti,
+            Slot::Client => &client_id,
+            Slot::Grant => grant,
+        }
+    });
     readers.read(|conn| {
         let mut stmt = conn.prepare_cached(&prepared.sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
@@ -706,21 +695,12 @@ async fn userinfo_bundle_postgres(
     client_id: &str,
     grant_id: Uuid,
 ) -> Result<Option<UserInfoBundle>, StoreError> {
-    use sea_orm::sea_query::Value;
     let mut query = sea_orm::sqlx::query(prepared.sql.as_str());
     for slot in &prepared.slots {
         query = match slot {
             Slot::Jti => query.bind(jti),
             Slot::Client => query.bind(client_id),
             Slot::Grant => query.bind(grant_id),
-            Slot::Fixed(Value::Int(Some(i))) => query.bind(*i),
-            Slot::Fixed(Value::BigInt(Some(i))) => query.bind(*i),
-            Slot::Fixed(Value::Bool(Some(b))) => query.bind(*b),
-            Slot::Fixed(other) => {
-                return Err(StoreError::Corrupt(format!(
-                    "UserInfo query value {other:?} cannot be bound"
-                )));
-            }
         };
     }
     let rows = query
@@ -1041,7 +1021,7 @@ mod prepared_tests {
     fn the_userinfo_query_is_prepared_for_both_backends() {
         for backend in [sea_orm::DbBackend::Sqlite, sea_orm::DbBackend::Postgres] {
             let prepared = prepare_userinfo(backend).expect("every value is a request value");
-            assert_eq!(prepared.slots.len(), 4, "{backend:?}");
+            assert_eq!(prepared.slots.len(), 3, "{backend:?}");
             assert!(
                 !prepared.sql.contains("tessera:"),
                 "no sentinel left in the SQL"
