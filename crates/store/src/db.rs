@@ -1,6 +1,7 @@
 //! Connecting to SQLite or PostgreSQL and applying migrations.
 
 use crate::StoreError;
+use crate::grouped_reads::GroupedReads;
 use crate::sqlite_readers::SqliteReaders;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -37,6 +38,9 @@ pub struct Db {
     pub(crate) write: DatabaseConnection,
     pub(crate) sqlite_readers: Option<Arc<SqliteReaders>>,
     pub(crate) postgres: Option<sea_orm::sqlx::PgPool>,
+    /// PostgreSQL: UserInfo reads that arrive together share a statement (see
+    /// [`crate::grouped_reads`]).
+    pub(crate) grouped_reads: Option<Arc<GroupedReads>>,
 }
 
 impl Db {
@@ -70,6 +74,7 @@ impl Db {
                     Arc::new(SqliteReaders::new(&p))
                 }),
                 postgres: None,
+                grouped_reads: None,
             })
         } else {
             let mut opts = ConnectOptions::new(url.to_owned());
@@ -84,11 +89,15 @@ impl Db {
             let conn = Database::connect(opts).await?;
             let postgres = (conn.get_database_backend() == DbBackend::Postgres)
                 .then(|| conn.get_postgres_connection_pool().clone());
+            let grouped_reads = postgres
+                .clone()
+                .map(|pool| Arc::new(GroupedReads::new(pool)));
             Ok(Self {
                 read: conn.clone(),
                 write: conn,
                 sqlite_readers: None,
                 postgres,
+                grouped_reads,
             })
         }
     }

@@ -11,6 +11,7 @@ pub mod clients;
 mod clock;
 mod db;
 pub mod entity;
+mod grouped_reads;
 pub mod images;
 pub mod oauth;
 pub mod profile_schema;

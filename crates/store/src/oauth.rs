@@ -636,6 +636,16 @@ pub async fn userinfo_bundle(
             Err(e) => tracing::warn!(error = %e, "UserInfo read on the calling thread failed"),
         }
     }
+    if let Some(grouped) = &db.grouped_reads {
+        let key = crate::grouped_reads::ReadKey {
+            jti: jti.to_owned(),
+            client_id: client_id.to_owned(),
+            grant_id,
+        };
+        if let Some(answer) = grouped.read(key).await {
+            return answer;
+        }
+    }
     if let Some(pool) = &db.postgres {
         return userinfo_bundle_postgres(pool, prepared, jti, client_id, grant_id).await;
     }
@@ -717,7 +727,7 @@ async fn userinfo_bundle_postgres(
 /// The UserInfo query's columns, in the order [`userinfo_query`] selects them (rows are read by
 /// position: looking columns up by name cost more than the rest of the decoding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Col {
+pub(crate) enum Col {
     ThirdParty,
     UserId,
     Standard,
@@ -733,7 +743,7 @@ enum Col {
 
 impl Col {
     #[cfg(test)]
-    const ALL: [Col; 11] = [
+    pub(crate) const ALL: [Col; 11] = [
         Col::ThirdParty,
         Col::UserId,
         Col::Standard,
@@ -747,7 +757,7 @@ impl Col {
         Col::IdentityCreatedAt,
     ];
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Col::ThirdParty => "third_party",
             Col::UserId => "user_id",
@@ -765,7 +775,7 @@ impl Col {
 }
 
 /// One row of the UserInfo query.
-trait BundleRow {
+pub(crate) trait BundleRow {
     fn uuid(&self, col: Col) -> Result<Option<Uuid>, StoreError>;
     fn text(&self, col: Col) -> Result<Option<String>, StoreError>;
     fn int(&self, col: Col) -> Result<Option<i64>, StoreError>;
@@ -879,13 +889,13 @@ fn wrong_type(col: Col) -> StoreError {
 /// The bundle from the query's rows, added one at a time: the profile from the first, one
 /// identity a row (none when the user has no identity).
 #[derive(Default)]
-struct BundleBuilder {
+pub(crate) struct BundleBuilder {
     bundle: Option<UserInfoBundle>,
     user_id: Uuid,
 }
 
 impl BundleBuilder {
-    fn add(&mut self, row: &impl BundleRow) -> Result<(), StoreError> {
+    pub(crate) fn add(&mut self, row: &impl BundleRow) -> Result<(), StoreError> {
         use crate::accounts::{Identity, IdentityKind, StoredProfile};
         let bundle = match &mut self.bundle {
             Some(bundle) => bundle,
@@ -924,7 +934,7 @@ impl BundleBuilder {
         Ok(())
     }
 
-    fn finish(self) -> Option<UserInfoBundle> {
+    pub(crate) fn finish(self) -> Option<UserInfoBundle> {
         self.bundle
     }
 }

@@ -375,3 +375,223 @@ async fn userinfo_reads_the_same_on_its_fast_path_as_through_seaorm() {
         .expect("revoke grant");
     assert_eq!(both("jti-1").await, None);
 }
+
+/// A second user (given name Ben, one email) with a grant to `client_id`.
+async fn second_user_with_grant(t: &TestDatabase, clock: &ManualClock, client_id: &str) -> Uuid {
+    use crate::oauth::{self, AuthorizationCode, CodeRedemption};
+    let mut new = account("ben@example.com");
+    new.standard_attributes = serde_json::json!({ "given_name": "Ben" });
+    let user = new.user_id;
+    accounts::create_account(&t.db, new, clock.now(), signed_up(user))
+        .await
+        .expect("create");
+    let code = AuthorizationCode {
+        code_hash: "ben-code-hash".into(),
+        client_id: client_id.to_owned(),
+        user_id: user,
+        session_id: None,
+        redirect_uri: "https://app.example/cb".into(),
+        scope: "openid".into(),
+        claims: None,
+        nonce: None,
+        code_challenge: None,
+        auth_time: clock.now(),
+        created_at: clock.now(),
+        expires_at: clock.now() + Duration::minutes(1),
+        used: false,
+    };
+    oauth::insert_authorization_code(&t.db, &code)
+        .await
+        .expect("code");
+    let grant = Uuid::now_v7();
+    let redeemed = oauth::redeem_authorization_code(&t.db, &code, grant, None, clock.now())
+        .await
+        .expect("redeem");
+    assert!(matches!(redeemed, CodeRedemption::Redeemed(_)));
+    grant
+}
+
+#[tokio::test]
+async fn userinfo_reads_that_arrive_together_share_one_statement_on_postgres() {
+    use crate::oauth::userinfo_bundle;
+    let t = TestDatabase::create().await.expect("db");
+    let Some(grouped) = t.db.grouped_reads.clone() else {
+        // SQLite reads on the calling thread instead (see the test above).
+        assert!(
+            !TestDatabase::is_postgres(),
+            "PostgreSQL groups UserInfo reads"
+        );
+        assert!(t.db.sqlite_readers.is_some());
+        return;
+    };
+    let clock = ManualClock::starting_now();
+    let (_, ann, client) = user_with_grant(&t, &clock).await;
+    let ben = second_user_with_grant(&t, &clock, &client).await;
+    crate::oauth::revoke_access_token(&t.db, "dead", clock.now() + Duration::minutes(5))
+        .await
+        .expect("revoke token");
+    // One statement per read, for comparison.
+    let mut single = t.db.clone();
+    single.grouped_reads = None;
+    let keys: Vec<(&str, &str, Uuid)> = vec![
+        ("a1", &client, ann),
+        ("b1", &client, ben),
+        ("dead", &client, ann),
+        ("a2", "another", ann),
+        ("a3", &client, Uuid::now_v7()),
+        ("b2", &client, ben),
+        ("a1", &client, ann),
+    ];
+
+    let (statements, reads) = grouped.counts();
+    let together = futures_join_all(
+        keys.iter()
+            .map(|(jti, client, grant)| userinfo_bundle(&t.db, jti, client, *grant)),
+    )
+    .await;
+    let (statements_after, reads_after) = grouped.counts();
+    assert_eq!(statements_after - statements, 1, "one statement for all");
+    assert_eq!(reads_after - reads, keys.len() as u64);
+
+    for ((jti, client, grant), answer) in keys.iter().zip(together) {
+        let answer = answer.expect("grouped read");
+        let alone = userinfo_bundle(&single, jti, client, *grant)
+            .await
+            .expect("single read");
+        assert_eq!(answer, alone, "{jti}: grouped and single reads agree");
+    }
+    let given = |b: Option<crate::oauth::UserInfoBundle>| {
+        b.map(|b| {
+            (
+                b.profile.standard_attributes["given_name"].clone(),
+                b.identities.len(),
+            )
+        })
+    };
+    let read = |jti: &'static str, grant| {
+        let (db, client) = (t.db.clone(), client.clone());
+        async move {
+            userinfo_bundle(&db, jti, &client, grant)
+                .await
+                .expect("read")
+        }
+    };
+    assert_eq!(given(read("a1", ann).await), Some(("Ann".into(), 2)));
+    assert_eq!(given(read("b1", ben).await), Some(("Ben".into(), 1)));
+    assert_eq!(read("dead", ann).await, None);
+
+    // The group's columns are the single query's, in the same order, then the position.
+    let row = sea_orm::sqlx::query(crate::grouped_reads::GROUP_SQL)
+        .bind(vec![ann])
+        .bind(vec![client.as_str()])
+        .bind(vec!["a1"])
+        .fetch_one(&grouped.pool)
+        .await
+        .expect("group query");
+    let names: Vec<&str> = {
+        use sea_orm::sqlx::{Column, Row};
+        row.columns().iter().map(|c| c.name()).collect()
+    };
+    let mut expected: Vec<&str> = crate::oauth::Col::ALL.iter().map(|c| c.name()).collect();
+    expected.push("ord");
+    assert_eq!(names, expected);
+
+    // At most MAX_GROUP reads share a statement; the rest go in the next.
+    let (statements, _) = grouped.counts();
+    let many = futures_join_all((0..70).map(|_| read("a1", ann))).await;
+    assert!(
+        many.iter()
+            .all(|b| b.as_ref() == many[0].as_ref() && b.is_some())
+    );
+    assert_eq!(grouped.counts().0 - statements, 2, "64 reads, then 6");
+
+    // A revocation committed before a read is queued is always seen: reads are never answered
+    // from a statement that started before them.
+    crate::oauth::revoke_grant(&t.db, ben, clock.now())
+        .await
+        .expect("revoke grant");
+    let (a, b) = tokio::join!(read("a1", ann), read("b1", ben));
+    assert!(a.is_some());
+    assert_eq!(b, None);
+}
+
+#[test]
+fn grouped_reads_survive_the_runtime_that_drained_them() {
+    if !TestDatabase::is_postgres() {
+        return;
+    }
+    // A server's runtime can stop while its database handle lives on (tests, restarts inside one
+    // process): the next read on the thread must start a new draining task, not wait forever.
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (t, grant, client) = first.block_on(async {
+        let t = TestDatabase::create().await.expect("db");
+        let clock = ManualClock::starting_now();
+        let (_, grant, client) = user_with_grant(&t, &clock).await;
+        let bundle = crate::oauth::userinfo_bundle(&t.db, "j", &client, grant)
+            .await
+            .expect("read");
+        assert!(bundle.is_some());
+        (t, grant, client)
+    });
+    // Its draining task on this thread ended with it.
+    drop(first);
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    second.block_on(async {
+        // The old handle's queue on this thread lost its task: a read through it starts a new
+        // one. (Its pool's connections belonged to the first runtime, so the answer may be an
+        // error; it must come, not hang.)
+        let old = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            crate::oauth::userinfo_bundle(&t.db, "j", &client, grant),
+        )
+        .await;
+        assert!(old.is_ok(), "answered, not stuck");
+        // A fresh handle on the same database, as a restarted server would have.
+        let db = crate::Db::connect(&t.url, &crate::DbSettings { max_connections: 2 })
+            .await
+            .expect("connect");
+        let bundle = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            crate::oauth::userinfo_bundle(&db, "j", &client, grant),
+        )
+        .await
+        .expect("answered, not stuck")
+        .expect("read");
+        assert!(bundle.is_some());
+    });
+}
+
+/// Polls every future together (join_all without the futures crate).
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in set.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
