@@ -31,15 +31,14 @@ impl Default for DbSettings {
 ///
 /// A SQLite file also gets read-only connections used synchronously on the caller's thread for
 /// the hottest read (see [`crate::sqlite_readers`]); on PostgreSQL that read goes to sqlx's pool
-/// directly (`postgres`), since SeaORM's query future costs more to move around than the query.
+/// directly, grouped (see [`crate::grouped_reads`]), since SeaORM's query future costs more to move
+/// around than the query.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub(crate) read: DatabaseConnection,
     pub(crate) write: DatabaseConnection,
     pub(crate) sqlite_readers: Option<Arc<SqliteReaders>>,
-    pub(crate) postgres: Option<sea_orm::sqlx::PgPool>,
-    /// PostgreSQL: UserInfo reads that arrive together share a statement (see
-    /// [`crate::grouped_reads`]).
+    /// PostgreSQL: UserInfo reads that arrive together share a statement.
     pub(crate) grouped_reads: Option<Arc<GroupedReads>>,
 }
 
@@ -73,7 +72,6 @@ impl Db {
                     let p = std::fs::canonicalize(&p).unwrap_or(p);
                     Arc::new(SqliteReaders::new(&p))
                 }),
-                postgres: None,
                 grouped_reads: None,
             })
         } else {
@@ -87,16 +85,15 @@ impl Db {
                 .test_before_acquire_if_idle_for(Duration::from_secs(30))
                 .sqlx_logging(false);
             let conn = Database::connect(opts).await?;
-            let postgres = (conn.get_database_backend() == DbBackend::Postgres)
-                .then(|| conn.get_postgres_connection_pool().clone());
-            let grouped_reads = postgres
-                .clone()
-                .map(|pool| Arc::new(GroupedReads::new(pool)));
+            let grouped_reads = (conn.get_database_backend() == DbBackend::Postgres).then(|| {
+                Arc::new(GroupedReads::new(
+                    conn.get_postgres_connection_pool().clone(),
+                ))
+            });
             Ok(Self {
                 read: conn.clone(),
                 write: conn,
                 sqlite_readers: None,
-                postgres,
                 grouped_reads,
             })
         }

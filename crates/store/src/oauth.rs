@@ -645,9 +645,8 @@ pub async fn userinfo_bundle(
         if let Some(answer) = grouped.read(key).await {
             return answer;
         }
-    }
-    if let Some(pool) = &db.postgres {
-        return userinfo_bundle_postgres(pool, prepared, jti, client_id, grant_id).await;
+        // Not answered in a group (no runtime, or it stopped): one statement of its own.
+        return userinfo_bundle_postgres(&grouped.pool, prepared, jti, client_id, grant_id).await;
     }
     let values: Vec<sea_orm::sea_query::Value> = prepared
         .slots

@@ -225,7 +225,6 @@ async fn migrations_are_idempotent_and_the_database_answers() {
 /// A user with two identities (added in order), a third-party client and a grant of it.
 async fn user_with_grant(t: &TestDatabase, clock: &ManualClock) -> (Uuid, Uuid, String) {
     use crate::clients::{self, Client};
-    use crate::oauth::{self, AuthorizationCode, CodeRedemption};
     let new = account("una@example.com");
     let user = new.user_id;
     accounts::create_account(&t.db, new, clock.now(), signed_up(user))
@@ -268,29 +267,7 @@ async fn user_with_grant(t: &TestDatabase, clock: &ManualClock) -> (Uuid, Uuid, 
     )
     .await
     .expect("client");
-    let code = AuthorizationCode {
-        code_hash: "code-hash".into(),
-        client_id: client.client_id.clone(),
-        user_id: user,
-        session_id: None,
-        redirect_uri: "https://app.example/cb".into(),
-        scope: "openid".into(),
-        claims: None,
-        nonce: None,
-        code_challenge: None,
-        auth_time: clock.now(),
-        created_at: clock.now(),
-        expires_at: clock.now() + Duration::minutes(1),
-        used: false,
-    };
-    oauth::insert_authorization_code(&t.db, &code)
-        .await
-        .expect("code");
-    let grant = Uuid::now_v7();
-    let redeemed = oauth::redeem_authorization_code(&t.db, &code, grant, None, clock.now())
-        .await
-        .expect("redeem");
-    assert!(matches!(redeemed, CodeRedemption::Redeemed(_)));
+    let grant = grant_by_code(t, clock, user, &client.client_id, "code-hash").await;
     (user, grant, client.client_id)
 }
 
@@ -304,7 +281,7 @@ async fn userinfo_reads_the_same_on_its_fast_path_as_through_seaorm() {
     // the direct sqlx PostgreSQL path.
     let mut pooled = t.db.clone();
     pooled.sqlite_readers = None;
-    pooled.postgres = None;
+    pooled.grouped_reads = None;
     let both = |jti: &'static str| {
         let (db, pooled, client) = (t.db.clone(), pooled.clone(), client.clone());
         async move {
@@ -333,7 +310,7 @@ async fn userinfo_reads_the_same_on_its_fast_path_as_through_seaorm() {
         "in the order they were added"
     );
     assert!(bundle.identities.iter().all(|i| i.user_id == user));
-    match (&t.db.sqlite_readers, &t.db.postgres) {
+    match (&t.db.sqlite_readers, &t.db.grouped_reads) {
         (Some(readers), None) => assert_eq!(readers.idle(), 1, "SQLite read on the calling thread"),
         (None, Some(_)) => assert!(TestDatabase::is_postgres()),
         other => panic!("one fast path per backend: {other:?}"),
@@ -378,15 +355,26 @@ async fn userinfo_reads_the_same_on_its_fast_path_as_through_seaorm() {
 
 /// A second user (given name Ben, one email) with a grant to `client_id`.
 async fn second_user_with_grant(t: &TestDatabase, clock: &ManualClock, client_id: &str) -> Uuid {
-    use crate::oauth::{self, AuthorizationCode, CodeRedemption};
     let mut new = account("ben@example.com");
     new.standard_attributes = serde_json::json!({ "given_name": "Ben" });
     let user = new.user_id;
     accounts::create_account(&t.db, new, clock.now(), signed_up(user))
         .await
         .expect("create");
+    grant_by_code(t, clock, user, client_id, "ben-code-hash").await
+}
+
+/// A grant of `user` to `client_id`, through an authorization code redeemed once.
+async fn grant_by_code(
+    t: &TestDatabase,
+    clock: &ManualClock,
+    user: Uuid,
+    client_id: &str,
+    code_hash: &str,
+) -> Uuid {
+    use crate::oauth::{self, AuthorizationCode, CodeRedemption};
     let code = AuthorizationCode {
-        code_hash: "ben-code-hash".into(),
+        code_hash: code_hash.into(),
         client_id: client_id.to_owned(),
         user_id: user,
         session_id: None,
@@ -430,7 +418,7 @@ async fn userinfo_reads_that_arrive_together_share_one_statement_on_postgres() {
     crate::oauth::revoke_access_token(&t.db, "dead", clock.now() + Duration::minutes(5))
         .await
         .expect("revoke token");
-    // One statement per read, for comparison.
+    // One statement per read, through SeaORM's pool, for comparison.
     let mut single = t.db.clone();
     single.grouped_reads = None;
     let keys: Vec<(&str, &str, Uuid)> = vec![
