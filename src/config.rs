@@ -26,6 +26,8 @@ pub struct Config {
     pub sms: SmsConfig,
     pub verification: VerificationConfig,
     pub log: LogConfig,
+    pub limits: LimitsConfig,
+    pub images: ImagesConfig,
     /// Upstream OpenID providers people can sign in with (`[[upstream]]` entries).
     pub upstream: Vec<UpstreamConfig>,
 }
@@ -214,6 +216,41 @@ pub struct ServerConfig {
     pub issuer: String,
     /// Worker threads; 0 means one per CPU core.
     pub workers: usize,
+    /// Reverse proxies (IP addresses or CIDR ranges) whose `Forwarded` / `X-Forwarded-For` headers
+    /// name the client. Empty (the default): the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// When set, `/metrics` requires `Authorization: Bearer <metrics_token>`.
+    pub metrics_token: String,
+}
+
+/// Rate limits beyond brute-force protection (SPEC §8), kept in the database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Accounts created through the sign-up page per client IP in an hour.
+    pub signups_per_ip_per_hour: u32,
+    /// Refused token-endpoint requests per client IP in an hour; then 429.
+    pub token_failures_per_ip_per_hour: u32,
+    /// Verification and reset codes sent for one account in a day.
+    pub codes_per_account_per_day: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            signups_per_ip_per_hour: 20,
+            token_failures_per_ip_per_hour: 300,
+            codes_per_account_per_day: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesConfig {
+    /// Hosts besides Tessera itself that `/api/v1/users/{selector}/avatar|cover` may redirect to
+    /// (a `picture` URL set by hand on another host); anything else answers 404.
+    pub redirect_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -259,6 +296,8 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             issuer: "http://127.0.0.1:8080".into(),
             workers: 0,
+            trusted_proxies: Vec::new(),
+            metrics_token: String::new(),
         }
     }
 }
@@ -534,6 +573,38 @@ impl Config {
                 "must be at most 86400",
             ));
         }
+        let l = &self.limits;
+        for (key, value) in [
+            ("limits.signups_per_ip_per_hour", l.signups_per_ip_per_hour),
+            (
+                "limits.token_failures_per_ip_per_hour",
+                l.token_failures_per_ip_per_hour,
+            ),
+            ("limits.codes_per_account_per_day", l.codes_per_account_per_day),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(key, "must be at least 1"));
+            }
+        }
+        self.trusted_proxies()?;
+        if !self.server.metrics_token.is_empty() && self.server.metrics_token.len() < 16 {
+            return Err(ConfigError::new(
+                "server.metrics_token",
+                "must be at least 16 characters (or empty for none)",
+            ));
+        }
+        for (n, host) in self.images.redirect_hosts.iter().enumerate() {
+            let ok = !host.is_empty()
+                && host.len() <= 253
+                && url::Host::parse(host).is_ok()
+                && !host.contains(['/', ':', '@', '?', '#']);
+            if !ok {
+                return Err(ConfigError::new(
+                    format!("images.redirect_hosts[{n}]"),
+                    "must be a host name such as images.example.com",
+                ));
+            }
+        }
         self.mailer()?;
         self.sms_sender()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
@@ -625,6 +696,20 @@ impl Config {
         Ok(out)
     }
 
+    /// `server.trusted_proxies`, parsed.
+    pub fn trusted_proxies(&self) -> Result<::web::client_ip::TrustedProxies, ConfigError> {
+        ::web::client_ip::TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(|(n, message)| ConfigError::new(format!("server.trusted_proxies[{n}]"), message))
+    }
+
+    /// The rate limits of `[limits]`.
+    pub fn rate_limits(&self) -> auth::rate_limits::RateLimits {
+        auth::rate_limits::RateLimits {
+            signups_per_ip_per_hour: self.limits.signups_per_ip_per_hour,
+            token_failures_per_ip_per_hour: self.limits.token_failures_per_ip_per_hour,
+        }
+    }
+
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.server.listen.parse().map_err(|_| {
             ConfigError::new("server.listen", "must be an address like 127.0.0.1:8080")
@@ -671,6 +756,7 @@ impl Config {
                 .access_token_alg
                 .parse()
                 .map_err(|e| ConfigError::new("tokens.access_token_alg", e))?,
+            rate_limits: self.rate_limits(),
         })
     }
 
@@ -717,6 +803,7 @@ impl Config {
             resend_cooldown: chrono::Duration::seconds(v.resend_cooldown_seconds as i64),
             per_target_per_hour: v.per_target_per_hour,
             per_ip_per_hour: v.per_ip_per_hour,
+            per_account_per_day: self.limits.codes_per_account_per_day,
         }
     }
 

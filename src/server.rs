@@ -14,6 +14,10 @@ use store::{Clock, Db, DbSettings};
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// `server.trusted_proxies`, read by `web::client_ip` for every request.
+    pub trusted_proxies: ::web::client_ip::TrustedProxies,
+    /// Send `Strict-Transport-Security` (the issuer is https).
+    pub hsts: bool,
     pub web: web::Data<::web::WebState>,
     pub admin: web::Data<admin_api::AdminState>,
     pub metrics: web::Data<Metrics>,
@@ -64,8 +68,14 @@ impl AppState {
         let profiles = Arc::new(
             profile::ProfileService::start(&db, &config.server.issuer)
                 .await
-                .map_err(|e| StartError::Other(format!("profile schema: {e}")))?,
+                .map_err(|e| StartError::Other(format!("profile schema: {e}")))?
+                .with_redirect_hosts(config.images.redirect_hosts.clone()),
         );
+        let csrf_secret =
+            auth::secrets::shared_secret(&db, clock.as_ref(), ::web::csrf::SECRET_NAME)
+                .await
+                .map_err(|e| StartError::Other(format!("CSRF secret: {e}")))?;
+        let secure_cookies = config.secure_cookies();
         let hasher = auth::PasswordHasher::new(config.argon2_params())
             .map_err(|e| StartError::Other(e.to_string()))?;
         let upstreams = Arc::new(
@@ -79,7 +89,7 @@ impl AppState {
             password_policy: config.password_policy(),
             session_policy: config.session_policy(),
             brute_force: config.brute_force_policy(),
-            secure_cookies: config.secure_cookies(),
+            secure_cookies,
             provider,
             profiles,
             generate_nickname: config.profile.generate_nickname,
@@ -88,6 +98,9 @@ impl AppState {
             code_policy: config.code_policy(),
             require_email_verification: config.verification.email.required,
             upstreams,
+            csrf_key: ::web::csrf::CsrfKey::from_secret(&csrf_secret),
+            cookies: ::web::session_cookie::CookieNames::new(secure_cookies),
+            rate_limits: config.rate_limits(),
         };
         let admin = admin_api::AdminState {
             db: db.clone(),
@@ -98,9 +111,12 @@ impl AppState {
             generate_nickname: web.generate_nickname,
             provider: web.provider.clone(),
         };
-        let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
+        let token = Some(config.server.metrics_token.clone()).filter(|t| !t.is_empty());
+        let metrics = Metrics::new(token).map_err(|e| StartError::Other(e.to_string()))?;
         Ok(Self {
             db,
+            trusted_proxies: config.trusted_proxies()?,
+            hsts: secure_cookies,
             web: web::Data::new(web),
             admin: web::Data::new(admin),
             metrics: web::Data::new(metrics),
@@ -134,6 +150,7 @@ async fn not_found() -> HttpResponse {
 pub fn configure(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::new(state.clone()))
+            .app_data(state.trusted_proxies.clone())
             .app_data(state.web.clone())
             .app_data(state.metrics.clone())
             .app_data(state.admin.clone())
@@ -163,19 +180,23 @@ pub fn start(
     listener: Option<std::net::TcpListener>,
 ) -> Result<RunningServer, StartError> {
     let addr = config.listen_addr()?;
+    let hsts = state.hsts;
     let routes = configure(state);
     let mut server = HttpServer::new(move || {
+        let mut headers = DefaultHeaders::new()
+            .add(("X-Content-Type-Options", "nosniff"))
+            .add(("X-Frame-Options", "DENY"))
+            .add(("Referrer-Policy", "no-referrer"))
+            .add((
+                "Content-Security-Policy",
+                "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            ));
+        if hsts {
+            // Behind TLS (the issuer is https): browsers never try plain http again for a year.
+            headers = headers.add(("Strict-Transport-Security", "max-age=31536000"));
+        }
         App::new()
-            .wrap(
-                DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("X-Frame-Options", "DENY"))
-                    .add(("Referrer-Policy", "no-referrer"))
-                    .add((
-                        "Content-Security-Policy",
-                        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-                    )),
-            )
+            .wrap(headers)
             .wrap(
                 actix_web::middleware::ErrorHandlers::new()
                     .default_handler(::web::problem::api_errors_as_problems),

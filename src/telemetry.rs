@@ -19,10 +19,12 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// `server.metrics_token`: when set, scrapers must present it as a bearer token.
+    token: Option<String>,
 }
 
 impl Metrics {
-    pub fn new() -> Result<Self, prometheus::Error> {
+    pub fn new(token: Option<String>) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
             Opts::new(
@@ -47,6 +49,7 @@ impl Metrics {
             registry,
             requests,
             latency,
+            token,
         })
     }
 
@@ -98,7 +101,23 @@ pub async fn observe(
 }
 
 /// `GET /metrics`: Prometheus text format.
-pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+pub async fn metrics(metrics: web::Data<Metrics>, req: actix_web::HttpRequest) -> HttpResponse {
+    if let Some(expected) = &metrics.token {
+        let presented = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
+            .unwrap_or("");
+        if !auth::secrets::constant_time_eq(presented, expected) {
+            return HttpResponse::Unauthorized()
+                .insert_header(("WWW-Authenticate", "Bearer realm=\"tessera metrics\""))
+                .content_type("text/plain; charset=utf-8")
+                .body("a metrics token is required");
+        }
+    }
     match metrics.render() {
         Ok(text) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -49,7 +49,7 @@ async fn user_with_profile(server: &TestServer, email: &str) -> (reqwest::Client
             server.db(),
             server.clock.as_ref(),
             candidate.user_id,
-            profile::Party::Admin,
+            profile::Audience::Party(profile::Party::Admin),
             profile::Change::Patch(&json!({
                 "given_name": "Ada", "middle_name": "M", "locale": "en-gb",
                 "custom_attributes": { "department": "R&D", "team": "red", "salary": 100 }

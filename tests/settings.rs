@@ -53,7 +53,7 @@ async fn setup() -> (TestServer, reqwest::Client, store::Uuid) {
             server.db(),
             server.clock.as_ref(),
             user,
-            profile::Party::Admin,
+            profile::Audience::Party(profile::Party::Admin),
             profile::Change::Patch(&json!({ "middle_name": "Q", "custom_attributes": { "team": "red", "salary": 10 } })),
             profile::Author::new(Actor::Cli),
         )

@@ -118,7 +118,7 @@ async fn set_upstream_profile(p: &Pair, id: Uuid, patch: Value) {
             p.up.db(),
             p.up.clock.as_ref(),
             id,
-            Party::Admin,
+            profile::Audience::Party(Party::Admin),
             Change::Patch(&patch),
             Author::new(Actor::Cli),
         )

@@ -14,6 +14,7 @@ mod m20261122_000005_images;
 mod m20261122_000006_profile_search;
 mod m20261122_000007_upstream;
 mod m20261201_000008_identities_in_order;
+mod m20261202_000009_security;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_profile_search::Migration),
             Box::new(m20261122_000007_upstream::Migration),
             Box::new(m20261201_000008_identities_in_order::Migration),
+            Box::new(m20261202_000009_security::Migration),
         ]
     }
 }

@@ -27,7 +27,7 @@ async fn upload(
         cx,
         req,
         payload,
-        (id, Party::Admin),
+        (id, profile::Audience::Party(Party::Admin)),
         target,
         Actor::AdminKey(key.0),
     )

@@ -299,7 +299,7 @@ async fn write_profile(
             &state.db,
             state.clock.as_ref(),
             id,
-            Party::Admin,
+            Audience::Party(Party::Admin),
             change,
             profile::Author::new(Actor::AdminKey(key.0)),
         )
@@ -504,7 +504,7 @@ pub async fn set_password(
         .await
         .map_err(Problem::internal)?;
     let event = NewEvent::new("password.set", Actor::AdminKey(key.0)).user(id);
-    store::accounts::reset_password(&state.db, id, &hash, None, state.clock.now(), event)
+    store::accounts::reset_password(&state.db, id, &hash, None, None, state.clock.now(), event)
         .await
         .map_err(Problem::internal)?;
     Ok(HttpResponse::NoContent().finish())

@@ -38,6 +38,9 @@ pub struct CodePolicy {
     pub resend_cooldown: Duration,
     pub per_target_per_hour: u32,
     pub per_ip_per_hour: u32,
+    /// Codes sent for one account in a day, whatever the target: an attacker who can add
+    /// addresses or numbers to an account must not turn it into an SMS pump.
+    pub per_account_per_day: u32,
 }
 
 impl Default for CodePolicy {
@@ -48,6 +51,7 @@ impl Default for CodePolicy {
             resend_cooldown: Duration::seconds(60),
             per_target_per_hour: 10,
             per_ip_per_hour: 30,
+            per_account_per_day: 10,
         }
     }
 }
@@ -146,6 +150,15 @@ pub async fn issue(
     if to_target >= policy.per_target_per_hour as u64 || from_ip >= policy.per_ip_per_hour as u64 {
         return Err(IssueError::RateLimited);
     }
+    if let Some(user_id) = user_id {
+        let for_account =
+            store::verification_codes::count_for_user_since(db, user_id, now - Duration::days(1))
+                .await
+                .map_err(InternalError)?;
+        if for_account >= policy.per_account_per_day as u64 {
+            return Err(IssueError::RateLimited);
+        }
+    }
     let code = six_digits();
     let expires_at = now + policy.ttl;
     store::verification_codes::insert(
@@ -195,21 +208,25 @@ pub async fn check(
     if code.consumed {
         return Err(CheckError::NoCode);
     }
-    if code.attempts >= policy.max_attempts {
-        return Err(CheckError::TooManyAttempts);
-    }
     if now >= code.expires_at {
         return Err(CheckError::Expired);
     }
-    if !secrets::constant_time_eq(&hash_code(purpose, target, &typed), &code.code_hash) {
-        let attempts = store::verification_codes::count_attempt(db, code.id)
+    // The guess is counted before it is compared, atomically in the database: parallel guesses
+    // each take an attempt, and none is compared once `max_attempts` are taken.
+    let Some(claimed) =
+        store::verification_codes::claim_attempt(db, code.id, policy.max_attempts)
             .await
-            .map_err(InternalError)?;
-        return Err(if attempts >= policy.max_attempts {
+            .map_err(InternalError)?
+    else {
+        // Every attempt is taken (or a parallel right guess used the code up meanwhile).
+        return Err(CheckError::TooManyAttempts);
+    };
+    if !secrets::constant_time_eq(&hash_code(purpose, target, &typed), &claimed.code_hash) {
+        return Err(if claimed.attempts >= policy.max_attempts {
             CheckError::TooManyAttempts
         } else {
             CheckError::Wrong {
-                remaining: policy.max_attempts - attempts,
+                remaining: policy.max_attempts - claimed.attempts,
             }
         });
     }

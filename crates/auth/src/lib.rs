@@ -10,8 +10,10 @@ pub mod codes;
 pub mod delivery;
 pub mod login_id;
 pub mod passwords;
+pub mod rate_limits;
 pub mod secrets;
 pub mod sessions;
+pub mod verification;
 
 pub use accounts::{LoginError, SignUpError};
 pub use passwords::{Argon2Params, PasswordError, PasswordHasher, PasswordPolicy};

@@ -34,6 +34,16 @@ pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
     constant_time_eq(&hash_secret(secret), stored_hash)
 }
 
+/// The server secret `name`, shared by every process on the database: generated and stored by
+/// the first process that asks, read by the others (the CSRF key).
+pub async fn shared_secret(
+    db: &store::Db,
+    clock: &dyn store::Clock,
+    name: &str,
+) -> Result<String, crate::InternalError> {
+    Ok(store::server_secrets::get_or_insert(db, name, &generate_secret(), clock.now()).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,8 @@ pub enum ErrorCode {
     InvalidToken,
     InsufficientScope,
     UnsupportedTokenType,
+    /// Too many refused requests from the client's address (answered with 429).
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -39,6 +41,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 }

@@ -59,6 +59,8 @@ pub struct ProviderSettings {
     pub authorization_code_ttl: Duration,
     pub id_token_alg: SigningAlg,
     pub access_token_alg: SigningAlg,
+    /// Refused token requests per client address (`[limits]`).
+    pub rate_limits: auth::rate_limits::RateLimits,
 }
 
 impl ProviderSettings {
@@ -85,6 +87,8 @@ pub struct Provider {
     pub settings: ProviderSettings,
     /// Registered clients read in the last few seconds (see [`crate::client_cache`]).
     pub clients: crate::client_cache::ClientCache,
+    /// Refused token requests per client address (SPEC §8).
+    pub token_failures: auth::rate_limits::TokenFailureLimiter,
     keys: RwLock<Arc<KeyRing>>,
     /// When the key ring was last loaded (Unix ms); reloads on unknown `kid` are rate-limited.
     last_reload_ms: std::sync::atomic::AtomicI64,
@@ -123,6 +127,7 @@ impl Provider {
         ensure_active_keys(db, clock, &settings).await?;
         let ring = load_ring(db, clock).await?;
         let discovery = discovery_document(&settings).to_string();
+        let settings_limits = settings.rate_limits;
         Ok(Self {
             settings,
             keys: RwLock::new(Arc::new(ring)),
@@ -130,6 +135,7 @@ impl Provider {
             discovery,
             verified: std::sync::Mutex::new(std::collections::HashMap::new()),
             clients: crate::client_cache::ClientCache::default(),
+            token_failures: auth::rate_limits::TokenFailureLimiter::new(&settings_limits),
         })
     }
 

@@ -15,6 +15,30 @@ pub enum UserInfoError {
     InsufficientScope,
 }
 
+/// Where a token is presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// `/oauth2/userinfo`: first-party clients see what the bearer may read.
+    UserInfo,
+    /// The self-service API (`/api/v1/me…`): first-party clients act as the end user.
+    SelfService,
+}
+
+/// Which profile the bearer of a token sees (and, on the self-service API, may write). The one
+/// rule for every surface: a third-party client gets exactly the claims of its granted scopes —
+/// on the self-service API too, so it cannot read there what UserInfo would not give it.
+pub fn token_audience<'a>(
+    surface: Surface,
+    third_party: bool,
+    scopes: &'a [&'a str],
+) -> Audience<'a> {
+    match (third_party, surface) {
+        (true, _) => Audience::ThirdParty { scopes },
+        (false, Surface::UserInfo) => Audience::Party(Party::Bearer),
+        (false, Surface::SelfService) => Audience::Party(Party::EndUser),
+    }
+}
+
 /// The claims for the bearer of `token`.
 pub async fn userinfo(
     provider: &Provider,
@@ -44,11 +68,7 @@ pub async fn userinfo(
     let loaded =
         profile::service::LoadedProfile::from_stored(user_id, bundle.profile, bundle.identities);
     let scopes: Vec<&str> = claims.scope.split(' ').collect();
-    let audience = if bundle.third_party {
-        Audience::ThirdParty { scopes: &scopes }
-    } else {
-        Audience::Party(Party::Bearer)
-    };
+    let audience = token_audience(Surface::UserInfo, bundle.third_party, &scopes);
     let rendered = profiles.render(&schema, &loaded, audience);
     let mut out = serde_json::Map::with_capacity(rendered.len() + 1);
     out.insert("sub".into(), claims.sub.clone().into());

@@ -9,7 +9,7 @@
 //! [`ProfileError::Forbidden`] naming it; bad values are [`ProfileError::Invalid`] with a JSON
 //! pointer each.
 
-use crate::access::Party;
+use crate::access::{Access, Party};
 use crate::schema::{AttributeType, CustomAttribute, ProfileSchema};
 use crate::standard::{self, Format, STANDARD_ATTRIBUTES};
 use crate::validate;
@@ -100,6 +100,42 @@ impl Audience<'_> {
             Audience::ThirdParty { scopes } => scope.is_some_and(|s| scopes.contains(&s)),
         }
     }
+
+    /// Whether this reader sees an attribute with `access` in `scope`.
+    pub fn can_read(&self, access: Access, scope: Option<&str>) -> bool {
+        access.level(self.party()).can_read() && self.scope_allows(scope)
+    }
+
+    /// Whether this writer may change an attribute with `access` in `scope`. A third-party client
+    /// writes for the end user, with the end user's rights, but only within its granted scopes.
+    pub fn can_write(&self, access: Access, scope: Option<&str>) -> bool {
+        match self {
+            Audience::Party(p) => access.level(*p).can_write(),
+            Audience::ThirdParty { .. } => access.end_user.can_write() && self.scope_allows(scope),
+        }
+    }
+}
+
+/// Whether `audience` sees the user's login IDs of `kind` (the self-service API's `identities`):
+/// a party sees them all; a third-party client only emails and phone numbers, and only when it
+/// sees the claim they back (`email` with the `email` scope, `phone_number` with `phone`).
+pub fn shows_login_ids(schema: &ProfileSchema, audience: Audience<'_>, kind: IdentityKind) -> bool {
+    if let Audience::Party(_) = audience {
+        return true;
+    }
+    let claim = match kind {
+        IdentityKind::Email => "email",
+        IdentityKind::Phone => "phone_number",
+        _ => return false,
+    };
+    standard::find(claim).is_some_and(|attr| {
+        let access = schema
+            .standard
+            .get(attr.name)
+            .copied()
+            .unwrap_or(attr.default_access);
+        audience.can_read(access, Some(attr.scope))
+    })
 }
 
 /// The profile JSON for `audience`.
@@ -108,7 +144,6 @@ pub fn render(
     facts: &ProfileFacts<'_>,
     audience: Audience<'_>,
 ) -> Map<String, Value> {
-    let party = audience.party();
     let mut out = Map::new();
     for attr in STANDARD_ATTRIBUTES {
         let access = schema
@@ -116,7 +151,7 @@ pub fn render(
             .get(attr.name)
             .copied()
             .unwrap_or(attr.default_access);
-        if !access.level(party).can_read() || !audience.scope_allows(Some(attr.scope)) {
+        if !audience.can_read(access, Some(attr.scope)) {
             continue;
         }
         if let Some(kind) = coupled_kind(attr.format) {
@@ -152,7 +187,7 @@ pub fn render(
     let mut custom = Map::new();
     let mut id = uuid::Uuid::encode_buffer();
     for def in &schema.custom {
-        if !def.access.level(party).can_read() || !audience.scope_allows(def.scope.as_deref()) {
+        if !audience.can_read(def.access, def.scope.as_deref()) {
             continue;
         }
         if let Some(v) = facts
@@ -306,12 +341,16 @@ fn check_standard(
     }
 }
 
-/// Checks and applies a write by `party`. Nothing changes unless everything is acceptable.
+/// Checks and applies a write by `writer`. Nothing changes unless everything is acceptable.
+///
+/// A write that names an attribute the writer cannot read is refused with
+/// [`ProfileError::Forbidden`] whatever the value: otherwise "unchanged" (200) versus "you may
+/// not change it" (403) would tell a guesser when they had guessed a hidden value.
 pub fn apply(
     schema: &ProfileSchema,
     current: &StoredValues,
     login_ids: &[LoginId],
-    party: Party,
+    writer: Audience<'_>,
     change: Change<'_>,
 ) -> Result<Applied, ProfileError> {
     let (body, is_put) = match change {
@@ -349,17 +388,31 @@ pub fn apply(
                 "is set by Tessera and cannot be written; send it back as read or leave it out"
                     .into(),
             )),
-            k if standard::find(k).is_some() => {}
-            k => errors.push((format!("/{k}"), "is not a profile attribute".into())),
+            k => match standard::find(k) {
+                Some(attr) => {
+                    let access = schema
+                        .standard
+                        .get(attr.name)
+                        .copied()
+                        .unwrap_or(attr.default_access);
+                    if !writer.can_read(access, Some(attr.scope)) {
+                        return Err(ProfileError::Forbidden {
+                            attribute: attr.name.into(),
+                        });
+                    }
+                }
+                None => errors.push((format!("/{k}"), "is not a profile attribute".into())),
+            },
         }
     }
     if regenerate_avatar {
+        let picture = standard::find("picture");
         let access = schema
             .standard
             .get("picture")
             .copied()
             .unwrap_or(crate::access::Access::HIDDEN);
-        if !access.level(party).can_write() {
+        if !writer.can_write(access, picture.map(|p| p.scope)) {
             return Err(ProfileError::Forbidden {
                 attribute: "picture".into(),
             });
@@ -372,7 +425,7 @@ pub fn apply(
             .get(attr.name)
             .copied()
             .unwrap_or(attr.default_access);
-        let writable = access.level(party).can_write();
+        let writable = writer.can_write(access, Some(attr.scope));
         let old = current
             .standard
             .get(attr.name)
@@ -425,16 +478,22 @@ pub fn apply(
         }
     };
     for key in custom_body.keys() {
-        if schema.find_custom(key).is_none() {
-            errors.push((
+        match schema.find_custom(key) {
+            None => errors.push((
                 format!("/custom_attributes/{key}"),
                 "is not a profile attribute".into(),
-            ));
+            )),
+            Some(def) if !writer.can_read(def.access, def.scope.as_deref()) => {
+                return Err(ProfileError::Forbidden {
+                    attribute: format!("custom_attributes.{}", def.name),
+                });
+            }
+            Some(_) => {}
         }
     }
     for def in &schema.custom {
         let id = def.id.to_string();
-        let writable = def.access.level(party).can_write();
+        let writable = writer.can_write(def.access, def.scope.as_deref());
         let old = current.custom.get(&id).cloned().filter(|v| !v.is_null());
         let new_value = match (custom_body.get(&def.name), is_put) {
             (Some(Value::Null), _) => None,

@@ -3,7 +3,7 @@
 //! fails its check is dropped (and reported), never the whole population.
 
 use crate::access::Party;
-use crate::document::{self, Change, LoginId, ProfileError, StoredValues};
+use crate::document::{self, Audience, Change, LoginId, ProfileError, StoredValues};
 use crate::schema::ProfileSchema;
 use serde_json::{Map, Value};
 
@@ -84,7 +84,7 @@ pub fn populate(
             schema,
             current,
             login_ids,
-            Party::Admin,
+            Audience::Party(Party::Admin),
             Change::Patch(&Value::Object(patch.clone())),
         ) {
             Ok(applied) => {

@@ -115,6 +115,8 @@ impl LoadedProfile {
 #[derive(Debug)]
 pub struct ProfileService {
     pub(crate) issuer: String,
+    /// Hosts besides Tessera that the public avatar and cover URLs may redirect to.
+    pub(crate) redirect_hosts: Vec<String>,
     /// Bounds how many uploads are decoded at once (each may take tens of MB while it runs).
     pub(crate) decoding: tokio::sync::Semaphore,
     schema: RwLock<Arc<ProfileSchema>>,
@@ -205,6 +207,7 @@ impl ProfileService {
         let stored = store::profile_schema::load_schema(db).await?;
         Ok(Self {
             issuer: issuer.to_owned(),
+            redirect_hosts: Vec::new(),
             decoding: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
@@ -212,6 +215,13 @@ impl ProfileService {
             version: AtomicI64::new(stored.version),
             checked: RwLock::new(Instant::now()),
         })
+    }
+
+    /// Lets the public avatar and cover URLs redirect to pictures on these hosts too
+    /// (`images.redirect_hosts`); by default only to images Tessera serves.
+    pub fn with_redirect_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.redirect_hosts = hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect();
+        self
     }
 
     fn cached(&self) -> Arc<ProfileSchema> {
@@ -344,14 +354,14 @@ impl ProfileService {
             .map(|p| self.render(&schema, &p, audience)))
     }
 
-    /// Checks and applies a change by `party`, recording which attributes changed (values only for
-    /// attributes the bearer may read). Returns the profile as `party` sees it afterwards.
+    /// Checks and applies a change by `writer`, recording which attributes changed (values only
+    /// for attributes the bearer may read). Returns the profile as `writer` sees it afterwards.
     pub async fn change(
         &self,
         db: &Db,
         clock: &dyn Clock,
         user_id: Uuid,
-        party: Party,
+        writer: Audience<'_>,
         change: Change<'_>,
         by: Author,
     ) -> Result<Map<String, Value>, ChangeError> {
@@ -360,14 +370,15 @@ impl ProfileService {
             .load(db, user_id)
             .await?
             .ok_or(ChangeError::NoSuchUser)?;
-        let applied = document::apply(&schema, &current.values, &current.login_ids, party, change)?;
+        let applied =
+            document::apply(&schema, &current.values, &current.login_ids, writer, change)?;
         self.commit(db, clock, &schema, &current, applied, Extra::default(), by)
             .await?;
         let after = self
             .load(db, user_id)
             .await?
             .ok_or(ChangeError::NoSuchUser)?;
-        Ok(self.render(&schema, &after, Audience::Party(party)))
+        Ok(self.render(&schema, &after, writer))
     }
 
     /// Stores an accepted change (with what comes along with it) in one transaction, unless
@@ -489,7 +500,7 @@ impl ProfileService {
             &schema,
             &StoredValues::default(),
             login_ids,
-            Party::Admin,
+            Audience::Party(Party::Admin),
             Change::Put(profile),
         )?;
         Ok(applied.values)

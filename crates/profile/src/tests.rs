@@ -154,7 +154,7 @@ fn patch_merges_and_put_replaces() {
         &s,
         &values,
         &l,
-        Party::EndUser,
+        Audience::Party(Party::EndUser),
         Change::Patch(&json!({
             "family_name": null,
             "address": { "country": null, "postal_code": "75001" },
@@ -190,7 +190,7 @@ fn patch_merges_and_put_replaces() {
         &s,
         &patched.values,
         &l,
-        Party::EndUser,
+        Audience::Party(Party::EndUser),
         Change::Put(&json!({ "given_name": "Annie" })),
     )
     .expect("put");
@@ -224,7 +224,7 @@ fn writes_to_attributes_the_party_cannot_write_are_refused_whole() {
         ),
     ] {
         let err =
-            apply(&s, &values, &l, Party::EndUser, Change::Patch(&body)).expect_err("refused");
+            apply(&s, &values, &l, Audience::Party(Party::EndUser), Change::Patch(&body)).expect_err("refused");
         assert_eq!(
             err,
             ProfileError::Forbidden {
@@ -238,7 +238,7 @@ fn writes_to_attributes_the_party_cannot_write_are_refused_whole() {
         &s,
         &values,
         &l,
-        Party::Bearer,
+        Audience::Party(Party::Bearer),
         Change::Patch(&json!({ "given_name": "A" })),
     )
     .expect_err("bearer");
@@ -248,7 +248,7 @@ fn writes_to_attributes_the_party_cannot_write_are_refused_whole() {
             &s,
             &values,
             &l,
-            Party::Admin,
+            Audience::Party(Party::Admin),
             Change::Patch(&json!({ "middle_name": "X", "custom_attributes": { "salary": 5 } }))
         )
         .is_ok()
@@ -264,7 +264,7 @@ fn invalid_values_are_reported_with_pointers() {
         &s,
         &values,
         &l,
-        Party::EndUser,
+        Audience::Party(Party::EndUser),
         Change::Patch(&json!({
             "birthdate": "1990-13-01",
             "zoneinfo": "Mars/Base",
@@ -308,7 +308,7 @@ fn invalid_values_are_reported_with_pointers() {
         &s,
         &values,
         &l,
-        Party::EndUser,
+        Audience::Party(Party::EndUser),
         Change::Patch(&json!({ "email": "Ann@Work.Example" })),
     )
     .expect("own email");
@@ -328,7 +328,7 @@ fn values_kept_after_limits_change_but_new_writes_must_meet_them() {
         &s,
         &values,
         &l,
-        Party::EndUser,
+        Audience::Party(Party::EndUser),
         Change::Patch(&json!({ "given_name": "Ann" })),
     )
     .expect("ok");
@@ -340,7 +340,7 @@ fn values_kept_after_limits_change_but_new_writes_must_meet_them() {
         &s,
         &values,
         &l,
-        Party::EndUser,
+        Audience::Party(Party::EndUser),
         Change::Patch(&json!({ "custom_attributes": { "department": "Engineers" } })),
     );
     assert!(err.is_err());
@@ -479,7 +479,7 @@ mod with_database {
                 &t.db,
                 &clock,
                 id,
-                Party::EndUser,
+                Audience::Party(Party::EndUser),
                 Change::Patch(
                     &json!({ "custom_attributes": { "department": "R&D" }, "given_name": "Zoe" }),
                 ),
@@ -576,7 +576,7 @@ mod with_database {
                 &t.db,
                 &clock,
                 id,
-                Party::EndUser,
+                Audience::Party(Party::EndUser),
                 Change::Patch(&json!({ "given_name": "Zed", "middle_name": "Q" })),
                 crate::Author::new(Actor::User(id)),
             )
@@ -597,7 +597,7 @@ mod with_database {
                 &t.db,
                 &clock,
                 id,
-                Party::EndUser,
+                Audience::Party(Party::EndUser),
                 Change::Patch(&json!({ "regenerate_avatar": true })),
                 crate::Author::new(Actor::User(id)),
             )
@@ -635,7 +635,7 @@ fn every_custom_type_validates_its_values() {
             &s,
             &StoredValues::default(),
             &l,
-            Party::EndUser,
+            Audience::Party(Party::EndUser),
             Change::Patch(&json!({ "custom_attributes": { name: v } })),
         )
         .map(|a| a.values.custom.get(&custom_id(&s, name)).cloned())

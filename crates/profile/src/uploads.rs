@@ -69,7 +69,7 @@ impl ProfileService {
         db: &Db,
         clock: &dyn Clock,
         user_id: Uuid,
-        party: Party,
+        writer: Audience<'_>,
         target: ImageTarget<'_>,
         bytes: Vec<u8>,
         by: Author,
@@ -105,12 +105,22 @@ impl ProfileService {
             ImageTarget::Attribute(name) => Some(json!({ "custom_attributes": { name: url } })),
             ImageTarget::Cover => None,
         };
+        // The cover is no attribute of the schema: every end user may set theirs, and a
+        // third-party client only with the `profile` scope.
+        if target == ImageTarget::Cover
+            && !writer.can_write(crate::access::Access::EDITABLE, Some("profile"))
+        {
+            return Err(ChangeError::from(document::ProfileError::Forbidden {
+                attribute: "cover".into(),
+            })
+            .into());
+        }
         if let Some(doc) = probe(&self.image_url(&"0".repeat(64))) {
             document::apply(
                 &schema,
                 &current.values,
                 &current.login_ids,
-                party,
+                writer,
                 Change::Patch(&doc),
             )
             .map_err(ChangeError::from)?;
@@ -140,7 +150,7 @@ impl ProfileService {
                     &schema,
                     &current.values,
                     &current.login_ids,
-                    party,
+                    writer,
                     Change::Patch(&doc),
                 )
                 .map_err(ChangeError::from)?,
@@ -190,8 +200,42 @@ impl ProfileService {
             avatar: shown
                 .get("picture")
                 .and_then(Value::as_str)
+                .filter(|url| self.may_redirect_to(url))
                 .map(str::to_owned),
-            cover: p.cover,
+            cover: p.cover.filter(|url| self.may_redirect_to(url)),
         }))
+    }
+
+    /// Whether a public image URL may answer with a redirect to `url`: an image Tessera serves
+    /// itself (`/images/…`, `/avatars/…` under the issuer) or one on `images.redirect_hosts`.
+    /// Anything else (a `picture` set by hand to any site) would make Tessera an open redirector.
+    pub fn may_redirect_to(&self, url: &str) -> bool {
+        let Ok(target) = url::Url::parse(url) else {
+            return false;
+        };
+        if !matches!(target.scheme(), "http" | "https")
+            || !target.username().is_empty()
+            || target.password().is_some()
+        {
+            return false;
+        }
+        if let Ok(issuer) = url::Url::parse(&self.issuer)
+            && target.scheme() == issuer.scheme()
+            && target.host() == issuer.host()
+            && target.port_or_known_default() == issuer.port_or_known_default()
+        {
+            let base = issuer.path().trim_end_matches('/');
+            let path = target.path();
+            let own = ["/images/", "/avatars/"].iter().any(|p| {
+                path.strip_prefix(base)
+                    .is_some_and(|rest| rest.starts_with(p) && !rest.contains("/../"))
+            });
+            if own {
+                return true;
+            }
+        }
+        target
+            .host_str()
+            .is_some_and(|h| self.redirect_hosts.iter().any(|r| r.eq_ignore_ascii_case(h)))
     }
 }

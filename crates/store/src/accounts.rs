@@ -359,18 +359,30 @@ pub async fn mark_identity_verified(
 }
 
 /// Sets a user's password and ends every session of theirs except `keep`, with the grants issued
-/// under them, in one transaction (password reset).
+/// under them, in one transaction (password reset). `proven_email`, when the reset was proven by a
+/// code sent to that address, marks that email identity verified in the same transaction.
 pub async fn reset_password(
     db: &Db,
     user_id: Uuid,
     password_hash: &str,
     keep: Option<Uuid>,
+    proven_email: Option<&str>,
     now: DateTime<Utc>,
     event: NewEvent,
 ) -> Result<u64, StoreError> {
     use crate::entity::sessions;
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
+    if let Some(email) = proven_email {
+        identities::Entity::update_many()
+            .col_expr(identities::Column::VerifiedAt, Expr::value(now_ms))
+            .filter(identities::Column::UserId.eq(user_id))
+            .filter(identities::Column::Kind.eq(IdentityKind::Email.as_str()))
+            .filter(identities::Column::Value.eq(email))
+            .filter(identities::Column::VerifiedAt.is_null())
+            .exec(&tx)
+            .await?;
+    }
     password_credentials::Entity::insert(password_credentials::ActiveModel {
         user_id: Set(user_id),
         hash: Set(password_hash.to_owned()),

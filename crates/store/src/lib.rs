@@ -16,6 +16,7 @@ pub mod images;
 pub mod oauth;
 pub mod profile_schema;
 pub mod search;
+pub mod server_secrets;
 pub mod sessions;
 pub mod signing_keys;
 mod sqlite_readers;

@@ -128,6 +128,32 @@ pub enum CodeRedemption {
     Redeemed(Grant),
     /// The code had been used already; the grant it produced (if any) is now revoked.
     Replayed,
+    /// The user was disabled, or the session that approved the code has ended: nothing issued.
+    ApprovalEnded,
+}
+
+/// Whether the code's user is enabled and the session that approved it (if any) still exists and
+/// has not reached its end of life.
+async fn approver_still_valid(
+    tx: &DatabaseTransaction,
+    code: &AuthorizationCode,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    use crate::entity::sessions;
+    let enabled = users::Entity::find_by_id(code.user_id)
+        .one(tx)
+        .await?
+        .is_some_and(|u| u.disabled_at.is_none());
+    if !enabled {
+        return Ok(false);
+    }
+    match code.session_id {
+        None => Ok(true),
+        Some(session_id) => Ok(sessions::Entity::find_by_id(session_id)
+            .one(tx)
+            .await?
+            .is_some_and(|s| s.expires_at > now_ms && s.user_id == code.user_id)),
+    }
 }
 
 async fn revoke_grant_in(
@@ -172,6 +198,21 @@ pub async fn redeem_authorization_code(
         }
         tx.commit().await?;
         return Ok(CodeRedemption::Replayed);
+    }
+    // The user must still be enabled and the session that approved the code still live: a code
+    // approved just before sign-out or an admin's disable must not turn into tokens after it. The
+    // code stays used (with no grant), so it cannot be tried again.
+    if !approver_still_valid(&tx, code, now_ms).await? {
+        authorization_codes::Entity::update_many()
+            .col_expr(
+                authorization_codes::Column::GrantId,
+                Expr::value(Option::<Uuid>::None),
+            )
+            .filter(authorization_codes::Column::CodeHash.eq(code.code_hash.as_str()))
+            .exec(&tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(CodeRedemption::ApprovalEnded);
     }
     let grant = grants::Model {
         id: grant_id,
@@ -321,12 +362,18 @@ pub async fn revoke_grant(db: &Db, grant_id: Uuid, now: DateTime<Utc>) -> Result
     Ok(())
 }
 
-/// Revokes every grant issued under a browser session (logout), inside the caller's transaction.
+/// Revokes every grant issued under a browser session (logout), and voids the codes it approved
+/// that were not redeemed yet, inside the caller's transaction.
 pub(crate) async fn revoke_grants_of_session<C: ConnectionTrait>(
     conn: &C,
     session_id: Uuid,
     now_ms: i64,
 ) -> Result<(), StoreError> {
+    authorization_codes::Entity::delete_many()
+        .filter(authorization_codes::Column::SessionId.eq(session_id))
+        .filter(authorization_codes::Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
     grants::Entity::update_many()
         .col_expr(grants::Column::RevokedAt, Expr::value(now_ms))
         .filter(grants::Column::SessionId.eq(session_id))

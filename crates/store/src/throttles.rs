@@ -98,6 +98,53 @@ pub async fn record_failure(
     })
 }
 
+/// Counts one more occurrence for `key` and tells whether it is time to report: at most once per
+/// `interval`, with the number of occurrences since the last report (this one included). Atomic
+/// across processes like [`record_failure`]. Used to audit floods without writing an event each.
+pub async fn count_for_report(
+    db: &Db,
+    key: &str,
+    now: DateTime<Utc>,
+    interval: Duration,
+) -> Result<Option<u32>, StoreError> {
+    let now_ms = to_millis(now);
+    let tx = db.write.begin().await?;
+    throttles::Entity::insert(throttles::ActiveModel {
+        key: Set(key.to_owned()),
+        failures: Set(0),
+        // Never reported: the first occurrence is due at once.
+        window_start: Set(now_ms - interval.num_milliseconds()),
+        locked_until: Set(None),
+        updated_at: Set(now_ms),
+    })
+    .on_conflict(
+        OnConflict::column(throttles::Column::Key)
+            .value(throttles::Column::UpdatedAt, Expr::value(now_ms))
+            .to_owned(),
+    )
+    .exec_without_returning(&tx)
+    .await?;
+    let row = throttles::Entity::find_by_id(key.to_owned())
+        .one(&tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let pending = row.failures.max(0).saturating_add(1);
+    let due = now_ms - row.window_start >= interval.num_milliseconds();
+    let (failures, window_start) = if due {
+        (0, now_ms)
+    } else {
+        (pending, row.window_start)
+    };
+    throttles::Entity::update_many()
+        .col_expr(throttles::Column::Failures, Expr::value(failures))
+        .col_expr(throttles::Column::WindowStart, Expr::value(window_start))
+        .filter(throttles::Column::Key.eq(key))
+        .exec(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(due.then_some(pending as u32))
+}
+
 /// Forgets a key's failures (after a success).
 pub async fn clear(db: &Db, key: &str) -> Result<(), StoreError> {
     throttles::Entity::delete_many()

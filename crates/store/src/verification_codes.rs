@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -99,23 +98,41 @@ pub async fn counts_since(
     Ok((to_target, from_ip))
 }
 
-/// Counts one wrong attempt at a code; returns the attempts so far.
-pub async fn count_attempt(db: &Db, id: Uuid) -> Result<u32, StoreError> {
-    let tx = db.write.begin().await?;
-    verification_codes::Entity::update_many()
+/// Takes one of the code's attempts before the guess is compared: a single conditional
+/// `UPDATE … SET attempts = attempts + 1 WHERE attempts < max AND consumed_at IS NULL RETURNING`,
+/// so that N parallel guesses — on any number of processes — each take a distinct attempt and at
+/// most `max_attempts` of them are ever compared. `None` when no attempt is left (or the code was
+/// used meanwhile); otherwise the code with its attempts counted so far, this one included.
+pub async fn claim_attempt(
+    db: &Db,
+    id: Uuid,
+    max_attempts: u32,
+) -> Result<Option<StoredCode>, StoreError> {
+    let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+    let claimed = verification_codes::Entity::update_many()
         .col_expr(
             verification_codes::Column::Attempts,
             Expr::col(verification_codes::Column::Attempts).add(1),
         )
         .filter(verification_codes::Column::Id.eq(id))
-        .exec(&tx)
+        .filter(verification_codes::Column::Attempts.lt(max))
+        .filter(verification_codes::Column::ConsumedAt.is_null())
+        .exec_with_returning(&db.write)
         .await?;
-    let attempts = verification_codes::Entity::find_by_id(id)
-        .one(&tx)
-        .await?
-        .map_or(0, |c| Ord::max(c.attempts, 0) as u32);
-    tx.commit().await?;
-    Ok(attempts)
+    Ok(claimed.into_iter().next().map(from_model))
+}
+
+/// Codes issued for `user_id` since `since` (any purpose, any target): the per-account limit.
+pub async fn count_for_user_since(
+    db: &Db,
+    user_id: Uuid,
+    since: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(verification_codes::Entity::find()
+        .filter(verification_codes::Column::UserId.eq(user_id))
+        .filter(verification_codes::Column::CreatedAt.gte(to_millis(since)))
+        .count(&db.read)
+        .await?)
 }
 
 /// Marks a code used, if nobody used it first; `false` when it was already used.

@@ -9,7 +9,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use oidc::bearer::{self, BearerError, VerifiedToken};
-use profile::{Audience, Change, ChangeError, Party, ProfileError};
+use auth::verification::Gate;
+use oidc::userinfo::Surface;
+use profile::{Audience, Change, ChangeError, ProfileError};
 use store::Uuid;
 use store::audit::Actor;
 
@@ -55,20 +57,54 @@ pub(crate) async fn authenticate(
     Ok((verified, user_id))
 }
 
-/// The user behind a bearer token that may change the profile (`profile:write`).
+/// The user a bearer token acts for, and the token.
+pub(crate) struct TokenUser {
+    pub user_id: Uuid,
+    pub token: VerifiedToken,
+}
+
+impl TokenUser {
+    pub fn scopes(&self) -> Vec<&str> {
+        self.token.claims.scope.split(' ').collect()
+    }
+
+    /// What this token sees and may write: the end user's view for a first-party client, exactly
+    /// the claims of the granted scopes for a third-party one (the same rule as UserInfo).
+    pub fn audience<'a>(&self, scopes: &'a [&'a str]) -> Audience<'a> {
+        oidc::userinfo::token_audience(Surface::SelfService, self.token.third_party, scopes)
+    }
+}
+
+/// The user behind the request's bearer token, whatever its scopes.
+pub(crate) async fn token_user(state: &WebState, req: &HttpRequest) -> Result<TokenUser, Problem> {
+    let (token, user_id) = authenticate(state, req).await?;
+    Ok(TokenUser { user_id, token })
+}
+
+/// The user behind a bearer token that may change the profile: the `profile:write` scope (which
+/// a third-party client gets only through the consent page that names it), and an account past
+/// the verification gate.
 pub(crate) async fn authenticate_writer(
     state: &WebState,
     req: &HttpRequest,
-) -> Result<Uuid, Problem> {
-    let (token, user_id) = authenticate(state, req).await?;
-    if !token.claims.has_scope(WRITE_SCOPE) {
+) -> Result<TokenUser, Problem> {
+    let writer = token_user(state, req).await?;
+    if !writer.token.claims.has_scope(WRITE_SCOPE) {
         return Err(Problem::bearer(
             StatusCode::FORBIDDEN,
             "insufficient_scope",
             "changing the profile needs the profile:write scope",
         ));
     }
-    Ok(user_id)
+    match crate::signed_in::gate(state, writer.user_id).await {
+        Ok(Gate::Open) => Ok(writer),
+        Ok(Gate::VerifyEmail { .. }) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "the account must verify its email address before its profile can change",
+        )),
+        Err(e) => Err(Problem::internal(e)),
+    }
 }
 
 fn not_found() -> Problem {
@@ -79,29 +115,44 @@ fn not_found() -> Problem {
     )
 }
 
-async fn end_user_profile(
+/// The profile as the token may see it, with the schema it was rendered under.
+async fn token_profile(
     state: &WebState,
-    user_id: Uuid,
-) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
-    state
+    user: &TokenUser,
+) -> Result<(serde_json::Map<String, serde_json::Value>, Vec<store::accounts::Identity>), Problem>
+{
+    let schema = state
         .profiles
-        .view(&state.db, user_id, Audience::Party(Party::EndUser))
-        .await
-        .map_err(Problem::internal)?
-        .ok_or_else(not_found)
-}
-
-/// `GET /api/v1/me`: the user's id, identities and profile (as the end user sees it).
-pub async fn me(state: web::Data<WebState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
-    let (_, user_id) = authenticate(&state, &req).await?;
-    let profile = end_user_profile(&state, user_id).await?;
-    let identities = store::accounts::list_identities(&state.db, user_id)
+        .schema(&state.db)
         .await
         .map_err(Problem::internal)?;
+    let loaded = state
+        .profiles
+        .load(&state.db, user.user_id)
+        .await
+        .map_err(Problem::internal)?
+        .ok_or_else(not_found)?;
+    let scopes = user.scopes();
+    let audience = user.audience(&scopes);
+    let profile = state.profiles.render(&schema, &loaded, audience);
+    let identities = store::accounts::list_identities(&state.db, user.user_id)
+        .await
+        .map_err(Problem::internal)?
+        .into_iter()
+        .filter(|i| profile::document::shows_login_ids(&schema, audience, i.kind))
+        .collect();
+    Ok((profile, identities))
+}
+
+/// `GET /api/v1/me`: the user's id, identities and profile — as the end user sees them for a
+/// first-party client, exactly what UserInfo gives for a third-party one.
+pub async fn me(state: web::Data<WebState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let user = token_user(&state, &req).await?;
+    let (profile, identities) = token_profile(&state, &user).await?;
     Ok(json_no_store(
         StatusCode::OK,
         &serde_json::json!({
-            "id": user_id,
+            "id": user.user_id,
             "identities": identities.iter().map(|i| serde_json::json!({
                 "id": i.id,
                 "type": i.kind.as_str(),
@@ -118,8 +169,8 @@ pub async fn get_profile(
     state: web::Data<WebState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let (_, user_id) = authenticate(&state, &req).await?;
-    let profile = end_user_profile(&state, user_id).await?;
+    let user = token_user(&state, &req).await?;
+    let (profile, _) = token_profile(&state, &user).await?;
     Ok(json_no_store(
         StatusCode::OK,
         &serde_json::Value::Object(profile),
@@ -214,7 +265,9 @@ async fn write_profile(
     body: &[u8],
     put: bool,
 ) -> Result<HttpResponse, Problem> {
-    let user_id = authenticate_writer(state, req).await?;
+    let writer = authenticate_writer(state, req).await?;
+    let user_id = writer.user_id;
+    let scopes = writer.scopes();
     let doc = parse_json_body(req, body)?;
     let change = if put {
         Change::Put(&doc)
@@ -231,7 +284,7 @@ async fn write_profile(
             &state.db,
             state.clock.as_ref(),
             user_id,
-            Party::EndUser,
+            writer.audience(&scopes),
             change,
             author,
         )

@@ -1,69 +1,126 @@
-//! CSRF protection for every form: a signed double-submit token.
+//! CSRF protection for every form: a token keyed to a server secret and bound to the browser.
 //!
-//! The browser holds a random value in the `tessera_csrf` cookie (HttpOnly, SameSite=Lax). Each
-//! form carries `csrf_token`, a SHA-256 digest of that value under a fixed label. A cross-site
-//! page can neither read the cookie nor compute the digest, so it cannot forge a form post; the
-//! comparison is constant-time.
+//! The token is HMAC-SHA256 under a secret the server generated on first start and keeps in the
+//! database (every process shares it), over what binds it to this browser: the session cookie
+//! when there is one, else a random pre-session value in the CSRF cookie (HttpOnly,
+//! SameSite=Lax). So the token changes at sign-in, and someone able to plant a cookie in the
+//! victim's browser (a sibling subdomain, a network attacker on http) still cannot compute the
+//! token that goes with it. The comparison is constant-time.
 
+use crate::WebState;
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
 use auth::secrets;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
-pub const COOKIE: &str = "tessera_csrf";
 /// The form field that carries the token.
 pub const FIELD: &str = "csrf_token";
+/// The server secret's name in the database.
+pub const SECRET_NAME: &str = "csrf";
 
-/// The CSRF value for one response: the browser's existing one, or a new one to set.
-#[derive(Debug, Clone)]
-pub struct Csrf {
+/// The HMAC key, derived from the stored server secret.
+#[derive(Clone)]
+pub struct CsrfKey([u8; 32]);
+
+impl std::fmt::Debug for CsrfKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CsrfKey(…)")
+    }
+}
+
+impl CsrfKey {
+    pub fn from_secret(secret: &str) -> Self {
+        use sha2::Digest;
+        Self(Sha256::digest(format!("tessera csrf key\0{secret}").as_bytes()).into())
+    }
+
+    fn token(&self, binding: &Binding) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
+            // HMAC takes a key of any length; unreachable, and an empty token never verifies.
+            return String::new();
+        };
+        mac.update(b"tessera csrf v2\0");
+        mac.update(binding.kind);
+        mac.update(b"\0");
+        mac.update(binding.value.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
+
+/// What a token is bound to.
+struct Binding {
+    kind: &'static [u8],
     value: String,
-    fresh: bool,
 }
 
-fn token_for(value: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"tessera csrf v1\0");
-    h.update(value.as_bytes());
-    URL_SAFE_NO_PAD.encode(h.finalize())
+/// A cookie value Tessera could have issued: base64url, not absurdly long.
+fn plausible(value: &str, max: usize) -> bool {
+    !value.is_empty()
+        && value.len() <= max
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn cookie_value(req: &HttpRequest) -> Option<String> {
-    req.cookie(COOKIE)
-        .map(|c| c.value().to_owned())
-        .filter(|v| {
-            v.len() == 43
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+fn binding(state: &WebState, req: &HttpRequest) -> Option<Binding> {
+    if let Some(c) = req.cookie(state.cookies.session)
+        && plausible(c.value(), 128)
+    {
+        return Some(Binding {
+            kind: b"session",
+            value: c.value().to_owned(),
+        });
+    }
+    req.cookie(state.cookies.csrf)
+        .filter(|c| c.value().len() == 43 && plausible(c.value(), 43))
+        .map(|c| Binding {
+            kind: b"browser",
+            value: c.value().to_owned(),
         })
 }
 
+/// The CSRF token for one response, and the pre-session cookie to set when the browser had none.
+#[derive(Debug, Clone)]
+pub struct Csrf {
+    token: String,
+    new_cookie: Option<(&'static str, String)>,
+}
+
 impl Csrf {
-    /// The browser's CSRF value, or a fresh one when it has none.
-    pub fn for_request(req: &HttpRequest) -> Self {
-        match cookie_value(req) {
-            Some(value) => Self {
-                value,
-                fresh: false,
+    /// The token for the request's browser; a fresh pre-session value when it has nothing to
+    /// bind to yet.
+    pub fn for_request(state: &WebState, req: &HttpRequest) -> Self {
+        match binding(state, req) {
+            Some(b) => Self {
+                token: state.csrf_key.token(&b),
+                new_cookie: None,
             },
-            None => Self {
-                value: secrets::generate_secret(),
-                fresh: true,
-            },
+            None => {
+                let value = secrets::generate_secret();
+                let token = state.csrf_key.token(&Binding {
+                    kind: b"browser",
+                    value: value.clone(),
+                });
+                Self {
+                    token,
+                    new_cookie: Some((state.cookies.csrf, value)),
+                }
+            }
         }
     }
 
     /// The value for the form's hidden `csrf_token` field.
     pub fn form_token(&self) -> String {
-        token_for(&self.value)
+        self.token.clone()
     }
 
     /// The cookie to set, when the browser did not have one yet.
     pub fn cookie(&self, secure: bool) -> Option<Cookie<'static>> {
-        self.fresh.then(|| {
-            Cookie::build(COOKIE, self.value.clone())
+        self.new_cookie.as_ref().map(|(name, value)| {
+            Cookie::build(*name, value.clone())
                 .path("/")
                 .http_only(true)
                 .secure(secure)
@@ -73,10 +130,13 @@ impl Csrf {
     }
 }
 
-/// Whether `submitted` is the right token for the request's CSRF cookie.
-pub fn verify(req: &HttpRequest, submitted: &str) -> bool {
-    match cookie_value(req) {
-        Some(value) => secrets::constant_time_eq(&token_for(&value), submitted),
+/// Whether `submitted` is the right token for the request's browser.
+pub fn verify(state: &WebState, req: &HttpRequest, submitted: &str) -> bool {
+    match binding(state, req) {
+        Some(b) => {
+            let expected = state.csrf_key.token(&b);
+            !expected.is_empty() && secrets::constant_time_eq(&expected, submitted)
+        }
         None => false,
     }
 }

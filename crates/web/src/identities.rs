@@ -4,7 +4,8 @@
 use crate::WebState;
 use crate::csrf::{self, Csrf};
 use crate::render::{PageError, page, see_other};
-use crate::session_cookie::{client_ip, current_session};
+use crate::session_cookie::client_ip;
+use crate::signed_in::SignedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -78,7 +79,7 @@ fn add_page(
     error: Option<String>,
     step_code: bool,
 ) -> HttpResponse {
-    let csrf = Csrf::for_request(req);
+    let csrf = Csrf::for_request(state, req);
     let (kind_str, noun, label, input_type, autocomplete) = match kind {
         Kind::Email => (
             "email",
@@ -119,11 +120,9 @@ pub struct KindQuery {
 pub async fn add_form(
     state: web::Data<WebState>,
     req: HttpRequest,
+    _signed_in: SignedIn,
     query: web::Query<KindQuery>,
 ) -> Result<HttpResponse, PageError> {
-    if current_session(&state, &req).await?.is_none() {
-        return Ok(see_other("/login"));
-    }
     let kind = query
         .kind
         .as_deref()
@@ -156,14 +155,13 @@ pub struct AddForm {
 pub async fn add(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     form: web::Form<AddForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
-    let Some(session) = current_session(&state, &req).await? else {
-        return Ok(see_other("/login"));
-    };
+    let session = signed_in.0;
     let Some(kind) = Kind::parse(&form.kind) else {
         return Ok(add_page(
             &req,
@@ -301,14 +299,13 @@ pub async fn add(
 pub async fn confirm(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     form: web::Form<AddForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
-    let Some(session) = current_session(&state, &req).await? else {
-        return Ok(see_other("/login"));
-    };
+    let session = signed_in.0;
     let Some(kind) = Kind::parse(&form.kind) else {
         return Ok(see_other("/settings"));
     };
@@ -421,15 +418,14 @@ pub struct RemoveForm {
 pub async fn remove(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     path: web::Path<String>,
     form: web::Form<RemoveForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
-    let Some(session) = current_session(&state, &req).await? else {
-        return Ok(see_other("/login"));
-    };
+    let session = signed_in.0;
     let Ok(id) = Uuid::parse_str(&path.into_inner()) else {
         return Ok(see_other("/settings?error=identity_not_found#login-ids"));
     };

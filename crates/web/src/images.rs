@@ -14,7 +14,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use profile::images::{ImageError, ImagePurpose, is_image_id};
-use profile::{ImageTarget, Party, UploadError};
+use profile::{Audience, ImageTarget, UploadError};
 use store::Uuid;
 use store::accounts::IdentityKind;
 use store::audit::Actor;
@@ -178,13 +178,13 @@ pub struct UploadContext<'a> {
     pub profiles: &'a profile::ProfileService,
 }
 
-/// Reads an upload for `target` from a multipart body and stores it for `user_id` as `party`.
+/// Reads an upload for `target` from a multipart body and stores it for `user_id` by `writer`.
 /// Answers `{"url": …}`.
 pub async fn upload_for(
     cx: UploadContext<'_>,
     req: &HttpRequest,
     payload: web::Payload,
-    (user_id, party): (Uuid, Party),
+    (user_id, writer): (Uuid, Audience<'_>),
     target: ImageTarget<'_>,
     actor: Actor,
 ) -> Result<HttpResponse, Problem> {
@@ -206,7 +206,7 @@ pub async fn upload_for(
     };
     let url = cx
         .profiles
-        .upload_image(cx.db, cx.clock, user_id, party, target, bytes, author)
+        .upload_image(cx.db, cx.clock, user_id, writer, target, bytes, author)
         .await
         .map_err(|e| upload_problem(field, e))?;
     Ok(json_no_store(
@@ -221,7 +221,9 @@ async fn me_upload(
     payload: web::Payload,
     target: ImageTarget<'_>,
 ) -> Result<HttpResponse, Problem> {
-    let user_id = crate::api::authenticate_writer(state, req).await?;
+    let writer = crate::api::authenticate_writer(state, req).await?;
+    let user_id = writer.user_id;
+    let scopes = writer.scopes();
     let cx = UploadContext {
         db: &state.db,
         clock: state.clock.as_ref(),
@@ -231,7 +233,7 @@ async fn me_upload(
         cx,
         req,
         payload,
-        (user_id, Party::EndUser),
+        (user_id, writer.audience(&scopes)),
         target,
         Actor::User(user_id),
     )

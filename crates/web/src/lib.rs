@@ -4,6 +4,7 @@
 //! workspace's `templates/` directory. Every form carries a CSRF token (see [`csrf`]).
 
 pub mod api;
+pub mod client_ip;
 pub mod csrf;
 pub mod identities;
 pub mod images;
@@ -17,6 +18,7 @@ pub mod session_cookie;
 pub mod settings;
 pub mod settings_form;
 pub mod settings_images;
+pub mod signed_in;
 pub mod upstream;
 pub mod verification;
 
@@ -47,6 +49,12 @@ pub struct WebState {
     pub require_email_verification: bool,
     /// Upstream OpenID providers people can sign in with.
     pub upstreams: Arc<oidc::upstream::Upstreams>,
+    /// The key of every form's CSRF token (a server secret kept in the database).
+    pub csrf_key: csrf::CsrfKey,
+    /// The names of Tessera's cookies (`__Host-` prefixed on https).
+    pub cookies: session_cookie::CookieNames,
+    /// Sign-ups per client address (`[limits]`).
+    pub rate_limits: auth::rate_limits::RateLimits,
 }
 
 /// The stylesheet, compiled in so the binary runs from any directory.

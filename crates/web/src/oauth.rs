@@ -136,6 +136,7 @@ pub async fn token(state: web::Data<WebState>, req: HttpRequest, body: web::Byte
         Ok(p) => p,
         Err(e) => return oauth_error(&e, Method::None),
     };
+    let ip = crate::client_ip::client_ip(&req);
     match grants::exchange(
         &state.provider,
         &state.profiles,
@@ -143,6 +144,7 @@ pub async fn token(state: web::Data<WebState>, req: HttpRequest, body: web::Byte
         state.clock.as_ref(),
         params,
         authorization_header(&req),
+        ip.as_deref(),
     )
     .await
     {
@@ -155,7 +157,16 @@ pub async fn token(state: web::Data<WebState>, req: HttpRequest, body: web::Byte
             }
             Err(e) => oauth_error(&OAuthError::server_error(e), Method::None),
         },
-        Err(e) => oauth_error(&e.error, e.method),
+        Err(e) => {
+            let mut resp = oauth_error(&e.error, e.method);
+            if let Some(secs) = e.retry_after {
+                *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            resp
+        }
     }
 }
 
@@ -386,10 +397,7 @@ async fn run_authorize(
     let session = current_session(state, req).await?;
     // A user who still has to prove their email address does that first, then comes back.
     if let Some(s) = &session
-        && state.require_email_verification
-        && crate::verification::pending_email(state, s.user_id)
-            .await?
-            .is_some()
+        && crate::signed_in::gate(state, s.user_id).await? != auth::verification::Gate::Open
     {
         let target = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("return_to", &format!("/oauth2/authorize?{query}"))
@@ -447,7 +455,7 @@ async fn run_authorize(
             client_name,
             scopes,
         } => {
-            let csrf = Csrf::for_request(req);
+            let csrf = Csrf::for_request(state, req);
             let tpl = ConsentPage {
                 csrf_token: csrf.form_token(),
                 client_name,
@@ -497,7 +505,7 @@ pub async fn consent(
     req: HttpRequest,
     form: web::Form<ConsentForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
     let allow = form.decision == "allow";
@@ -573,7 +581,7 @@ async fn end_session(
     if let Some(session) = &session {
         if !confirmed && plan.hinted_user != Some(session.user_id) {
             // Not sure the request comes from the user's own app: ask first.
-            let csrf = Csrf::for_request(req);
+            let csrf = Csrf::for_request(state, req);
             let tpl = EndSessionPage {
                 csrf_token: csrf.form_token(),
                 id_token_hint: params.id_token_hint.clone().unwrap_or_default(),
@@ -658,7 +666,7 @@ pub async fn end_session_confirm(
     req: HttpRequest,
     form: web::Form<EndSessionConfirm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
     let mut params = form.into_inner().request;

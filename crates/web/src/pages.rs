@@ -104,7 +104,7 @@ pub async fn login_form(
     if !force && current_session(&state, &req).await?.is_some() {
         return Ok(see_other(return_to.as_deref().unwrap_or("/")));
     }
-    let csrf = Csrf::for_request(&req);
+    let csrf = Csrf::for_request(&state, &req);
     let mut tpl = LoginPage::new(&state, &csrf, &return_to);
     if let Some(hint) = &query.login_hint {
         tpl.login_id = hint.chars().take(320).collect();
@@ -129,7 +129,7 @@ pub async fn login(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
     let return_to = safe_return_to(Some(&form.return_to));
@@ -166,7 +166,7 @@ pub async fn login(
             let now = state.clock.now();
             let wait = lock.retry_after(now);
             let minutes = (wait + 59) / 60;
-            let csrf = Csrf::for_request(&req);
+            let csrf = Csrf::for_request(&state, &req);
             let mut tpl = LoginPage::new(&state, &csrf, &return_to);
             tpl.login_id = form.login_id.chars().take(320).collect();
             tpl.error = Some(format!(
@@ -190,7 +190,7 @@ pub async fn login(
                 LoginError::Disabled => StatusCode::FORBIDDEN,
                 _ => StatusCode::UNAUTHORIZED,
             };
-            let csrf = Csrf::for_request(&req);
+            let csrf = Csrf::for_request(&state, &req);
             let mut tpl = LoginPage::new(&state, &csrf, &return_to);
             tpl.login_id = form.login_id.chars().take(320).collect();
             tpl.error = Some(e.to_string());
@@ -254,7 +254,7 @@ pub async fn signup_form(
     if current_session(&state, &req).await?.is_some() {
         return Ok(see_other(return_to.as_deref().unwrap_or("/")));
     }
-    let csrf = Csrf::for_request(&req);
+    let csrf = Csrf::for_request(&state, &req);
     let tpl = SignUpPage::new(&state, &csrf, &return_to);
     Ok(page(
         StatusCode::OK,
@@ -270,10 +270,43 @@ pub async fn signup(
     form: web::Form<SignUpForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
     let return_to = safe_return_to(Some(&form.return_to));
+    match auth::rate_limits::count_sign_up(
+        &state.db,
+        state.clock.as_ref(),
+        &state.rate_limits,
+        client_ip(&req).as_deref(),
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(auth::rate_limits::RateError::Limited(l)) => {
+            let csrf = Csrf::for_request(&state, &req);
+            let mut tpl = SignUpPage::new(&state, &csrf, &return_to);
+            tpl.email = form.email.chars().take(320).collect();
+            let minutes = (l.retry_after + 59) / 60;
+            tpl.error = Some(format!(
+                "Too many accounts were created from your network. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            ));
+            let mut resp = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &tpl,
+                Some(&csrf),
+                state.secure_cookies,
+            );
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&l.retry_after.to_string())
+            {
+                resp.headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, v);
+            }
+            return Ok(resp);
+        }
+        Err(auth::rate_limits::RateError::Internal(e)) => return Err(e.into()),
+    }
     let input = SignUp {
         email: form.email.clone(),
         password: Some(form.password),
@@ -294,7 +327,7 @@ pub async fn signup(
         Ok(id) => id,
         Err(SignUpError::Internal(e)) => return Err(e.into()),
         Err(e) => {
-            let csrf = Csrf::for_request(&req);
+            let csrf = Csrf::for_request(&state, &req);
             let mut tpl = SignUpPage::new(&state, &csrf, &return_to);
             tpl.email = form.email.chars().take(320).collect();
             let (status, message) = (StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
@@ -364,7 +397,7 @@ pub async fn logout_form(
     if current_session(&state, &req).await?.is_none() {
         return Ok(see_other("/login"));
     }
-    let csrf = Csrf::for_request(&req);
+    let csrf = Csrf::for_request(&state, &req);
     let tpl = LogoutPage {
         csrf_token: csrf.form_token(),
     };
@@ -387,7 +420,7 @@ pub async fn logout(
     req: HttpRequest,
     form: web::Form<LogoutForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
     if let Some(session) = current_session(&state, &req).await? {

@@ -38,7 +38,7 @@ struct CodePage {
 
 /// `GET /reset-password`.
 pub async fn request_form(state: web::Data<WebState>, req: HttpRequest) -> HttpResponse {
-    let csrf = Csrf::for_request(&req);
+    let csrf = Csrf::for_request(&state, &req);
     let tpl = RequestPage {
         csrf_token: csrf.form_token(),
         email: String::new(),
@@ -62,7 +62,7 @@ fn code_page(
     email: &str,
     fill: impl FnOnce(&mut CodePage),
 ) -> HttpResponse {
-    let csrf = Csrf::for_request(req);
+    let csrf = Csrf::for_request(state, req);
     let mut tpl = CodePage {
         csrf_token: csrf.form_token(),
         email: email.to_owned(),
@@ -83,11 +83,11 @@ pub async fn request(
     req: HttpRequest,
     form: web::Form<RequestForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
     let Ok(email) = auth::login_id::normalise_email(&form.email) else {
-        let csrf = Csrf::for_request(&req);
+        let csrf = Csrf::for_request(&state, &req);
         let tpl = RequestPage {
             csrf_token: csrf.form_token(),
             email: form.email.chars().take(320).collect(),
@@ -194,7 +194,7 @@ pub async fn reset(
     req: HttpRequest,
     form: web::Form<CodeForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
     let email = auth::login_id::normalise_email(&form.email).unwrap_or_default();
@@ -292,8 +292,18 @@ pub async fn reset(
         .user(user_id)
         .ip(ip)
         .detail(serde_json::json!({ "via": "email_code" }));
-    store::accounts::reset_password(&state.db, user_id, &hash, keep, state.clock.now(), event)
-        .await?;
+    // The code went to this address: that proves the address, so it is verified now (an account
+    // someone else pre-registered with it becomes the prover's, with every other session ended).
+    store::accounts::reset_password(
+        &state.db,
+        user_id,
+        &hash,
+        keep,
+        Some(&email),
+        state.clock.now(),
+        event,
+    )
+    .await?;
     brute_force::record_success(&state.db, &subject).await?;
     brute_force::record_success(&state.db, &format!("email:{email}")).await?;
     Ok(see_other("/login?password_reset=1"))

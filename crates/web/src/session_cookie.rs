@@ -1,4 +1,4 @@
-//! The `tessera_session` cookie and the session it names.
+//! The session cookie and the session it names; the names of every cookie Tessera sets.
 
 use crate::WebState;
 use actix_web::HttpRequest;
@@ -6,11 +6,37 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use auth::sessions::{self, SessionError, SessionToken};
 use store::sessions::Session;
 
-pub const COOKIE: &str = "tessera_session";
+/// The names of Tessera's cookies. On an https issuer they carry the `__Host-` prefix: the
+/// browser then accepts them only with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain
+/// or a network attacker cannot plant or shadow them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieNames {
+    pub session: &'static str,
+    pub csrf: &'static str,
+    pub upstream: &'static str,
+}
+
+impl CookieNames {
+    pub fn new(secure: bool) -> Self {
+        if secure {
+            Self {
+                session: "__Host-tessera_session",
+                csrf: "__Host-tessera_csrf",
+                upstream: "__Host-tessera_upstream",
+            }
+        } else {
+            Self {
+                session: "tessera_session",
+                csrf: "tessera_csrf",
+                upstream: "tessera_upstream",
+            }
+        }
+    }
+}
 
 /// The cookie that hands a new session to the browser. It lives as long as the session may.
 pub fn session_cookie(state: &WebState, token: &SessionToken) -> Cookie<'static> {
-    Cookie::build(COOKIE, token.as_str().to_owned())
+    Cookie::build(state.cookies.session, token.as_str().to_owned())
         .path("/")
         .http_only(true)
         .secure(state.secure_cookies)
@@ -23,7 +49,7 @@ pub fn session_cookie(state: &WebState, token: &SessionToken) -> Cookie<'static>
 
 /// A cookie that removes the session cookie from the browser.
 pub fn removal_cookie(state: &WebState) -> Cookie<'static> {
-    let mut c = Cookie::build(COOKIE, "")
+    let mut c = Cookie::build(state.cookies.session, "")
         .path("/")
         .http_only(true)
         .secure(state.secure_cookies)
@@ -38,7 +64,7 @@ pub async fn current_session(
     state: &WebState,
     req: &HttpRequest,
 ) -> Result<Option<Session>, SessionError> {
-    let Some(cookie) = req.cookie(COOKIE) else {
+    let Some(cookie) = req.cookie(state.cookies.session) else {
         return Ok(None);
     };
     sessions::resolve_session(
@@ -50,10 +76,7 @@ pub async fn current_session(
     .await
 }
 
-/// The client's address as seen by this server (proxies are not trusted).
-pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
-}
+pub use crate::client_ip::client_ip;
 
 /// The request's `User-Agent`, if it is valid text.
 pub fn user_agent(req: &HttpRequest) -> Option<String> {

@@ -3,7 +3,8 @@
 use crate::WebState;
 use crate::csrf::{self, Csrf};
 use crate::render::{PageError, page, see_other};
-use crate::session_cookie::{client_ip, current_session};
+use crate::session_cookie::client_ip;
+use crate::signed_in::SignedIn;
 use crate::settings_form::{self, Field};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -187,7 +188,7 @@ pub(crate) async fn render(
         .standard
         .get("picture")
         .is_some_and(|a| a.end_user.can_write());
-    let csrf = Csrf::for_request(req);
+    let csrf = Csrf::for_request(state, req);
     let tpl = SettingsPage {
         csrf_token: csrf.form_token(),
         display_name,
@@ -275,24 +276,6 @@ fn upstream_rows(
     (links.into_iter().map(|(row, _)| row).collect(), available)
 }
 
-/// The signed-in, verified session, or where to send the browser.
-pub(crate) async fn session_or_redirect(
-    state: &WebState,
-    req: &HttpRequest,
-) -> Result<Result<Session, HttpResponse>, PageError> {
-    let Some(session) = current_session(state, req).await? else {
-        return Ok(Err(see_other("/login?return_to=%2Fsettings")));
-    };
-    if state.require_email_verification
-        && crate::verification::pending_email(state, session.user_id)
-            .await?
-            .is_some()
-    {
-        return Ok(Err(see_other("/verify-email?return_to=%2Fsettings")));
-    }
-    Ok(Ok(session))
-}
-
 #[derive(Debug, Deserialize)]
 pub struct SettingsQuery {
     saved: Option<String>,
@@ -303,12 +286,10 @@ pub struct SettingsQuery {
 pub async fn show(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     query: web::Query<SettingsQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let session = match session_or_redirect(&state, &req).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let session = signed_in.0;
     let notice = match query.saved.as_deref() {
         Some("profile") => Some("Your profile was saved.".to_owned()),
         Some("password") => {
@@ -352,19 +333,18 @@ pub async fn show(
 pub async fn save_profile(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let form: HashMap<String, String> = form.into_inner().into_iter().collect();
     if !csrf::verify(
+        &state,
         &req,
         form.get(csrf::FIELD).map(String::as_str).unwrap_or(""),
     ) {
         return Err(PageError::Csrf);
     }
-    let session = match session_or_redirect(&state, &req).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let session = signed_in.0;
     let schema = state.profiles.schema(&state.db).await?;
     let mut posted = form.clone();
     posted.remove(csrf::FIELD);
@@ -379,7 +359,7 @@ pub async fn save_profile(
             &state.db,
             state.clock.as_ref(),
             session.user_id,
-            Party::EndUser,
+            Audience::Party(Party::EndUser),
             Change::Put(&doc),
             author,
         )
@@ -440,15 +420,13 @@ pub struct PasswordForm {
 pub async fn change_password(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
-    let session = match session_or_redirect(&state, &req).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let session = signed_in.0;
     let stored = store::accounts::password_hash(&state.db, session.user_id).await?;
     let matches = state
         .hasher
@@ -495,6 +473,7 @@ pub async fn change_password(
         session.user_id,
         &hash,
         Some(session.id),
+        None,
         state.clock.now(),
         event,
     )
@@ -512,16 +491,14 @@ pub struct CsrfOnly {
 pub async fn revoke_session(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     path: web::Path<String>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
-    let session = match session_or_redirect(&state, &req).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let session = signed_in.0;
     let target = path.into_inner();
     let sessions = store::sessions::list_for_user(&state.db, session.user_id).await?;
     if let Some(other) = sessions
@@ -537,15 +514,13 @@ pub async fn revoke_session(
 pub async fn revoke_other_sessions(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
-    let session = match session_or_redirect(&state, &req).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let session = signed_in.0;
     for other in store::sessions::list_for_user(&state.db, session.user_id).await? {
         if other.id != session.id {
             crate::session_cookie::sign_out(&state, &other, client_ip(&req)).await?;
@@ -558,15 +533,13 @@ pub async fn revoke_other_sessions(
 pub async fn regenerate_avatar(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
-    let session = match session_or_redirect(&state, &req).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let session = signed_in.0;
     let author = profile::Author {
         actor: Actor::User(session.user_id),
         ip: client_ip(&req),
@@ -578,7 +551,7 @@ pub async fn regenerate_avatar(
             &state.db,
             state.clock.as_ref(),
             session.user_id,
-            Party::EndUser,
+            Audience::Party(Party::EndUser),
             Change::Patch(&body),
             author,
         )
@@ -600,16 +573,14 @@ pub async fn regenerate_avatar(
 pub async fn revoke_app(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     path: web::Path<String>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
-    let session = match session_or_redirect(&state, &req).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let session = signed_in.0;
     let client_id: String = path.into_inner().chars().take(128).collect();
     let event = NewEvent::new("consent.revoked", Actor::User(session.user_id))
         .user(session.user_id)

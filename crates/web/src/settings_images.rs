@@ -8,23 +8,22 @@ use crate::csrf;
 use crate::images::{UploadFormError, field_for, read_upload};
 use crate::render::{PageError, see_other};
 use crate::session_cookie::client_ip;
-use crate::settings::{Extras, render, session_or_redirect};
+use crate::settings::{Extras, render};
+use crate::signed_in::SignedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use profile::images::ImageError;
-use profile::{ChangeError, ImageTarget, Party, ProfileError, UploadError};
+use profile::{Audience, ChangeError, ImageTarget, Party, ProfileError, UploadError};
 use store::audit::Actor;
 
 async fn upload(
     state: &WebState,
     req: &HttpRequest,
+    signed_in: SignedIn,
     payload: web::Payload,
     target: ImageTarget<'_>,
 ) -> Result<HttpResponse, PageError> {
-    let session = match session_or_redirect(state, req).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let session = signed_in.0;
     let (form_key, saved) = match target {
         ImageTarget::Avatar => ("avatar", "avatar"),
         ImageTarget::Cover => ("cover", "cover"),
@@ -57,7 +56,7 @@ async fn upload(
             .await;
         }
     };
-    if !csrf::verify(req, form.csrf_token.as_deref().unwrap_or("")) {
+    if !csrf::verify(state, req, form.csrf_token.as_deref().unwrap_or("")) {
         return Err(PageError::Csrf);
     }
     let bytes = form.file.unwrap_or_default();
@@ -78,7 +77,7 @@ async fn upload(
             &state.db,
             state.clock.as_ref(),
             session.user_id,
-            Party::EndUser,
+            Audience::Party(Party::EndUser),
             target,
             bytes,
             author,
@@ -125,26 +124,29 @@ fn sentence(e: &ImageError) -> String {
 pub async fn avatar(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    upload(&state, &req, payload, ImageTarget::Avatar).await
+    upload(&state, &req, signed_in, payload, ImageTarget::Avatar).await
 }
 
 /// `POST /settings/cover`.
 pub async fn cover(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    upload(&state, &req, payload, ImageTarget::Cover).await
+    upload(&state, &req, signed_in, payload, ImageTarget::Cover).await
 }
 
 /// `POST /settings/images/{attribute}`.
 pub async fn attribute(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: SignedIn,
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    upload(&state, &req, payload, ImageTarget::Attribute(&path)).await
+    upload(&state, &req, signed_in, payload, ImageTarget::Attribute(&path)).await
 }

@@ -23,8 +23,6 @@ use store::Uuid;
 use store::accounts::RemoveIdentity;
 use store::audit::{Actor, NewEvent};
 
-pub const COOKIE: &str = "tessera_upstream";
-
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
@@ -51,8 +49,8 @@ fn error_page(
 }
 
 /// The browser's binding value: its cookie, or a new one.
-fn browser_secret(req: &HttpRequest) -> String {
-    match req.cookie(COOKIE).map(|c| c.value().to_owned()) {
+fn browser_secret(state: &WebState, req: &HttpRequest) -> String {
+    match req.cookie(state.cookies.upstream).map(|c| c.value().to_owned()) {
         Some(v)
             if v.len() == 43
                 && v.bytes()
@@ -65,7 +63,7 @@ fn browser_secret(req: &HttpRequest) -> String {
 }
 
 fn binding_cookie(state: &WebState, value: &str) -> Cookie<'static> {
-    Cookie::build(COOKIE, value.to_owned())
+    Cookie::build(state.cookies.upstream, value.to_owned())
         .path("/")
         .http_only(true)
         .secure(state.secure_cookies)
@@ -196,7 +194,7 @@ async fn start(
     return_to: Option<String>,
     link_user: Option<Uuid>,
 ) -> Result<HttpResponse, PageError> {
-    let secret = browser_secret(req);
+    let secret = browser_secret(state, req);
     let begin = Begin {
         browser_secret: secret.clone(),
         return_to,
@@ -249,7 +247,9 @@ pub async fn callback(
     let session = current_session(&state, &req).await?;
     let ret = Return {
         callback,
-        browser_secret: req.cookie(COOKIE).map(|c| c.value().to_owned()),
+        browser_secret: req
+            .cookie(state.cookies.upstream)
+            .map(|c| c.value().to_owned()),
         current_user: session.as_ref().map(|s| s.user_id),
         ip: client_ip(&req),
     };
@@ -264,6 +264,14 @@ pub async fn callback(
             return failure(&state, &name, e, session.is_some());
         }
     };
+    // Linking adds a way into the account: only for an account past the verification gate (the
+    // link was started from the settings page, which checks it; checked again here).
+    if verified.pending.link_user_id.is_some()
+        && let Some(s) = &session
+        && crate::signed_in::gate(&state, s.user_id).await? != auth::verification::Gate::Open
+    {
+        return Ok(see_other("/verify-email?return_to=%2Fsettings"));
+    }
     let outcome = match accounts::complete(
         &state.db,
         state.clock.as_ref(),
@@ -322,16 +330,14 @@ pub struct CsrfForm {
 pub async fn link(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: crate::signed_in::SignedIn,
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
-    let session = match crate::settings::session_or_redirect(&state, &req).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let session = signed_in.0;
     let id = path.into_inner();
     start(&state, &req, &id, None, Some(session.user_id)).await
 }
@@ -340,16 +346,14 @@ pub async fn link(
 pub async fn unlink(
     state: web::Data<WebState>,
     req: HttpRequest,
+    signed_in: crate::signed_in::SignedIn,
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
-    let session = match crate::settings::session_or_redirect(&state, &req).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let session = signed_in.0;
     let Ok(id) = Uuid::parse_str(&path.into_inner()) else {
         return Ok(see_other("/settings?error=identity_not_found#upstream"));
     };

@@ -17,15 +17,7 @@ use store::audit::{Actor, NewEvent};
 
 /// The address still to verify: the user's first email identity, when none is verified.
 pub async fn pending_email(state: &WebState, user_id: Uuid) -> Result<Option<String>, PageError> {
-    let identities = store::accounts::list_identities(&state.db, user_id).await?;
-    let emails: Vec<_> = identities
-        .iter()
-        .filter(|i| i.kind == IdentityKind::Email)
-        .collect();
-    if emails.iter().any(|i| i.verified_at.is_some()) {
-        return Ok(None);
-    }
-    Ok(emails.first().map(|i| i.value.clone()))
+    Ok(auth::verification::pending_email(&state.db, user_id).await?)
 }
 
 /// Issues a code for `email` and sends it. An error is a sentence for the person.
@@ -141,7 +133,7 @@ struct View {
 }
 
 fn render(state: &WebState, req: &HttpRequest, status: StatusCode, view: View) -> HttpResponse {
-    let csrf = Csrf::for_request(req);
+    let csrf = Csrf::for_request(state, req);
     let tpl = VerifyPage {
         csrf_token: csrf.form_token(),
         return_to: view.return_to.unwrap_or_default(),
@@ -195,7 +187,7 @@ pub async fn verify(
     req: HttpRequest,
     form: web::Form<CodeForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
     let return_to = crate::pages::safe_return_to(Some(&form.return_to));
@@ -278,7 +270,7 @@ pub async fn resend(
     req: HttpRequest,
     form: web::Form<CodeForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&req, &form.csrf_token) {
+    if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
     let return_to = crate::pages::safe_return_to(Some(&form.return_to));

@@ -94,6 +94,11 @@ pub(super) async fn exchange(
             record_replay(db, client, &stored, now).await?;
             return Err(OAuthError::invalid_grant("the code has already been used"));
         }
+        CodeRedemption::ApprovalEnded => {
+            return Err(OAuthError::invalid_grant(
+                "the sign-in that approved this code has ended",
+            ));
+        }
     };
     let (access_token, expires_in) = tokens::mint_access_token(
         provider,

@@ -31,6 +31,8 @@ pub struct TokenRequest {
 pub struct TokenError {
     pub error: OAuthError,
     pub method: Method,
+    /// Refused for too many failures from the address: seconds until it may try again (429).
+    pub retry_after: Option<i64>,
 }
 
 impl From<OAuthError> for TokenError {
@@ -38,6 +40,7 @@ impl From<OAuthError> for TokenError {
         Self {
             error,
             method: Method::None,
+            retry_after: None,
         }
     }
 }
@@ -74,7 +77,12 @@ fn narrow_scope(granted: &str, requested: Option<&str>) -> Result<String, OAuthE
     Ok(out.join(" "))
 }
 
-/// Handles a token request.
+/// Handles a token request from the client at `ip`.
+///
+/// An address with too many refused requests in the last hour is refused before anything else
+/// is looked at (429), so guessing client secrets, codes or refresh tokens from one address stops
+/// after `limits.token_failures_per_ip_per_hour` tries. Every refusal counts; the audit log gets
+/// at most one event a minute per client and address, with the number of refusals.
 pub async fn exchange(
     provider: &Provider,
     profiles: &profile::ProfileService,
@@ -82,6 +90,44 @@ pub async fn exchange(
     clock: &dyn Clock,
     req: TokenRequest,
     authorization: Option<String>,
+    ip: Option<&str>,
+) -> Result<TokenResponse, TokenError> {
+    use auth::rate_limits::RateError;
+    match provider.token_failures.check(db, clock, ip).await {
+        Ok(()) => {}
+        Err(RateError::Limited(l)) => {
+            return Err(TokenError {
+                error: OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    format!(
+                        "too many refused requests from this address; try again in {} seconds",
+                        l.retry_after
+                    ),
+                ),
+                method: Method::None,
+                retry_after: Some(l.retry_after),
+            });
+        }
+        Err(RateError::Internal(e)) => return Err(OAuthError::server_error(e).into()),
+    }
+    let result = exchange_checked(provider, profiles, db, clock, req, authorization, ip).await;
+    if let Err(e) = &result
+        && e.error.code != ErrorCode::ServerError
+        && let Err(e) = provider.token_failures.record(db, clock, ip).await
+    {
+        tracing::warn!(error = %e, "could not count a refused token request");
+    }
+    result
+}
+
+async fn exchange_checked(
+    provider: &Provider,
+    profiles: &profile::ProfileService,
+    db: &Db,
+    clock: &dyn Clock,
+    req: TokenRequest,
+    authorization: Option<String>,
+    ip: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     let presented = PresentedCredentials {
         authorization,
@@ -106,16 +152,25 @@ pub async fn exchange(
                     db,
                     clock,
                     presented.client_id.as_deref(),
+                    ip,
                     &grant_type,
                     &error,
                 )
                 .await;
-                return Err(TokenError { error, method });
+                return Err(TokenError {
+                    error,
+                    method,
+                    retry_after: None,
+                });
             }
         };
-    let with_method = |error: OAuthError| TokenError { error, method };
+    let with_method = |error: OAuthError| TokenError {
+        error,
+        method,
+        retry_after: None,
+    };
     if let Err(error) = client_may(&client, &grant_type) {
-        record_failure(db, clock, Some(&client.client_id), &grant_type, &error).await;
+        record_failure(db, clock, Some(&client.client_id), ip, &grant_type, &error).await;
         return Err(with_method(error));
     }
     let result = match grant_type.as_str() {
@@ -128,16 +183,19 @@ pub async fn exchange(
         _ => client_credentials::exchange(provider, clock, &client, &req),
     };
     if let Err(error) = &result {
-        record_failure(db, clock, Some(&client.client_id), &grant_type, error).await;
+        record_failure(db, clock, Some(&client.client_id), ip, &grant_type, error).await;
     }
     result.map_err(with_method)
 }
 
-/// Records a refused token request in the audit log (never the presented secrets).
+/// Records a refused token request in the audit log (never the presented secrets): at most one
+/// event a minute per client and address, with the number of refusals since the last one, so a
+/// flood of bad requests cannot flood the log.
 async fn record_failure(
     db: &Db,
     clock: &dyn Clock,
     client_id: Option<&str>,
+    ip: Option<&str>,
     grant_type: &str,
     error: &OAuthError,
 ) {
@@ -145,14 +203,30 @@ async fn record_failure(
         return;
     }
     let client_id: Option<String> = client_id.map(|c| c.chars().take(128).collect());
-    let event = store::audit::NewEvent::new("token.failed", store::audit::Actor::Anonymous).detail(
-        serde_json::json!({
+    let count = match auth::rate_limits::sample_token_failure(
+        db,
+        clock,
+        client_id.as_deref().unwrap_or(""),
+        ip.unwrap_or(""),
+    )
+    .await
+    {
+        Ok(Some(count)) => count,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not count a token failure");
+            1
+        }
+    };
+    let event = store::audit::NewEvent::new("token.failed", store::audit::Actor::Anonymous)
+        .ip(ip.map(str::to_owned))
+        .detail(serde_json::json!({
             "client_id": client_id,
             "grant_type": grant_type,
             "error": error.code.as_str(),
             "error_description": error.description,
-        }),
-    );
+            "count": count,
+        }));
     if let Err(e) = store::audit::record(db, event, clock.now()).await {
         tracing::warn!(error = %e, "could not record a token failure");
     }

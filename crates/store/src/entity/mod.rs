@@ -15,6 +15,7 @@ pub mod profile_search;
 pub mod profiles;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;
+pub mod server_secrets;
 pub mod sessions;
 pub mod signing_keys;
 pub mod standard_attribute_access;
