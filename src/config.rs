@@ -580,7 +580,10 @@ impl Config {
                 "limits.token_failures_per_ip_per_hour",
                 l.token_failures_per_ip_per_hour,
             ),
-            ("limits.codes_per_account_per_day", l.codes_per_account_per_day),
+            (
+                "limits.codes_per_account_per_day",
+                l.codes_per_account_per_day,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::new(key, "must be at least 1"));
@@ -698,8 +701,9 @@ impl Config {
 
     /// `server.trusted_proxies`, parsed.
     pub fn trusted_proxies(&self) -> Result<::web::client_ip::TrustedProxies, ConfigError> {
-        ::web::client_ip::TrustedProxies::parse(&self.server.trusted_proxies)
-            .map_err(|(n, message)| ConfigError::new(format!("server.trusted_proxies[{n}]"), message))
+        ::web::client_ip::TrustedProxies::parse(&self.server.trusted_proxies).map_err(
+            |(n, message)| ConfigError::new(format!("server.trusted_proxies[{n}]"), message),
+        )
     }
 
     /// The rate limits of `[limits]`.

@@ -360,7 +360,8 @@ async fn sign_in_returns_to_a_local_page_only() {
         ("https://evil.example/", "/"),
         ("//evil.example", "/"),
     ] {
-        let token = hidden_field(&page, "csrf_token");
+        // The CSRF token is renewed at sign-in: each sign-in takes the form anew.
+        let token = csrf_token(&client, &server.url("/login?prompt=login")).await;
         let resp = client
             .post(server.url("/login"))
             .form(&[
@@ -468,23 +469,26 @@ async fn cookies_are_secure_when_the_issuer_is_https() {
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("tessera_csrf="))
+        .find(|c| c.starts_with("__Host-tessera_csrf="))
         .expect("csrf cookie")
         .to_owned();
     assert!(
-        csrf_cookie.contains("Secure") && csrf_cookie.contains("HttpOnly"),
+        csrf_cookie.contains("Secure")
+            && csrf_cookie.contains("HttpOnly")
+            && csrf_cookie.contains("Path=/")
+            && !csrf_cookie.contains("Domain"),
         "{csrf_cookie}"
     );
     let html = resp.text().await.expect("body");
     let token = hidden_field(&html, "csrf_token");
     // reqwest keeps Secure cookies away from http URLs, so send the CSRF cookie by hand.
-    let value = csrf_cookie["tessera_csrf=".len()..]
+    let value = csrf_cookie["__Host-tessera_csrf=".len()..]
         .split(';')
         .next()
         .unwrap_or_default();
     let resp = browser()
         .post(server.url("/signup"))
-        .header("cookie", format!("tessera_csrf={value}"))
+        .header("cookie", format!("__Host-tessera_csrf={value}"))
         .form(&[
             ("csrf_token", token.as_str()),
             ("email", "ivan@example.com"),
@@ -499,10 +503,13 @@ async fn cookies_are_secure_when_the_issuer_is_https() {
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("tessera_session="))
+        .find(|c| c.starts_with("__Host-tessera_session="))
         .expect("session cookie")
         .to_owned();
-    assert!(session_cookie.contains("Secure"), "{session_cookie}");
+    assert!(
+        session_cookie.contains("Secure") && session_cookie.contains("Path=/"),
+        "{session_cookie}"
+    );
 }
 
 #[tokio::test]

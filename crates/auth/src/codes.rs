@@ -213,10 +213,9 @@ pub async fn check(
     }
     // The guess is counted before it is compared, atomically in the database: parallel guesses
     // each take an attempt, and none is compared once `max_attempts` are taken.
-    let Some(claimed) =
-        store::verification_codes::claim_attempt(db, code.id, policy.max_attempts)
-            .await
-            .map_err(InternalError)?
+    let Some(claimed) = store::verification_codes::claim_attempt(db, code.id, policy.max_attempts)
+        .await
+        .map_err(InternalError)?
     else {
         // Every attempt is taken (or a parallel right guess used the code up meanwhile).
         return Err(CheckError::TooManyAttempts);

@@ -151,7 +151,12 @@ impl TokenFailureLimiter {
     }
 
     /// Refuses a token request from an address that has had too many refused in the last hour.
-    pub async fn check(&self, db: &Db, clock: &dyn Clock, ip: Option<&str>) -> Result<(), RateError> {
+    pub async fn check(
+        &self,
+        db: &Db,
+        clock: &dyn Clock,
+        ip: Option<&str>,
+    ) -> Result<(), RateError> {
         let Some(ip) = ip else { return Ok(()) };
         let now = clock.now();
         let until = match self.remembered(ip) {

@@ -12,7 +12,9 @@ use store::{Db, Uuid};
 pub enum Gate {
     Open,
     /// The address to prove (the account's first email login ID).
-    VerifyEmail { email: String },
+    VerifyEmail {
+        email: String,
+    },
 }
 
 /// The gate for `user_id`; always open when verification is not `required`. Accounts without an

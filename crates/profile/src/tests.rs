@@ -223,8 +223,14 @@ fn writes_to_attributes_the_party_cannot_write_are_refused_whole() {
             "custom_attributes.salary",
         ),
     ] {
-        let err =
-            apply(&s, &values, &l, Audience::Party(Party::EndUser), Change::Patch(&body)).expect_err("refused");
+        let err = apply(
+            &s,
+            &values,
+            &l,
+            Audience::Party(Party::EndUser),
+            Change::Patch(&body),
+        )
+        .expect_err("refused");
         assert_eq!(
             err,
             ProfileError::Forbidden {

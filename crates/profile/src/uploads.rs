@@ -234,8 +234,10 @@ impl ProfileService {
                 return true;
             }
         }
-        target
-            .host_str()
-            .is_some_and(|h| self.redirect_hosts.iter().any(|r| r.eq_ignore_ascii_case(h)))
+        target.host_str().is_some_and(|h| {
+            self.redirect_hosts
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(h))
+        })
     }
 }

@@ -8,8 +8,8 @@ use crate::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use oidc::bearer::{self, BearerError, VerifiedToken};
 use auth::verification::Gate;
+use oidc::bearer::{self, BearerError, VerifiedToken};
 use oidc::userinfo::Surface;
 use profile::{Audience, Change, ChangeError, ProfileError};
 use store::Uuid;
@@ -119,8 +119,13 @@ fn not_found() -> Problem {
 async fn token_profile(
     state: &WebState,
     user: &TokenUser,
-) -> Result<(serde_json::Map<String, serde_json::Value>, Vec<store::accounts::Identity>), Problem>
-{
+) -> Result<
+    (
+        serde_json::Map<String, serde_json::Value>,
+        Vec<store::accounts::Identity>,
+    ),
+    Problem,
+> {
     let schema = state
         .profiles
         .schema(&state.db)

@@ -140,10 +140,7 @@ mod tests {
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(
-                HeaderName::from_static(k),
-                HeaderValue::from_static(v),
-            );
+            h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
         h
     }
@@ -162,7 +159,10 @@ mod tests {
         let p = proxies(&["10.0.0.0/8"]);
         let h = headers(&[("x-forwarded-for", "198.51.100.7")]);
         assert_eq!(p.client(ip("203.0.113.5"), &h), ip("203.0.113.5"));
-        assert_eq!(TrustedProxies::default().client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+        assert_eq!(
+            TrustedProxies::default().client(ip("10.0.0.1"), &h),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]

@@ -298,7 +298,8 @@ pub async fn signup(
                 Some(&csrf),
                 state.secure_cookies,
             );
-            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&l.retry_after.to_string())
+            if let Ok(v) =
+                actix_web::http::header::HeaderValue::from_str(&l.retry_after.to_string())
             {
                 resp.headers_mut()
                     .insert(actix_web::http::header::RETRY_AFTER, v);

@@ -148,5 +148,12 @@ pub async fn attribute(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    upload(&state, &req, signed_in, payload, ImageTarget::Attribute(&path)).await
+    upload(
+        &state,
+        &req,
+        signed_in,
+        payload,
+        ImageTarget::Attribute(&path),
+    )
+    .await
 }

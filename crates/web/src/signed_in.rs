@@ -31,9 +31,13 @@ impl std::ops::Deref for SignedIn {
 #[derive(Debug)]
 pub enum NotSignedIn {
     /// No live session: sign in, then come back.
-    Login { return_to: String },
+    Login {
+        return_to: String,
+    },
     /// The account must prove its email address first.
-    VerifyEmail { return_to: String },
+    VerifyEmail {
+        return_to: String,
+    },
     Page(PageError),
 }
 

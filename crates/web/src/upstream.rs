@@ -50,7 +50,10 @@ fn error_page(
 
 /// The browser's binding value: its cookie, or a new one.
 fn browser_secret(state: &WebState, req: &HttpRequest) -> String {
-    match req.cookie(state.cookies.upstream).map(|c| c.value().to_owned()) {
+    match req
+        .cookie(state.cookies.upstream)
+        .map(|c| c.value().to_owned())
+    {
         Some(v)
             if v.len() == 43
                 && v.bytes()
