@@ -119,11 +119,14 @@ pub async fn sample_token_failure(
     Ok(store::throttles::count_for_report(db, &key, clock.now(), AUDIT_INTERVAL).await?)
 }
 
+/// When a process last read an address's counter, and the lock it found.
+type Seen = HashMap<String, (Instant, Option<DateTime<Utc>>)>;
+
 /// The per-address limit on refused token requests, with a one-second memory per process.
 #[derive(Debug)]
 pub struct TokenFailureLimiter {
     limit: u32,
-    seen: Mutex<HashMap<String, (Instant, Option<DateTime<Utc>>)>>,
+    seen: Mutex<Seen>,
 }
 
 impl TokenFailureLimiter {
