@@ -393,6 +393,71 @@ mod tests {
         ));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn parallel_wrong_guesses_take_distinct_attempts_and_stop_at_the_limit() {
+        let t = TestDatabase::create().await.expect("db");
+        let clock = std::sync::Arc::new(ManualClock::starting_now());
+        let p = CodePolicy::default();
+        let issued = issue(
+            &t.db,
+            clock.as_ref(),
+            &p,
+            Purpose::VerifyEmail,
+            TARGET,
+            None,
+            None,
+        )
+        .await
+        .expect("issue");
+        let mut tasks = tokio::task::JoinSet::new();
+        for guess in (0..100u32)
+            .map(|n| format!("{n:06}"))
+            .filter(|g| *g != issued.code)
+            .take(50)
+        {
+            let (db, clock) = (t.db.clone(), clock.clone());
+            tasks.spawn(async move {
+                check(
+                    &db,
+                    clock.as_ref(),
+                    &p,
+                    Purpose::VerifyEmail,
+                    TARGET,
+                    &guess,
+                )
+                .await
+            });
+        }
+        let mut wrong = 0;
+        while let Some(result) = tasks.join_next().await {
+            match result.expect("task") {
+                Err(CheckError::Wrong { .. }) => wrong += 1,
+                Err(CheckError::TooManyAttempts) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        // Attempts 1 to 4 were compared and wrong, the 5th compared and used the code up; the
+        // other 45 were refused before any comparison.
+        assert_eq!(wrong, 4);
+        let stored = store::verification_codes::latest(&t.db, "verify_email", TARGET)
+            .await
+            .expect("q")
+            .expect("stored");
+        assert_eq!(stored.attempts, 5);
+        assert!(matches!(
+            check(
+                &t.db,
+                clock.as_ref(),
+                &p,
+                Purpose::VerifyEmail,
+                TARGET,
+                &issued.code
+            )
+            .await,
+            Err(CheckError::TooManyAttempts)
+        ));
+    }
+
     #[tokio::test]
     async fn cooldown_and_rate_limits() {
         let t = TestDatabase::create().await.expect("db");

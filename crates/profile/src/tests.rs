@@ -262,6 +262,106 @@ fn writes_to_attributes_the_party_cannot_write_are_refused_whole() {
 }
 
 #[test]
+fn naming_an_attribute_the_writer_cannot_read_is_refused_whatever_the_value() {
+    let s = schema();
+    let mut values = StoredValues::default();
+    values
+        .standard
+        .insert("middle_name".into(), json!("Secret"));
+    values.custom.insert(custom_id(&s, "salary"), json!(100));
+    let l = logins();
+    // The stored value, another value, and null: the same answer, so guessing tells nothing.
+    for body in [
+        json!({ "middle_name": "Secret" }),
+        json!({ "middle_name": "Guess" }),
+        json!({ "middle_name": null }),
+        json!({ "custom_attributes": { "salary": 100 } }),
+        json!({ "custom_attributes": { "salary": 1 } }),
+        json!({ "custom_attributes": { "salary": null } }),
+    ] {
+        for change in [Change::Patch(&body), Change::Put(&body)] {
+            let err = apply(&s, &values, &l, Audience::Party(Party::EndUser), change)
+                .expect_err("refused");
+            assert!(matches!(err, ProfileError::Forbidden { .. }), "{body}");
+        }
+    }
+    // A read-only attribute sent back unchanged is fine: its value is no secret.
+    values.custom.insert(custom_id(&s, "team"), json!("red"));
+    let body = json!({ "custom_attributes": { "team": "red" } });
+    assert!(
+        apply(
+            &s,
+            &values,
+            &l,
+            Audience::Party(Party::EndUser),
+            Change::Patch(&body)
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_third_party_writes_as_the_end_user_but_only_within_its_scopes() {
+    let s = schema();
+    let mut values = StoredValues::default();
+    values.standard.insert("given_name".into(), json!("Ann"));
+    values.standard.insert("locale".into(), json!("fr"));
+    values
+        .custom
+        .insert(custom_id(&s, "department"), json!("R&D"));
+    let l = logins();
+    let scopes = ["openid", "profile"];
+    let third = Audience::ThirdParty { scopes: &scopes };
+    let ok = apply(
+        &s,
+        &values,
+        &l,
+        third,
+        Change::Patch(&json!({ "given_name": "Annie" })),
+    )
+    .expect("within the profile scope");
+    assert_eq!(ok.values.standard.get("given_name"), Some(&json!("Annie")));
+    // Outside the granted scopes: as if hidden.
+    for body in [
+        json!({ "email": "ann@example.com" }),
+        json!({ "custom_attributes": { "department": "R&D" } }),
+        json!({ "address": { "locality": "Paris" } }),
+    ] {
+        let err = apply(&s, &values, &l, third, Change::Patch(&body)).expect_err("refused");
+        assert!(matches!(err, ProfileError::Forbidden { .. }), "{body}");
+    }
+    // A PUT replaces only what the scopes cover.
+    let put = apply(
+        &s,
+        &values,
+        &l,
+        third,
+        Change::Put(&json!({ "given_name": "A" })),
+    )
+    .expect("put");
+    assert_eq!(put.values.standard.get("given_name"), Some(&json!("A")));
+    assert!(
+        !put.values.standard.contains_key("locale"),
+        "locale is a profile claim"
+    );
+    assert_eq!(
+        put.values.custom.get(&custom_id(&s, "department")),
+        Some(&json!("R&D")),
+        "outside the scopes: untouched"
+    );
+    // What the bearer may only read stays unwritable.
+    let err = apply(
+        &s,
+        &values,
+        &l,
+        third,
+        Change::Patch(&json!({ "nickname": "N" })),
+    )
+    .expect_err("read-only");
+    assert!(matches!(err, ProfileError::Forbidden { .. }));
+}
+
+#[test]
 fn invalid_values_are_reported_with_pointers() {
     let s = schema();
     let values = StoredValues::default();
