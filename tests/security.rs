@@ -976,3 +976,54 @@ async fn pages_send_security_headers_and_metrics_need_the_token() {
         .status();
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn self_service_writes_wait_for_the_verification_gate_too() {
+    let (smtp, _inbox) = smtp_server();
+    let server = TestServer::start_with(|c| {
+        c.verification.email.required = true;
+        c.smtp.url = smtp.clone();
+    })
+    .await;
+    let key = admin_key(&server).await;
+    let (b, id) = user(&server, "gale@example.com").await;
+    let verified = |value: bool| {
+        let (server, key, id) = (&server, key.clone(), id.clone());
+        async move {
+            let (status, body, _) = call(
+                server,
+                Some(&key),
+                Method::PUT,
+                &format!("/users/{id}/verified/email_verified"),
+                Some(json!({ "verified": value })),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    verified(true).await;
+    let client = flows::register(&server, false).await;
+    let token = flows::access_token(&server, &b, &client, "openid profile profile:write").await;
+    let (status, _) = patch_profile(&server, &token, json!({ "given_name": "Gale" })).await;
+    assert_eq!(status, 200);
+    // The address is no longer verified: reads go on, writes wait.
+    verified(false).await;
+    let (status, problem) =
+        patch_profile(&server, &token, json!({ "given_name": "Mallory" })).await;
+    assert_eq!(status, 403, "{problem}");
+    let (status, _) = get_json(&server, "/api/v1/me", &token).await;
+    assert_eq!(status, 200);
+    let upload = reqwest::Client::new()
+        .post(server.url("/api/v1/me/cover"))
+        .bearer_auth(&token)
+        .multipart(reqwest::multipart::Form::new().part(
+            "cover",
+            reqwest::multipart::Part::bytes(vec![0u8; 16]).file_name("c.png"),
+        ))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(upload.status(), 403);
+    let stored = admin_user(&server, &key, &id).await;
+    assert_eq!(stored["profile"]["given_name"], "Gale");
+}
