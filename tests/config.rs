@@ -66,6 +66,22 @@ fn files_overlay_defaults_and_later_files_win() {
 }
 
 #[test]
+fn trusted_proxies_come_from_the_environment_too() {
+    let env = figment::providers::Env::prefixed("TESSERA_TEST_PROXIES__").split("__");
+    // SAFETY: set before any thread of this test reads the environment; the prefix is unique.
+    unsafe {
+        std::env::set_var(
+            "TESSERA_TEST_PROXIES__SERVER__TRUSTED_PROXIES",
+            "[\"10.0.0.0/8\", \"192.0.2.7\"]",
+        );
+    }
+    let c = Config::load_from(None, std::path::Path::new("/nonexistent/tessera.toml"), env)
+        .expect("config");
+    assert_eq!(c.server.trusted_proxies, ["10.0.0.0/8", "192.0.2.7"]);
+    assert!(!c.trusted_proxies().expect("parsed").is_empty());
+}
+
+#[test]
 fn unknown_keys_and_bad_values_name_the_key() {
     let dir = tempfile::tempdir().expect("dir");
     let cases = [
@@ -114,6 +130,26 @@ fn unknown_keys_and_bad_values_name_the_key() {
             "Argon2",
         ),
         ("[log]\nlevel = \"[[[\"\n", "log.level", "filter"),
+        (
+            "[server]\ntrusted_proxies = [\"10.0.0.1\", \"ten\"]\n",
+            "server.trusted_proxies[1]",
+            "CIDR",
+        ),
+        (
+            "[server]\nmetrics_token = \"short\"\n",
+            "server.metrics_token",
+            "16 characters",
+        ),
+        (
+            "[limits]\nsignups_per_ip_per_hour = 0\n",
+            "limits.signups_per_ip_per_hour",
+            "at least 1",
+        ),
+        (
+            "[images]\nredirect_hosts = [\"https://cdn.example\"]\n",
+            "images.redirect_hosts[0]",
+            "host name",
+        ),
     ];
     for (i, (text, key, words)) in cases.iter().enumerate() {
         let file = write(dir.path(), &format!("c{i}.toml"), text);
