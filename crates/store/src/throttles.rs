@@ -36,6 +36,35 @@ pub async fn load(db: &Db, keys: &[String]) -> Result<Vec<(String, Throttle)>, S
         .collect())
 }
 
+/// Creates `key`'s row when missing (with `window_start`) and reads it, inside `tx`. The upsert
+/// takes the row lock (PostgreSQL) or the write lock (SQLite) until commit, so two processes
+/// counting at once both count.
+async fn lock_row(
+    tx: &sea_orm::DatabaseTransaction,
+    key: &str,
+    now_ms: i64,
+    window_start: i64,
+) -> Result<throttles::Model, StoreError> {
+    throttles::Entity::insert(throttles::ActiveModel {
+        key: Set(key.to_owned()),
+        failures: Set(0),
+        window_start: Set(window_start),
+        locked_until: Set(None),
+        updated_at: Set(now_ms),
+    })
+    .on_conflict(
+        OnConflict::column(throttles::Column::Key)
+            .value(throttles::Column::UpdatedAt, Expr::value(now_ms))
+            .to_owned(),
+    )
+    .exec_without_returning(tx)
+    .await?;
+    throttles::Entity::find_by_id(key.to_owned())
+        .one(tx)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
 /// Counts one more failure for `key`, atomically across processes: a window older than `window`
 /// starts again at one. `lock` decides, from the new count and window start, until when the key
 /// is locked.
@@ -48,26 +77,7 @@ pub async fn record_failure(
 ) -> Result<Throttle, StoreError> {
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
-    // The upsert takes the row lock (PostgreSQL) or the write lock (SQLite) until commit, so two
-    // processes counting at once both count.
-    throttles::Entity::insert(throttles::ActiveModel {
-        key: Set(key.to_owned()),
-        failures: Set(0),
-        window_start: Set(now_ms),
-        locked_until: Set(None),
-        updated_at: Set(now_ms),
-    })
-    .on_conflict(
-        OnConflict::column(throttles::Column::Key)
-            .value(throttles::Column::UpdatedAt, Expr::value(now_ms))
-            .to_owned(),
-    )
-    .exec_without_returning(&tx)
-    .await?;
-    let row = throttles::Entity::find_by_id(key.to_owned())
-        .one(&tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = lock_row(&tx, key, now_ms, now_ms).await?;
     let (failures, window_start) = if now_ms - row.window_start >= window.num_milliseconds() {
         (1u32, now)
     } else {
@@ -109,25 +119,8 @@ pub async fn count_for_report(
 ) -> Result<Option<u32>, StoreError> {
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
-    throttles::Entity::insert(throttles::ActiveModel {
-        key: Set(key.to_owned()),
-        failures: Set(0),
-        // Never reported: the first occurrence is due at once.
-        window_start: Set(now_ms - interval.num_milliseconds()),
-        locked_until: Set(None),
-        updated_at: Set(now_ms),
-    })
-    .on_conflict(
-        OnConflict::column(throttles::Column::Key)
-            .value(throttles::Column::UpdatedAt, Expr::value(now_ms))
-            .to_owned(),
-    )
-    .exec_without_returning(&tx)
-    .await?;
-    let row = throttles::Entity::find_by_id(key.to_owned())
-        .one(&tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    // Never reported: the first occurrence is due at once.
+    let row = lock_row(&tx, key, now_ms, now_ms - interval.num_milliseconds()).await?;
     let pending = row.failures.max(0).saturating_add(1);
     let due = now_ms - row.window_start >= interval.num_milliseconds();
     let (failures, window_start) = if due {

@@ -2,7 +2,7 @@
 
 use crate::WebState;
 use crate::csrf::{self, Csrf};
-use crate::render::{PageError, page, see_other};
+use crate::render::{PageError, minutes, page, see_other, with_retry_after};
 use crate::session_cookie::{self, client_ip, current_session, user_agent};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -163,27 +163,21 @@ pub async fn login(
         }
         Err(LoginError::Internal(e)) => Err(e.into()),
         Err(LoginError::Locked(lock)) => {
-            let now = state.clock.now();
-            let wait = lock.retry_after(now);
-            let minutes = (wait + 59) / 60;
+            let wait = lock.retry_after(state.clock.now());
             let csrf = Csrf::for_request(&state, &req);
             let mut tpl = LoginPage::new(&state, &csrf, &return_to);
             tpl.login_id = form.login_id.chars().take(320).collect();
             tpl.error = Some(format!(
-                "Too many failed attempts. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
+                "Too many failed attempts. Try again in {}.",
+                minutes(wait)
             ));
-            let mut resp = page(
+            let resp = page(
                 StatusCode::TOO_MANY_REQUESTS,
                 &tpl,
                 Some(&csrf),
                 state.secure_cookies,
             );
-            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&wait.to_string()) {
-                resp.headers_mut()
-                    .insert(actix_web::http::header::RETRY_AFTER, v);
-            }
-            Ok(resp)
+            Ok(with_retry_after(resp, wait))
         }
         Err(e @ (LoginError::InvalidCredentials | LoginError::Disabled)) => {
             let status = match e {
@@ -287,24 +281,17 @@ pub async fn signup(
             let csrf = Csrf::for_request(&state, &req);
             let mut tpl = SignUpPage::new(&state, &csrf, &return_to);
             tpl.email = form.email.chars().take(320).collect();
-            let minutes = (l.retry_after + 59) / 60;
             tpl.error = Some(format!(
-                "Too many accounts were created from your network. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
+                "Too many accounts were created from your network. Try again in {}.",
+                minutes(l.retry_after)
             ));
-            let mut resp = page(
+            let resp = page(
                 StatusCode::TOO_MANY_REQUESTS,
                 &tpl,
                 Some(&csrf),
                 state.secure_cookies,
             );
-            if let Ok(v) =
-                actix_web::http::header::HeaderValue::from_str(&l.retry_after.to_string())
-            {
-                resp.headers_mut()
-                    .insert(actix_web::http::header::RETRY_AFTER, v);
-            }
-            return Ok(resp);
+            return Ok(with_retry_after(resp, l.retry_after));
         }
         Err(auth::rate_limits::RateError::Internal(e)) => return Err(e.into()),
     }

@@ -48,6 +48,21 @@ pub fn page<T: Template>(
     }
 }
 
+/// Adds `Retry-After` (whole seconds) to a 429 answer.
+pub fn with_retry_after(mut resp: HttpResponse, seconds: i64) -> HttpResponse {
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&seconds.to_string()) {
+        resp.headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+/// "1 minute", "3 minutes": a wait in seconds, rounded up, for a sentence.
+pub fn minutes(seconds: i64) -> String {
+    let minutes = (seconds + 59) / 60;
+    format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
