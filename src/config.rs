@@ -700,10 +700,10 @@ impl Config {
     }
 
     /// `server.trusted_proxies`, parsed.
-    pub fn trusted_proxies(&self) -> Result<::web::client_ip::TrustedProxies, ConfigError> {
-        ::web::client_ip::TrustedProxies::parse(&self.server.trusted_proxies).map_err(
-            |(n, message)| ConfigError::new(format!("server.trusted_proxies[{n}]"), message),
-        )
+    pub fn trusted_proxies(&self) -> Result<http_kit::TrustedProxies, ConfigError> {
+        http_kit::TrustedProxies::parse(&self.server.trusted_proxies).map_err(|(n, message)| {
+            ConfigError::new(format!("server.trusted_proxies[{n}]"), message)
+        })
     }
 
     /// The rate limits of `[limits]`.

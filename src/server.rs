@@ -15,7 +15,7 @@ use store::{Clock, Db, DbSettings};
 pub struct AppState {
     pub db: Db,
     /// `server.trusted_proxies`, read by `web::client_ip` for every request.
-    pub trusted_proxies: ::web::client_ip::TrustedProxies,
+    pub trusted_proxies: http_kit::TrustedProxies,
     /// Send `Strict-Transport-Security` (the issuer is https).
     pub hsts: bool,
     pub web: web::Data<::web::WebState>,
@@ -199,9 +199,9 @@ pub fn start(
             .wrap(headers)
             .wrap(
                 actix_web::middleware::ErrorHandlers::new()
-                    .default_handler(::web::problem::api_errors_as_problems),
+                    .default_handler(http_kit::problem::api_errors_as_problems),
             )
-            .wrap(from_fn(::web::input_guard::refuse_nul))
+            .wrap(from_fn(http_kit::input_guard::refuse_nul))
             .wrap(from_fn(telemetry::observe))
             .configure(routes.clone())
             .default_service(web::to(not_found))

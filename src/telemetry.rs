@@ -103,14 +103,7 @@ pub async fn observe(
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(metrics: web::Data<Metrics>, req: actix_web::HttpRequest) -> HttpResponse {
     if let Some(expected) = &metrics.token {
-        let presented = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim())
-            .unwrap_or("");
+        let presented = http_kit::authorization(&req).bearer().unwrap_or("");
         if !auth::secrets::constant_time_eq(presented, expected) {
             return HttpResponse::Unauthorized()
                 .insert_header(("WWW-Authenticate", "Bearer realm=\"tessera metrics\""))

@@ -1,11 +1,11 @@
 //! Client routes: `GET|POST /clients`, `GET|PATCH|DELETE /clients/{id}`, `POST /clients/{id}/secret`.
 
 use crate::{AdminState, authenticate, paging};
-use ::web::api::parse_json_body;
-use ::web::problem::Problem;
-use ::web::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use http_kit::Problem;
+use http_kit::json_no_store;
+use http_kit::parse_json_body;
 use oidc::clients::{ClientError, ClientRegistration};
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -1,10 +1,10 @@
 //! `GET /events`: the audit log, newest first, filterable by user and type, with a cursor.
 
 use crate::{AdminState, authenticate, paging};
-use ::web::problem::Problem;
-use ::web::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use http_kit::Problem;
+use http_kit::json_no_store;
 use serde::Deserialize;
 use store::Uuid;
 

@@ -3,9 +3,9 @@
 
 use crate::users::user_id;
 use crate::{AdminState, authenticate};
-use ::web::images::{UploadContext, upload_for};
-use ::web::problem::Problem;
 use actix_web::{HttpRequest, HttpResponse, web};
+use http_kit::Problem;
+use http_kit::uploads::{UploadContext, upload_for};
 use profile::{ImageTarget, Party};
 use store::audit::Actor;
 

@@ -3,10 +3,10 @@
 //! at once.
 
 use crate::{AdminState, authenticate};
-use ::web::problem::Problem;
-use ::web::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use http_kit::Problem;
+use http_kit::json_no_store;
 use serde_json::json;
 use store::Uuid;
 use store::audit::{Actor, NewEvent};

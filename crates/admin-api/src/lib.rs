@@ -17,10 +17,10 @@ mod schema;
 mod user_search;
 mod users;
 
-use ::web::problem::Problem;
 use actix_web::HttpRequest;
 use actix_web::http::{Method, StatusCode};
 use actix_web::web as web_actix;
+use http_kit::Problem;
 use std::sync::Arc;
 use store::{Clock, Db, Uuid};
 
@@ -46,14 +46,9 @@ pub async fn authenticate(state: &AdminState, req: &HttpRequest) -> Result<Admin
     let unauthorized = |detail: &str| {
         Problem::bearer(StatusCode::UNAUTHORIZED, "invalid_token", detail.to_owned())
     };
-    let key = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, k)| k.trim())
-        .filter(|k| !k.is_empty() && k.len() <= 256)
+    let key = http_kit::authorization(req)
+        .bearer()
+        .filter(|k| k.len() <= 256)
         .ok_or_else(|| unauthorized("an admin key is required (Authorization: Bearer …)"))?;
     let hash = auth::secrets::hash_secret(key);
     match store::admin_keys::find_live_key(&state.db, &hash).await {

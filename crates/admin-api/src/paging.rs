@@ -2,8 +2,8 @@
 //! `{"items": […], "next_cursor": …}` answer. A cursor is the id of the last item of the previous
 //! page.
 
-use ::web::problem::Problem;
 use actix_web::http::StatusCode;
+use http_kit::Problem;
 use serde_json::{Value, json};
 use store::Uuid;
 

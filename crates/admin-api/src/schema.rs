@@ -4,11 +4,11 @@
 //! applied.
 
 use crate::{AdminState, authenticate};
-use ::web::api::parse_json_body;
-use ::web::problem::Problem;
-use ::web::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use http_kit::Problem;
+use http_kit::json_no_store;
+use http_kit::parse_json_body;
 use profile::{SchemaChangeError, SchemaError};
 use serde_json::{Value, json};
 use store::audit::Actor;

@@ -3,10 +3,10 @@
 
 use crate::users::user_resource;
 use crate::{AdminState, authenticate, paging};
-use ::web::problem::Problem;
-use ::web::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use http_kit::Problem;
+use http_kit::json_no_store;
 use profile::service::LoadedProfile;
 use profile::{Audience, Party};
 use std::collections::HashMap;

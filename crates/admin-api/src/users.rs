@@ -4,11 +4,11 @@
 
 use crate::model;
 use crate::{AdminKeyId, AdminState, authenticate};
-use ::web::api::{change_problem, parse_json_body};
-use ::web::problem::Problem;
-use ::web::render::json_no_store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use http_kit::Problem;
+use http_kit::json_no_store;
+use http_kit::{change_problem, parse_json_body};
 use profile::document::LoginId;
 use profile::{Audience, Change, Party};
 use serde_json::{Value, json};

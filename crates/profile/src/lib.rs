@@ -16,6 +16,10 @@ pub use access::{Access, Level, Party};
 pub use document::{Audience, Change, ProfileError};
 pub use schema::{AttributeType, ProfileSchema, SchemaError};
 pub use service::{Author, ChangeError, ProfileService, SchemaChangeError};
+/// Plain types of the data layer that callers of the domain crates hold and pass back: the
+/// database handle, the clock, ids, who acted. (The HTTP crates know no more of `store`.)
+pub use store::audit::Actor;
+pub use store::{Clock, Db, SystemClock, Uuid};
 pub use uploads::{ImageTarget, PublicImages, UploadError};
 
 /// What a new profile starts with: a generated nickname (unless turned off) and avatar seed.

@@ -3,15 +3,15 @@
 //! writes need the `profile:write` scope. Errors are problem+json.
 
 use crate::WebState;
-use crate::problem::Problem;
-use crate::render::json_no_store;
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth::verification::Gate;
+use http_kit::Problem;
+use http_kit::json_no_store;
+use http_kit::{change_problem, parse_json_body};
 use oidc::bearer::{self, BearerError, VerifiedToken};
 use oidc::userinfo::Surface;
-use profile::{Audience, Change, ChangeError, ProfileError};
+use profile::{Audience, Change};
 use store::Uuid;
 use store::audit::Actor;
 
@@ -22,22 +22,15 @@ pub(crate) async fn authenticate(
     state: &WebState,
     req: &HttpRequest,
 ) -> Result<(VerifiedToken, Uuid), Problem> {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned())
-        .ok_or_else(|| {
-            Problem::bearer(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "a bearer access token is required",
-            )
-        })?;
+    let token = http_kit::authorization(req).bearer().ok_or_else(|| {
+        Problem::bearer(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "a bearer access token is required",
+        )
+    })?;
     let verified =
-        bearer::verify_access_token(&state.provider, &state.db, state.clock.as_ref(), &token)
+        bearer::verify_access_token(&state.provider, &state.db, state.clock.as_ref(), token)
             .await
             .map_err(|e| match e {
                 BearerError::Internal => Problem::new(
@@ -180,88 +173,6 @@ pub async fn get_profile(
         StatusCode::OK,
         &serde_json::Value::Object(profile),
     ))
-}
-
-/// Maps a refused profile change to its problem.
-pub fn change_problem(e: ChangeError) -> Problem {
-    match e {
-        ChangeError::Refused(ProfileError::Forbidden { attribute }) => {
-            let pointer = format!("/{}", attribute.replace('.', "/"));
-            Problem::new(
-                StatusCode::FORBIDDEN,
-                "Forbidden",
-                format!("you may not change {attribute}"),
-            )
-            .with_errors(vec![(pointer, "this attribute is not writable".into())])
-        }
-        ChangeError::Refused(ProfileError::Invalid(errors)) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Unprocessable Content",
-            "some values are invalid",
-        )
-        .with_errors(errors),
-        ChangeError::NoSuchUser => not_found(),
-        ChangeError::Conflict => Problem::new(
-            StatusCode::CONFLICT,
-            "Conflict",
-            "the profile was changed at the same time; reload and try again",
-        ),
-        ChangeError::Service(e) => Problem::internal(e),
-    }
-}
-
-/// Parses a JSON body (`application/json` or `application/merge-patch+json`).
-pub fn parse_json_body(req: &HttpRequest, body: &[u8]) -> Result<serde_json::Value, Problem> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    if content_type != "application/json" && content_type != "application/merge-patch+json" {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Unsupported Media Type",
-            "send application/json or application/merge-patch+json",
-        ));
-    }
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "Bad Request",
-            format!("the body is not valid JSON: {e}"),
-        )
-    })?;
-    if let Some(pointer) = nul_at(&value, String::new()) {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Unprocessable Content",
-            "text may not contain NUL characters",
-        )
-        .with_errors(vec![(pointer, "contains a NUL character".into())]));
-    }
-    Ok(value)
-}
-
-/// The JSON pointer of the first string (or key) holding a NUL, which nothing may store.
-fn nul_at(value: &serde_json::Value, at: String) -> Option<String> {
-    match value {
-        serde_json::Value::String(s) if s.contains('\0') => Some(at),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| nul_at(v, format!("{at}/{i}"))),
-        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
-            let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
-            if k.contains('\0') {
-                Some(here)
-            } else {
-                nul_at(v, here)
-            }
-        }),
-        _ => None,
-    }
 }
 
 async fn write_profile(

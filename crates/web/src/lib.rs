@@ -4,14 +4,11 @@
 //! workspace's `templates/` directory. Every form carries a CSRF token (see [`csrf`]).
 
 pub mod api;
-pub mod client_ip;
 pub mod csrf;
 pub mod identities;
 pub mod images;
-pub mod input_guard;
 pub mod oauth;
 mod pages;
-pub mod problem;
 pub mod render;
 pub mod reset;
 pub mod session_cookie;

@@ -136,7 +136,7 @@ pub async fn token(state: web::Data<WebState>, req: HttpRequest, body: web::Byte
         Ok(p) => p,
         Err(e) => return oauth_error(&e, Method::None),
     };
-    let ip = crate::client_ip::client_ip(&req);
+    let ip = http_kit::client_ip(&req);
     match grants::exchange(
         &state.provider,
         &state.profiles,
@@ -242,20 +242,16 @@ pub async fn userinfo(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let from_header = match authorization_header(&req) {
-        Some(h) => match h.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                Some(token.trim().to_owned())
-            }
-            _ => {
-                return bearer_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "use the Bearer scheme",
-                );
-            }
-        },
-        None => None,
+    let from_header = match http_kit::authorization(&req) {
+        http_kit::Authorization::Bearer(token) => Some(token.to_owned()),
+        http_kit::Authorization::Missing => None,
+        http_kit::Authorization::Other => {
+            return bearer_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "use the Bearer scheme",
+            );
+        }
     };
     let from_body = if !body.is_empty() && is_form(&req) {
         match serde_urlencoded::from_bytes::<AccessTokenForm>(&body) {

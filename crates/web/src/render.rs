@@ -13,14 +13,6 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// A JSON answer of an API, never cached.
-pub fn json_no_store(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
-    HttpResponseBuilder::new(status)
-        .content_type("application/json")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(body.to_string())
-}
-
 /// Renders `page` with `status`; sets the CSRF cookie when the browser needs one.
 pub fn page<T: Template>(
     status: StatusCode,

@@ -76,7 +76,7 @@ pub async fn current_session(
     .await
 }
 
-pub use crate::client_ip::client_ip;
+pub use http_kit::client_ip;
 
 /// The request's `User-Agent`, if it is valid text.
 pub fn user_agent(req: &HttpRequest) -> Option<String> {

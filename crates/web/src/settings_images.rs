@@ -5,13 +5,13 @@
 
 use crate::WebState;
 use crate::csrf;
-use crate::images::{UploadFormError, field_for, read_upload};
 use crate::render::{PageError, see_other};
 use crate::session_cookie::client_ip;
 use crate::settings::{Extras, render};
 use crate::signed_in::SignedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use http_kit::uploads::{UploadFormError, field_for, read_upload};
 use profile::images::ImageError;
 use profile::{Audience, ChangeError, ImageTarget, Party, ProfileError, UploadError};
 use store::audit::Actor;

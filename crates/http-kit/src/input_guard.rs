@@ -2,7 +2,7 @@
 //! handler sees them. No value Tessera stores may contain one (PostgreSQL text cannot hold it),
 //! and no legitimate client sends one; refusing them here means no lookup or write deeper down
 //! can fail on one. JSON bodies are checked where they are parsed
-//! ([`crate::api::parse_json_body`]).
+//! ([`crate::json::parse_json_body`]).
 //!
 //! The refusal speaks the language of the endpoint: RFC 6749 JSON on `/oauth2/`, problem+json on
 //! the APIs, a short text otherwise.
