@@ -71,6 +71,7 @@ async fn person(server: &TestServer, username: &str) -> Person {
             value: username.to_owned(),
             verified: false,
         },
+        None,
         server.clock_now(),
         store::audit::NewEvent::new("identity.added", Actor::Cli),
     )

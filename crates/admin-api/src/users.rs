@@ -6,6 +6,7 @@ use crate::model;
 use crate::{AdminKeyId, AdminState, authenticate};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use auth::passwords::SetPasswordError;
 use http_kit::Problem;
 use http_kit::json_no_store;
 use http_kit::{change_problem, parse_json_body};
@@ -487,26 +488,22 @@ pub async fn set_password(
     let Some(password) = body.get("password").and_then(Value::as_str) else {
         return Err(invalid("/password", "must be a string"));
     };
-    state
-        .password_policy
-        .check(password)
-        .map_err(|e| invalid("/password", e.to_string()))?;
-    if store::accounts::find_user(&state.db, id)
-        .await
-        .map_err(Problem::internal)?
-        .is_none()
+    match auth::passwords::set_by_admin(
+        &state.db,
+        state.clock.as_ref(),
+        &state.hasher,
+        &state.password_policy,
+        id,
+        password.to_owned(),
+        key.0,
+    )
+    .await
     {
-        return Err(not_found());
+        Ok(()) => {}
+        Err(SetPasswordError::Policy(e)) => return Err(invalid("/password", e.to_string())),
+        Err(SetPasswordError::NoSuchUser) => return Err(not_found()),
+        Err(e) => return Err(Problem::internal(e)),
     }
-    let hash = state
-        .hasher
-        .hash_blocking(password.to_owned())
-        .await
-        .map_err(Problem::internal)?;
-    let event = NewEvent::new("password.set", Actor::AdminKey(key.0)).user(id);
-    store::accounts::reset_password(&state.db, id, &hash, None, None, state.clock.now(), event)
-        .await
-        .map_err(Problem::internal)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -642,6 +639,7 @@ pub async fn add_identity(
         &state.db,
         id,
         identity,
+        None,
         state.clock.now(),
         event,
     )

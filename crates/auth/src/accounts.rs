@@ -118,8 +118,8 @@ pub async fn authenticate(
     let parsed = login_id::parse_login_id(&attempt.login_id);
     // Locks are per login ID whether or not an account has it.
     let subject = match &parsed {
-        Some((kind, value)) => format!("{}:{value}", kind.as_str()),
-        None => "invalid".to_owned(),
+        Some((kind, value)) => brute_force::Subject::LoginId { kind: *kind, value },
+        None => brute_force::Subject::Unparseable,
     };
     brute_force::check(db, clock, &subject, attempt.ip.as_deref())
         .await
@@ -127,8 +127,8 @@ pub async fn authenticate(
             brute_force::AttemptError::Locked(l) => LoginError::Locked(l),
             brute_force::AttemptError::Internal(i) => LoginError::Internal(i),
         })?;
-    let candidate = match parsed {
-        Some((kind, value)) => store::accounts::find_login_candidate(db, kind, &value)
+    let candidate = match &parsed {
+        Some((kind, value)) => store::accounts::find_login_candidate(db, *kind, value)
             .await
             .map_err(InternalError)?,
         None => None,

@@ -74,16 +74,53 @@ pub enum AttemptError {
     Internal(#[from] InternalError),
 }
 
-fn keys(subject: &str, ip: Option<&str>) -> (String, Option<String>) {
-    (format!("login:{subject}"), ip.map(|ip| format!("ip:{ip}")))
+/// What failures are counted against besides the address: the thing being guessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// A normalised login ID being signed in with, whether or not an account has it (so a lock
+    /// does not tell that an account exists).
+    LoginId {
+        kind: store::accounts::IdentityKind,
+        value: &'a str,
+    },
+    /// A sign-in with something that is no login ID at all.
+    Unparseable,
+    /// One-time codes for a normalised address or number.
+    Code {
+        purpose: crate::codes::Purpose,
+        target: &'a str,
+    },
 }
 
-/// Refuses the attempt when the subject (a normalised login ID or code target) or the address is
-/// locked. Costs one indexed query.
+impl Subject<'_> {
+    /// The counter's key in the database.
+    pub fn key(&self) -> String {
+        use crate::codes::Purpose;
+        match self {
+            Subject::LoginId { kind, value } => format!("login:{}:{value}", kind.as_str()),
+            Subject::Unparseable => "login:invalid".to_owned(),
+            Subject::Code { purpose, target } => {
+                // Verifying and adding an email share one counter: the same code page guards both.
+                let what = match purpose {
+                    Purpose::VerifyEmail => "email",
+                    Purpose::VerifyPhone => "phone",
+                    Purpose::ResetPassword => "reset",
+                };
+                format!("login:code:{what}:{target}")
+            }
+        }
+    }
+}
+
+fn keys(subject: &Subject<'_>, ip: Option<&str>) -> (String, Option<String>) {
+    (subject.key(), ip.map(|ip| format!("ip:{ip}")))
+}
+
+/// Refuses the attempt when the subject or the address is locked. Costs one indexed query.
 pub async fn check(
     db: &Db,
     clock: &dyn Clock,
-    subject: &str,
+    subject: &Subject<'_>,
     ip: Option<&str>,
 ) -> Result<(), AttemptError> {
     let (subject_key, ip_key) = keys(subject, ip);
@@ -109,7 +146,7 @@ pub async fn record_failure(
     db: &Db,
     clock: &dyn Clock,
     policy: &BruteForcePolicy,
-    subject: &str,
+    subject: &Subject<'_>,
     ip: Option<&str>,
 ) -> Result<Option<Locked>, InternalError> {
     let (subject_key, ip_key) = keys(subject, ip);
@@ -132,7 +169,7 @@ pub async fn record_failure(
 }
 
 /// A success clears the subject's failures (not the address's).
-pub async fn record_success(db: &Db, subject: &str) -> Result<(), InternalError> {
+pub async fn record_success(db: &Db, subject: &Subject<'_>) -> Result<(), InternalError> {
     store::throttles::clear(db, &keys(subject, None).0).await?;
     Ok(())
 }
@@ -141,6 +178,7 @@ pub async fn record_success(db: &Db, subject: &str) -> Result<(), InternalError>
 mod tests {
     use super::*;
     use store::ManualClock;
+    use store::accounts::IdentityKind;
     use store::testing::TestDatabase;
 
     #[test]
@@ -159,7 +197,10 @@ mod tests {
         let t = TestDatabase::create().await.expect("db");
         let clock = ManualClock::starting_now();
         let p = BruteForcePolicy::default();
-        let who = "email:ann@example.com";
+        let who = &Subject::LoginId {
+            kind: IdentityKind::Email,
+            value: "ann@example.com",
+        };
         for i in 1..=9 {
             assert_eq!(
                 record_failure(&t.db, &clock, &p, who, Some("192.0.2.1"))
@@ -182,7 +223,11 @@ mod tests {
             Err(AttemptError::Locked(_))
         ));
         // Another login ID from another address is not affected.
-        check(&t.db, &clock, "email:bob@example.com", Some("192.0.2.2"))
+        let bob = Subject::LoginId {
+            kind: IdentityKind::Email,
+            value: "bob@example.com",
+        };
+        check(&t.db, &clock, &bob, Some("192.0.2.2"))
             .await
             .expect("others go on");
         // After the lock, one more failure locks for twice as long.
@@ -206,13 +251,21 @@ mod tests {
     #[tokio::test]
     async fn an_address_gets_a_hundred_failures_an_hour() {
         let t = TestDatabase::create().await.expect("db");
+        let fresh = Subject::LoginId {
+            kind: IdentityKind::Email,
+            value: "fresh@example.com",
+        };
         let clock = ManualClock::starting_now();
         let p = BruteForcePolicy {
             ip_failures_per_hour: 5,
             ..BruteForcePolicy::default()
         };
         for i in 0..4 {
-            let who = format!("email:user{i}@example.com");
+            let value = format!("user{i}@example.com");
+            let who = Subject::LoginId {
+                kind: IdentityKind::Email,
+                value: &value,
+            };
             assert_eq!(
                 record_failure(&t.db, &clock, &p, &who, Some("198.51.100.7"))
                     .await
@@ -224,38 +277,25 @@ mod tests {
             &t.db,
             &clock,
             &p,
-            "email:x@example.com",
+            &Subject::LoginId {
+                kind: IdentityKind::Email,
+                value: "x@example.com",
+            },
             Some("198.51.100.7"),
         )
         .await
         .expect("count")
         .expect("address locked");
         assert!(matches!(
-            check(
-                &t.db,
-                &clock,
-                "email:fresh@example.com",
-                Some("198.51.100.7")
-            )
-            .await,
+            check(&t.db, &clock, &fresh, Some("198.51.100.7")).await,
             Err(AttemptError::Locked(_))
         ));
-        check(
-            &t.db,
-            &clock,
-            "email:fresh@example.com",
-            Some("198.51.100.8"),
-        )
-        .await
-        .expect("other address");
+        check(&t.db, &clock, &fresh, Some("198.51.100.8"))
+            .await
+            .expect("other address");
         clock.advance(lock.until - clock.now() + Duration::seconds(1));
-        check(
-            &t.db,
-            &clock,
-            "email:fresh@example.com",
-            Some("198.51.100.7"),
-        )
-        .await
-        .expect("hour over");
+        check(&t.db, &clock, &fresh, Some("198.51.100.7"))
+            .await
+            .expect("hour over");
     }
 }

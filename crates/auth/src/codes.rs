@@ -9,7 +9,7 @@
 use crate::{InternalError, secrets};
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
-use store::verification_codes::StoredCode;
+use store::verification_codes::{CodeSpend, StoredCode};
 use store::{Clock, Db, Uuid};
 
 /// What a code proves.
@@ -181,8 +181,16 @@ pub async fn issue(
     Ok(IssuedCode { code, expires_at })
 }
 
-/// Checks a code typed by a person; on success the code is used up and the user it was issued
-/// for (if any) is returned.
+/// A code proven right: the user it was issued for (if any), and what the write it proves must
+/// use up in its own transaction (so the code works once, and only together with that write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proof {
+    pub user_id: Option<Uuid>,
+    pub spend: CodeSpend,
+}
+
+/// Checks a code typed by a person. The guess takes one of the code's attempts before it is
+/// compared; a right one gives the [`Proof`] to spend.
 pub async fn check(
     db: &Db,
     clock: &dyn Clock,
@@ -190,7 +198,7 @@ pub async fn check(
     purpose: Purpose,
     target: &str,
     typed: &str,
-) -> Result<Option<Uuid>, CheckError> {
+) -> Result<Proof, CheckError> {
     let typed: String = typed
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
@@ -229,13 +237,25 @@ pub async fn check(
             }
         });
     }
-    if !store::verification_codes::consume(db, code.id, now)
+    Ok(Proof {
+        user_id: code.user_id,
+        spend: CodeSpend {
+            code_id: code.id,
+            throttle_key: crate::brute_force::Subject::Code { purpose, target }.key(),
+        },
+    })
+}
+
+/// Uses up a proven code when nothing else is written with it.
+pub async fn spend(db: &Db, clock: &dyn Clock, proof: &Proof) -> Result<(), CheckError> {
+    if store::verification_codes::consume(db, proof.spend.code_id, clock.now())
         .await
         .map_err(InternalError)?
     {
-        return Err(CheckError::NoCode);
+        Ok(())
+    } else {
+        Err(CheckError::NoCode)
     }
-    Ok(code.user_id)
 }
 
 #[cfg(test)]
@@ -285,11 +305,14 @@ mod tests {
             "codes are per purpose"
         );
         let spaced = format!("{} {}", &issued.code[..3], &issued.code[3..]);
-        assert_eq!(
-            check(&t.db, &clock, &p, Purpose::VerifyEmail, TARGET, &spaced)
-                .await
-                .expect("valid"),
-            user
+        let proof = check(&t.db, &clock, &p, Purpose::VerifyEmail, TARGET, &spaced)
+            .await
+            .expect("valid");
+        assert_eq!(proof.user_id, user);
+        spend(&t.db, &clock, &proof).await.expect("spent");
+        assert!(
+            matches!(spend(&t.db, &clock, &proof).await, Err(CheckError::NoCode)),
+            "a proof is spent once"
         );
         assert!(
             matches!(

@@ -9,6 +9,7 @@ pub mod brute_force;
 pub mod codes;
 pub mod delivery;
 pub mod login_id;
+pub mod login_ids;
 pub mod passwords;
 pub mod rate_limits;
 pub mod secrets;

@@ -204,6 +204,158 @@ impl HashPool {
     }
 }
 
+/// Why a password was not set.
+#[derive(Debug, thiserror::Error)]
+pub enum SetPasswordError {
+    /// The current password (asked for a change from the settings page) is not right.
+    #[error("This is not your current password.")]
+    WrongCurrentPassword,
+    /// The new password breaks the policy.
+    #[error(transparent)]
+    Policy(#[from] PasswordError),
+    /// No such user.
+    #[error("no such user")]
+    NoSuchUser,
+    /// The code that was to prove the reset was refused.
+    #[error(transparent)]
+    Code(#[from] crate::verification::ConfirmError),
+    #[error(transparent)]
+    Internal(#[from] crate::InternalError),
+}
+
+fn hash_failed(e: InvalidParams) -> SetPasswordError {
+    SetPasswordError::Internal(crate::InternalError(store::StoreError::Corrupt(e.0)))
+}
+
+/// The user changes their password from a signed-in session: the current password is checked,
+/// then the new one set; every other session ends (with its tokens), in one transaction with the
+/// audit event.
+#[allow(clippy::too_many_arguments)]
+pub async fn change(
+    db: &store::Db,
+    clock: &dyn store::Clock,
+    hasher: &PasswordHasher,
+    policy: &PasswordPolicy,
+    session: &store::sessions::Session,
+    current: String,
+    new: String,
+    ip: Option<String>,
+) -> Result<(), SetPasswordError> {
+    let stored = store::accounts::password_hash(db, session.user_id)
+        .await
+        .map_err(crate::InternalError)?;
+    if !hasher.verify_blocking(current, stored).await {
+        return Err(SetPasswordError::WrongCurrentPassword);
+    }
+    policy.check(&new)?;
+    let hash = hasher.hash_blocking(new).await.map_err(hash_failed)?;
+    let event = store::audit::NewEvent::new(
+        "password.changed",
+        store::audit::Actor::User(session.user_id),
+    )
+    .user(session.user_id)
+    .ip(ip);
+    store::accounts::reset_password(
+        db,
+        session.user_id,
+        &hash,
+        Some(session.id),
+        None,
+        clock.now(),
+        event,
+    )
+    .await
+    .map_err(crate::InternalError)?;
+    Ok(())
+}
+
+/// A password reset proven by a code sent to `email` (SPEC §3, §8). The new password is checked
+/// first (a refused password does not use the code up), then the code; the password is set, the
+/// address marked verified (the code proves it), the code used up and every session of the user
+/// ended — except `keep`, the session of this very browser when it is the same user's — in one
+/// transaction with the audit event. Returns the user.
+#[allow(clippy::too_many_arguments)]
+pub async fn reset_with_code(
+    db: &store::Db,
+    clock: &dyn store::Clock,
+    hasher: &PasswordHasher,
+    policy: &PasswordPolicy,
+    codes: &crate::codes::CodePolicy,
+    brute: &crate::brute_force::BruteForcePolicy,
+    email: &str,
+    typed: &str,
+    new: String,
+    keep: Option<&store::sessions::Session>,
+    ip: Option<&str>,
+) -> Result<store::Uuid, SetPasswordError> {
+    use crate::verification::{Attempt, ConfirmError, check_attempt};
+    policy.check(&new)?;
+    let attempt = Attempt {
+        purpose: crate::codes::Purpose::ResetPassword,
+        target: email,
+        typed,
+        user_id: None,
+        ip,
+    };
+    let proof = check_attempt(db, clock, codes, brute, &attempt).await?;
+    let Some(user_id) = proof.user_id else {
+        return Err(ConfirmError::Code(crate::codes::CheckError::NoCode).into());
+    };
+    let hash = hasher.hash_blocking(new).await.map_err(hash_failed)?;
+    let keep = keep.filter(|s| s.user_id == user_id).map(|s| s.id);
+    let event = store::audit::NewEvent::new("password.reset", store::audit::Actor::User(user_id))
+        .user(user_id)
+        .ip(ip.map(str::to_owned))
+        .detail(serde_json::json!({ "via": "email_code" }));
+    store::accounts::reset_password(
+        db,
+        user_id,
+        &hash,
+        keep,
+        Some((email, &proof.spend)),
+        clock.now(),
+        event,
+    )
+    .await
+    .map_err(crate::verification::spent_or)?;
+    // The address is proven: its sign-in lock (if a guesser caused one) goes too.
+    let login = crate::brute_force::Subject::LoginId {
+        kind: store::accounts::IdentityKind::Email,
+        value: email,
+    };
+    crate::brute_force::record_success(db, &login).await?;
+    Ok(user_id)
+}
+
+/// An admin sets a user's password: the policy holds for admins too; every session of the user
+/// ends.
+pub async fn set_by_admin(
+    db: &store::Db,
+    clock: &dyn store::Clock,
+    hasher: &PasswordHasher,
+    policy: &PasswordPolicy,
+    user_id: store::Uuid,
+    password: String,
+    admin_key: store::Uuid,
+) -> Result<(), SetPasswordError> {
+    policy.check(&password)?;
+    if store::accounts::find_user(db, user_id)
+        .await
+        .map_err(crate::InternalError)?
+        .is_none()
+    {
+        return Err(SetPasswordError::NoSuchUser);
+    }
+    let hash = hasher.hash_blocking(password).await.map_err(hash_failed)?;
+    let event =
+        store::audit::NewEvent::new("password.set", store::audit::Actor::AdminKey(admin_key))
+            .user(user_id);
+    store::accounts::reset_password(db, user_id, &hash, None, None, clock.now(), event)
+        .await
+        .map_err(crate::InternalError)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

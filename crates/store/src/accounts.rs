@@ -2,6 +2,7 @@
 
 use crate::audit::{self, NewEvent};
 use crate::entity::{identities, password_credentials, profiles, users};
+use crate::verification_codes::CodeSpend;
 use crate::{Db, StoreError, from_millis, to_millis};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -333,17 +334,21 @@ pub async fn save_profile(
     Ok(true)
 }
 
-/// Marks the user's identity `(kind, value)` verified, recording `event`. Returns whether there
-/// was such an identity.
+/// Marks the user's identity `(kind, value)` verified, recording `event`; `proof`, the code that
+/// proved it, is used up in the same transaction. Returns whether there was such an identity.
 pub async fn mark_identity_verified(
     db: &Db,
     user_id: Uuid,
     kind: IdentityKind,
     value: &str,
+    proof: Option<&CodeSpend>,
     now: DateTime<Utc>,
     event: NewEvent,
 ) -> Result<bool, StoreError> {
     let tx = db.write.begin().await?;
+    if let Some(proof) = proof {
+        crate::verification_codes::spend_in(&tx, proof, to_millis(now)).await?;
+    }
     let updated = identities::Entity::update_many()
         .col_expr(identities::Column::VerifiedAt, Expr::value(to_millis(now)))
         .filter(identities::Column::UserId.eq(user_id))
@@ -360,20 +365,22 @@ pub async fn mark_identity_verified(
 
 /// Sets a user's password and ends every session of theirs except `keep`, with the grants issued
 /// under them, in one transaction (password reset). `proven_email`, when the reset was proven by a
-/// code sent to that address, marks that email identity verified in the same transaction.
+/// code sent to that address, uses the code up and marks that email identity verified in the same
+/// transaction.
 pub async fn reset_password(
     db: &Db,
     user_id: Uuid,
     password_hash: &str,
     keep: Option<Uuid>,
-    proven_email: Option<&str>,
+    proven_email: Option<(&str, &CodeSpend)>,
     now: DateTime<Utc>,
     event: NewEvent,
 ) -> Result<u64, StoreError> {
     use crate::entity::sessions;
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
-    if let Some(email) = proven_email {
+    if let Some((email, proof)) = proven_email {
+        crate::verification_codes::spend_in(&tx, proof, now_ms).await?;
         identities::Entity::update_many()
             .col_expr(identities::Column::VerifiedAt, Expr::value(now_ms))
             .filter(identities::Column::UserId.eq(user_id))
@@ -417,18 +424,22 @@ pub async fn reset_password(
     Ok(ended)
 }
 
-/// Adds a (verified) identity to a user, recording `event`. A login ID another account has gives
-/// [`StoreError::Conflict`].
+/// Adds a (verified) identity to a user, recording `event`; `proof`, the code that proved it, is
+/// used up in the same transaction. A login ID another account has gives [`StoreError::Conflict`].
 pub async fn add_identity(
     db: &Db,
     user_id: Uuid,
     identity: NewIdentity,
+    proof: Option<&CodeSpend>,
     now: DateTime<Utc>,
     event: NewEvent,
 ) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
+    if let Some(proof) = proof {
+        crate::verification_codes::spend_in(&tx, proof, now_ms).await?;
+    }
     identities::Entity::insert(identities::ActiveModel {
         id: Set(id),
         user_id: Set(user_id),

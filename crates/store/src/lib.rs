@@ -41,6 +41,9 @@ pub enum StoreError {
     /// The row the caller named does not exist.
     #[error("not found")]
     NotFound,
+    /// A single-use value (a verification code) was used by someone else first.
+    #[error("already used")]
+    AlreadyUsed,
     /// Stored data could not be read back (a corrupted or hand-edited row).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),

@@ -239,6 +239,7 @@ async fn user_with_grant(t: &TestDatabase, clock: &ManualClock) -> (Uuid, Uuid, 
             value: "+14155550100".into(),
             verified: true,
         },
+        None,
         clock.now(),
         NewEvent::new("identity.added", Actor::User(user)).user(user),
     )

@@ -135,6 +135,38 @@ pub async fn count_for_user_since(
         .await?)
 }
 
+/// A code proven right, to be used up in the same transaction as the write it proves (the email
+/// marked verified, the login ID added, the password reset), with the throttle counter its wrong
+/// guesses filled. If a parallel request used the code first, that write fails whole with
+/// [`StoreError::AlreadyUsed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeSpend {
+    pub code_id: Uuid,
+    /// The `throttles` key of the code's target, cleared by the success.
+    pub throttle_key: String,
+}
+
+/// Uses up `spend` inside the caller's transaction.
+pub(crate) async fn spend_in<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    spend: &CodeSpend,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let done = verification_codes::Entity::update_many()
+        .col_expr(verification_codes::Column::ConsumedAt, Expr::value(now_ms))
+        .filter(verification_codes::Column::Id.eq(spend.code_id))
+        .filter(verification_codes::Column::ConsumedAt.is_null())
+        .exec(conn)
+        .await?;
+    if done.rows_affected != 1 {
+        return Err(StoreError::AlreadyUsed);
+    }
+    crate::entity::throttles::Entity::delete_by_id(spend.throttle_key.clone())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Marks a code used, if nobody used it first; `false` when it was already used.
 pub async fn consume(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
     let done = verification_codes::Entity::update_many()

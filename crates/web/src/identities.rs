@@ -9,12 +9,11 @@ use crate::signed_in::SignedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use auth::brute_force::{self, AttemptError};
-use auth::codes::{self, IssueError, Purpose};
+use auth::login_ids::{AddError, Kind, StartError};
+use auth::verification::SendError;
 use serde::Deserialize;
-use store::accounts::{IdentityKind, NewIdentity, RemoveIdentity};
-use store::audit::{Actor, NewEvent};
-use store::{StoreError, Uuid};
+use store::Uuid;
+use store::accounts::RemoveIdentity;
 
 #[derive(Template)]
 #[template(path = "add_identity.html")]
@@ -28,46 +27,6 @@ struct AddPage {
     value: String,
     error: Option<String>,
     step_code: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Email,
-    Phone,
-}
-
-impl Kind {
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "email" => Some(Kind::Email),
-            "phone" => Some(Kind::Phone),
-            _ => None,
-        }
-    }
-
-    fn identity(self) -> IdentityKind {
-        match self {
-            Kind::Email => IdentityKind::Email,
-            Kind::Phone => IdentityKind::Phone,
-        }
-    }
-
-    fn purpose(self) -> Purpose {
-        match self {
-            Kind::Email => Purpose::VerifyEmail,
-            Kind::Phone => Purpose::VerifyPhone,
-        }
-    }
-
-    /// The stored form of what was typed.
-    fn normalise(self, input: &str) -> Result<String, String> {
-        match self {
-            Kind::Email => auth::login_id::normalise_email(input).map_err(|e| e.to_string()),
-            Kind::Phone => profile::validate::phone_number(&serde_json::json!(input))
-                .map(|v| v.as_str().unwrap_or_default().to_owned())
-                .map_err(|m| format!("The phone number {m}.")),
-        }
-    }
 }
 
 fn add_page(
@@ -187,112 +146,57 @@ pub async fn add(
             ));
         }
     };
-    if let Some(owner) =
-        store::accounts::find_login_candidate(&state.db, kind.identity(), &value).await?
-    {
-        let message = if owner.user_id == session.user_id {
-            "This is already one of your login IDs."
-        } else {
-            "This is already in use by another account."
-        };
-        return Ok(add_page(
-            &req,
-            &state,
-            StatusCode::CONFLICT,
-            kind,
-            &form.value,
-            Some(message.into()),
-            false,
-        ));
-    }
     let ip = client_ip(&req);
-    let issued = match codes::issue(
+    let started = auth::login_ids::start_adding(
         &state.db,
         state.clock.as_ref(),
         &state.code_policy,
-        kind.purpose(),
-        &value,
-        Some(session.user_id),
-        ip.as_deref(),
-    )
-    .await
-    {
-        Ok(i) => i,
-        Err(IssueError::Cooldown { retry_after }) => {
-            return Ok(add_page(
-                &req,
-                &state,
-                StatusCode::TOO_MANY_REQUESTS,
-                kind,
-                &value,
-                Some(format!(
-                    "A code was sent moments ago. Ask again in {retry_after} seconds."
-                )),
-                false,
-            ));
-        }
-        Err(IssueError::RateLimited) => {
-            return Ok(add_page(
-                &req,
-                &state,
-                StatusCode::TOO_MANY_REQUESTS,
-                kind,
-                &value,
-                Some("Too many codes were asked for. Try again in an hour.".into()),
-                false,
-            ));
-        }
-        Err(IssueError::Internal(e)) => return Err(e.into()),
-    };
-    let minutes = state.code_policy.ttl.num_minutes().max(1);
-    let sent = match kind {
-        Kind::Email => {
-            match auth::delivery::code_email(&value, Purpose::VerifyEmail, &issued.code, minutes) {
-                Ok(message) => state.mailer.send(&message).await,
-                Err(e) => Err(e),
-            }
-        }
-        Kind::Phone => {
-            let body = format!(
-                "Your Tessera code is {}. It expires in {minutes} minutes.",
-                issued.code
-            );
-            state.sms.send(&value, &body).await
-        }
-    };
-    let event = NewEvent::new(
-        if sent.is_ok() {
-            "code.sent"
-        } else {
-            "code.send_failed"
-        },
-        Actor::User(session.user_id),
-    )
-    .user(session.user_id)
-    .ip(ip)
-    .detail(serde_json::json!({ "purpose": kind.purpose().as_str(), "channel": form.kind }));
-    store::audit::record(&state.db, event, state.clock.now()).await?;
-    if let Err(e) = sent {
-        tracing::error!(error = %e, "sending a code failed");
-        return Ok(add_page(
-            &req,
-            &state,
-            StatusCode::BAD_GATEWAY,
-            kind,
-            &value,
-            Some("We could not send the code just now. Try again in a minute.".into()),
-            false,
-        ));
-    }
-    Ok(add_page(
-        &req,
-        &state,
-        StatusCode::OK,
+        crate::verification::channels(&state),
+        session.user_id,
         kind,
         &value,
-        None,
-        true,
-    ))
+        ip.as_deref(),
+    )
+    .await;
+    let refused = |status: StatusCode, message: String| {
+        Ok(add_page(
+            &req,
+            &state,
+            status,
+            kind,
+            &value,
+            Some(message),
+            false,
+        ))
+    };
+    match started {
+        Ok(()) => Ok(add_page(
+            &req,
+            &state,
+            StatusCode::OK,
+            kind,
+            &value,
+            None,
+            true,
+        )),
+        Err(StartError::Taken { mine }) => refused(
+            StatusCode::CONFLICT,
+            if mine {
+                "This is already one of your login IDs.".into()
+            } else {
+                "This is already in use by another account.".into()
+            },
+        ),
+        Err(StartError::Send(SendError::Internal(e))) => Err(e.into()),
+        Err(StartError::Send(SendError::Undelivered)) => refused(
+            StatusCode::BAD_GATEWAY,
+            "We could not send the code just now. Try again in a minute.".into(),
+        ),
+        Err(StartError::Send(e)) => refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            crate::verification::send_error_sentence(&e),
+        ),
+    }
 }
 
 /// `POST /identities/confirm`: the code proves the address; it becomes a verified login ID.
@@ -313,98 +217,45 @@ pub async fn confirm(
         return Ok(see_other("/settings"));
     };
     let ip = client_ip(&req);
-    let subject = format!("code:{}:{value}", form.kind);
-    if let Err(e) =
-        brute_force::check(&state.db, state.clock.as_ref(), &subject, ip.as_deref()).await
-    {
-        return match e {
-            AttemptError::Locked(_) => Ok(add_page(
-                &req,
-                &state,
-                StatusCode::TOO_MANY_REQUESTS,
-                kind,
-                &value,
-                Some("Too many wrong codes. Try again later.".into()),
-                true,
-            )),
-            AttemptError::Internal(e) => Err(e.into()),
-        };
-    }
-    match codes::check(
+    let added = auth::login_ids::confirm(
         &state.db,
         state.clock.as_ref(),
         &state.code_policy,
-        kind.purpose(),
+        &state.brute_force,
+        session.user_id,
+        kind,
         &value,
         &form.code,
+        ip.as_deref(),
     )
-    .await
-    {
-        Ok(Some(owner)) if owner == session.user_id => {}
-        Ok(_) => {
-            return Ok(add_page(
-                &req,
-                &state,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                kind,
-                &value,
-                Some("No code is waiting for this address. Ask for a new one.".into()),
-                true,
-            ));
-        }
-        Err(codes::CheckError::Internal(e)) => return Err(e.into()),
-        Err(e) => {
-            crate::verification::record_code_failure(
-                &state,
-                &subject,
-                ip.as_deref(),
-                Some(session.user_id),
-            )
-            .await?;
-            let event = NewEvent::new("code.failed", Actor::User(session.user_id))
-                .user(session.user_id)
-                .ip(ip)
-                .detail(serde_json::json!({ "purpose": kind.purpose().as_str(), "reason": e.to_string() }));
-            store::audit::record(&state.db, event, state.clock.now()).await?;
-            return Ok(add_page(
-                &req,
-                &state,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                kind,
-                &value,
-                Some(e.to_string()),
-                true,
-            ));
-        }
-    }
-    let event = NewEvent::new("identity.added", Actor::User(session.user_id))
-        .user(session.user_id)
-        .ip(ip)
-        .detail(serde_json::json!({ "type": kind.identity().as_str(), "verified": true }));
-    match store::accounts::add_identity(
-        &state.db,
-        session.user_id,
-        NewIdentity {
-            kind: kind.identity(),
-            value: value.clone(),
-            verified: true,
-        },
-        state.clock.now(),
-        event,
-    )
-    .await
-    {
-        Ok(_) => Ok(see_other("/settings?saved=identity_added#login-ids")),
-        Err(StoreError::Conflict(_)) => Ok(add_page(
+    .await;
+    let refused = |status: StatusCode, message: String, step_code: bool| {
+        Ok(add_page(
             &req,
             &state,
-            StatusCode::CONFLICT,
+            status,
             kind,
             &value,
-            Some("This is already in use by another account.".into()),
+            Some(message),
+            step_code,
+        ))
+    };
+    match added {
+        Ok(_) => Ok(see_other("/settings?saved=identity_added#login-ids")),
+        Err(AddError::Taken) => refused(
+            StatusCode::CONFLICT,
+            "This is already in use by another account.".into(),
             false,
-        )),
-        Err(e) => Err(e.into()),
+        ),
+        Err(AddError::NotYours) => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            AddError::NotYours.to_string(),
+            true,
+        ),
+        Err(AddError::Confirm(e)) => {
+            let (status, message) = crate::verification::confirm_error(&state, e)?;
+            refused(status, message, true)
+        }
     }
 }
 
@@ -429,17 +280,13 @@ pub async fn remove(
     let Ok(id) = Uuid::parse_str(&path.into_inner()) else {
         return Ok(see_other("/settings?error=identity_not_found#login-ids"));
     };
-    let event = NewEvent::new("identity.removed", Actor::User(session.user_id))
-        .user(session.user_id)
-        .ip(client_ip(&req))
-        .detail(serde_json::json!({ "identity_id": id }));
     Ok(
-        match store::accounts::remove_identity(
+        match auth::login_ids::remove(
             &state.db,
+            state.clock.as_ref(),
             session.user_id,
             id,
-            state.clock.now(),
-            event,
+            client_ip(&req).as_deref(),
         )
         .await?
         {

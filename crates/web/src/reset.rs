@@ -9,11 +9,12 @@ use crate::session_cookie::{client_ip, current_session};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use auth::brute_force::{self, AttemptError};
-use auth::codes::{self, CheckError, Purpose};
+use auth::codes::Purpose;
+use auth::passwords::SetPasswordError;
+use auth::verification::{ConfirmError, SendCode};
 use serde::Deserialize;
 use store::accounts::IdentityKind;
-use store::audit::{Actor, NewEvent};
+use store::audit::Actor;
 
 #[derive(Template)]
 #[template(path = "reset_password.html")]
@@ -115,43 +116,23 @@ pub async fn request(
 }
 
 async fn send_reset_code(state: &WebState, user_id: store::Uuid, email: &str, ip: Option<String>) {
-    let issued = match codes::issue(
+    let send = SendCode {
+        purpose: Purpose::ResetPassword,
+        target: email,
+        user_id: Some(user_id),
+        actor: Actor::Anonymous,
+        ip: ip.as_deref(),
+    };
+    if let Err(e) = auth::verification::send_code(
         &state.db,
         state.clock.as_ref(),
         &state.code_policy,
-        Purpose::ResetPassword,
-        email,
-        Some(user_id),
-        ip.as_deref(),
+        crate::verification::channels(state),
+        send,
     )
     .await
     {
-        Ok(i) => i,
-        Err(e) => {
-            tracing::info!(error = %e, "no password reset code sent");
-            return;
-        }
-    };
-    let minutes = state.code_policy.ttl.num_minutes().max(1);
-    let sent =
-        match auth::delivery::code_email(email, Purpose::ResetPassword, &issued.code, minutes) {
-            Ok(message) => state.mailer.send(&message).await,
-            Err(e) => Err(e),
-        };
-    let kind = if sent.is_ok() {
-        "code.sent"
-    } else {
-        "code.send_failed"
-    };
-    if let Err(e) = &sent {
-        tracing::error!(error = %e, "sending a password reset email failed");
-    }
-    let event = NewEvent::new(kind, Actor::Anonymous)
-        .user(user_id)
-        .ip(ip)
-        .detail(serde_json::json!({ "purpose": "reset_password", "channel": "email" }));
-    if let Err(e) = store::audit::record(&state.db, event, state.clock.now()).await {
-        tracing::warn!(error = %e, "could not record a code event");
+        tracing::info!(error = %e, "no password reset code sent");
     }
 }
 
@@ -199,73 +180,26 @@ pub async fn reset(
     }
     let email = auth::login_id::normalise_email(&form.email).unwrap_or_default();
     let typed: String = form.code.chars().take(32).collect();
-    // The password is checked first: a code is not used up by a refused password.
-    if let Err(e) = state.password_policy.check(&form.password) {
-        return Ok(code_page(
-            &state,
-            &req,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &email,
-            |p| {
-                p.code = typed.clone();
-                p.password_error = Some(e.to_string());
-            },
-        ));
-    }
     let ip = client_ip(&req);
-    let subject = format!("code:reset:{email}");
-    match brute_force::check(&state.db, state.clock.as_ref(), &subject, ip.as_deref()).await {
-        Ok(()) => {}
-        Err(AttemptError::Locked(lock)) => {
-            let minutes = (lock.retry_after(state.clock.now()) + 59) / 60;
-            return Ok(code_page(
-                &state,
-                &req,
-                StatusCode::TOO_MANY_REQUESTS,
-                &email,
-                |p| {
-                    p.error = Some(format!(
-                        "Too many wrong codes. Try again in {minutes} minutes."
-                    ));
-                },
-            ));
-        }
-        Err(AttemptError::Internal(e)) => return Err(e.into()),
-    }
-    let user_id = match codes::check(
+    // A browser signed in as this user keeps its session; every other one ends.
+    let current = current_session(&state, &req).await?;
+    let reset = auth::passwords::reset_with_code(
         &state.db,
         state.clock.as_ref(),
+        &state.hasher,
+        &state.password_policy,
         &state.code_policy,
-        Purpose::ResetPassword,
+        &state.brute_force,
         &email,
         &typed,
+        form.password.clone(),
+        current.as_ref(),
+        ip.as_deref(),
     )
-    .await
-    {
-        Ok(Some(user_id)) => user_id,
-        Ok(None) => {
-            return Ok(code_page(
-                &state,
-                &req,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &email,
-                |p| {
-                    p.code_error = Some(CheckError::NoCode.to_string());
-                },
-            ));
-        }
-        Err(CheckError::Internal(e)) => return Err(e.into()),
-        Err(e) => {
-            if !matches!(e, CheckError::Malformed) {
-                crate::verification::record_code_failure(&state, &subject, ip.as_deref(), None)
-                    .await?;
-            }
-            let event = NewEvent::new("code.failed", Actor::Anonymous)
-                .ip(ip)
-                .detail(
-                    serde_json::json!({ "purpose": "reset_password", "reason": e.to_string() }),
-                );
-            store::audit::record(&state.db, event, state.clock.now()).await?;
+    .await;
+    match reset {
+        Ok(_) => {}
+        Err(SetPasswordError::Policy(e)) => {
             return Ok(code_page(
                 &state,
                 &req,
@@ -273,38 +207,23 @@ pub async fn reset(
                 &email,
                 |p| {
                     p.code = typed.clone();
-                    p.code_error = Some(e.to_string());
+                    p.password_error = Some(e.to_string());
                 },
             ));
         }
-    };
-    let hash = state
-        .hasher
-        .hash_blocking(form.password.clone())
-        .await
-        .map_err(|e| PageError::Internal(e.to_string()))?;
-    // A browser signed in as this user keeps its session; every other one ends.
-    let keep = current_session(&state, &req)
-        .await?
-        .filter(|s| s.user_id == user_id)
-        .map(|s| s.id);
-    let event = NewEvent::new("password.reset", Actor::User(user_id))
-        .user(user_id)
-        .ip(ip)
-        .detail(serde_json::json!({ "via": "email_code" }));
-    // The code went to this address: that proves the address, so it is verified now (an account
-    // someone else pre-registered with it becomes the prover's, with every other session ended).
-    store::accounts::reset_password(
-        &state.db,
-        user_id,
-        &hash,
-        keep,
-        Some(&email),
-        state.clock.now(),
-        event,
-    )
-    .await?;
-    brute_force::record_success(&state.db, &subject).await?;
-    brute_force::record_success(&state.db, &format!("email:{email}")).await?;
+        Err(SetPasswordError::Code(e)) => {
+            let locked = matches!(e, ConfirmError::Locked(_));
+            let (status, message) = crate::verification::confirm_error(&state, e)?;
+            return Ok(code_page(&state, &req, status, &email, |p| {
+                if locked {
+                    p.error = Some(message);
+                } else {
+                    p.code = typed.clone();
+                    p.code_error = Some(message);
+                }
+            }));
+        }
+        Err(e) => return Err(PageError::Internal(e.to_string())),
+    }
     Ok(see_other("/login?password_reset=1"))
 }

@@ -9,6 +9,7 @@ use crate::signed_in::SignedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use auth::passwords::SetPasswordError;
 use profile::{Audience, Change, ChangeError, Party, ProfileError};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -427,58 +428,37 @@ pub async fn change_password(
         return Err(PageError::Csrf);
     }
     let session = signed_in.0;
-    let stored = store::accounts::password_hash(&state.db, session.user_id).await?;
-    let matches = state
-        .hasher
-        .verify_blocking(form.current_password.clone(), stored)
-        .await;
-    if !matches {
-        let extras = Extras {
-            current_password_error: Some("This is not your current password.".into()),
+    let changed = auth::passwords::change(
+        &state.db,
+        state.clock.as_ref(),
+        &state.hasher,
+        &state.password_policy,
+        &session,
+        form.current_password.clone(),
+        form.new_password.clone(),
+        client_ip(&req),
+    )
+    .await;
+    let extras = match changed {
+        Ok(()) => return Ok(see_other("/settings?saved=password#password")),
+        Err(e @ SetPasswordError::WrongCurrentPassword) => Extras {
+            current_password_error: Some(e.to_string()),
             ..Extras::default()
-        };
-        return render(
-            &state,
-            &req,
-            &session,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            extras,
-        )
-        .await;
-    }
-    if let Err(e) = state.password_policy.check(&form.new_password) {
-        let extras = Extras {
+        },
+        Err(SetPasswordError::Policy(e)) => Extras {
             new_password_error: Some(e.to_string()),
             ..Extras::default()
-        };
-        return render(
-            &state,
-            &req,
-            &session,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            extras,
-        )
-        .await;
-    }
-    let hash = state
-        .hasher
-        .hash_blocking(form.new_password.clone())
-        .await
-        .map_err(|e| PageError::Internal(e.to_string()))?;
-    let event = NewEvent::new("password.changed", Actor::User(session.user_id))
-        .user(session.user_id)
-        .ip(client_ip(&req));
-    store::accounts::reset_password(
-        &state.db,
-        session.user_id,
-        &hash,
-        Some(session.id),
-        None,
-        state.clock.now(),
-        event,
+        },
+        Err(e) => return Err(PageError::Internal(e.to_string())),
+    };
+    render(
+        &state,
+        &req,
+        &session,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        extras,
     )
-    .await?;
-    Ok(see_other("/settings?saved=password#password"))
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -360,24 +360,13 @@ pub async fn unlink(
     let Ok(id) = Uuid::parse_str(&path.into_inner()) else {
         return Ok(see_other("/settings?error=identity_not_found#upstream"));
     };
-    let mine = store::accounts::list_identities(&state.db, session.user_id)
-        .await?
-        .into_iter()
-        .any(|i| i.id == id && i.kind == store::accounts::IdentityKind::Oidc);
-    if !mine {
-        return Ok(see_other("/settings?error=identity_not_found#upstream"));
-    }
-    let event = NewEvent::new("identity.removed", Actor::User(session.user_id))
-        .user(session.user_id)
-        .ip(client_ip(&req))
-        .detail(serde_json::json!({ "identity_id": id, "type": "oidc" }));
     Ok(
-        match store::accounts::remove_identity_keeping_sign_in(
+        match auth::login_ids::unlink_upstream(
             &state.db,
+            state.clock.as_ref(),
             session.user_id,
             id,
-            state.clock.now(),
-            event,
+            client_ip(&req).as_deref(),
         )
         .await?
         {

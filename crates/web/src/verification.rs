@@ -8,101 +8,88 @@ use crate::session_cookie::{client_ip, current_session};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use auth::brute_force::{self, AttemptError};
-use auth::codes::{self, CheckError, IssueError, Purpose};
+use auth::codes::Purpose;
+use auth::verification::{ConfirmError, SendCode, SendError};
 use serde::Deserialize;
 use store::Uuid;
-use store::accounts::IdentityKind;
-use store::audit::{Actor, NewEvent};
+use store::audit::Actor;
 
 /// The address still to verify: the user's first email identity, when none is verified.
 pub async fn pending_email(state: &WebState, user_id: Uuid) -> Result<Option<String>, PageError> {
     Ok(auth::verification::pending_email(&state.db, user_id).await?)
 }
 
-/// Issues a code for `email` and sends it. An error is a sentence for the person.
+/// The channels codes go out on.
+pub(crate) fn channels(state: &WebState) -> auth::verification::Channels<'_> {
+    auth::verification::Channels {
+        mailer: &state.mailer,
+        sms: &state.sms,
+    }
+}
+
+/// A refused code delivery as a sentence for the person.
+pub(crate) fn send_error_sentence(e: &SendError) -> String {
+    match e {
+        SendError::Cooldown { retry_after } => format!(
+            "A code was sent moments ago. You can ask for a new one in {retry_after} seconds."
+        ),
+        SendError::RateLimited => "Too many codes were asked for. Try again in an hour.".into(),
+        SendError::Undelivered => {
+            "We could not send the code just now. Try again in a moment with “Send a new code”."
+                .into()
+        }
+        SendError::Internal(e) => {
+            tracing::error!(error = %e, "issuing a code failed");
+            "The server could not create a code. Try again in a moment.".into()
+        }
+    }
+}
+
+/// Sends a verification code to `email`. An error is a sentence for the person.
 pub async fn send_email_code(
     state: &WebState,
     user_id: Uuid,
     email: &str,
     ip: Option<String>,
 ) -> Result<(), String> {
-    let issued = match codes::issue(
+    let send = SendCode {
+        purpose: Purpose::VerifyEmail,
+        target: email,
+        user_id: Some(user_id),
+        actor: Actor::User(user_id),
+        ip: ip.as_deref(),
+    };
+    auth::verification::send_code(
         &state.db,
         state.clock.as_ref(),
         &state.code_policy,
-        Purpose::VerifyEmail,
-        email,
-        Some(user_id),
-        ip.as_deref(),
+        channels(state),
+        send,
     )
     .await
-    {
-        Ok(i) => i,
-        Err(IssueError::Cooldown { retry_after }) => {
-            return Err(format!(
-                "A code was sent moments ago. You can ask for a new one in {retry_after} seconds."
-            ));
-        }
-        Err(IssueError::RateLimited) => {
-            return Err("Too many codes were asked for. Try again in an hour.".into());
-        }
-        Err(IssueError::Internal(e)) => {
-            tracing::error!(error = %e, "issuing a code failed");
-            return Err("The server could not create a code. Try again in a moment.".into());
-        }
-    };
-    let minutes = state.code_policy.ttl.num_minutes().max(1);
-    let sent = match auth::delivery::code_email(email, Purpose::VerifyEmail, &issued.code, minutes)
-    {
-        Ok(message) => state.mailer.send(&message).await,
-        Err(e) => Err(e),
-    };
-    let (kind, result) = match &sent {
-        Ok(()) => ("code.sent", "sent"),
-        Err(_) => ("code.send_failed", "failed"),
-    };
-    let event = NewEvent::new(kind, Actor::User(user_id))
-        .user(user_id)
-        .ip(ip)
-        .detail(
-            serde_json::json!({ "purpose": "verify_email", "channel": "email", "result": result }),
-        );
-    if let Err(e) = store::audit::record(&state.db, event, state.clock.now()).await {
-        tracing::warn!(error = %e, "could not record a code event");
-    }
-    sent.map_err(|e| {
-        tracing::error!(error = %e, "sending a verification email failed");
-        "We could not send the email just now. Try again in a moment with “Send a new code”.".into()
-    })
+    .map_err(|e| send_error_sentence(&e))
 }
 
-/// Counts a wrong code against the address and the client, and records a lock it causes.
-pub async fn record_code_failure(
+/// A refused code as (status, sentence) for the code pages.
+pub(crate) fn confirm_error(
     state: &WebState,
-    subject: &str,
-    ip: Option<&str>,
-    user_id: Option<Uuid>,
-) -> Result<(), PageError> {
-    let lock = brute_force::record_failure(
-        &state.db,
-        state.clock.as_ref(),
-        &state.brute_force,
-        subject,
-        ip,
-    )
-    .await?;
-    if let Some(lock) = lock {
-        let actor = user_id.map_or(Actor::Anonymous, Actor::User);
-        let mut event = NewEvent::new("code.locked", actor)
-            .ip(ip.map(str::to_owned))
-            .detail(serde_json::json!({ "until": lock.until.to_rfc3339() }));
-        if let Some(id) = user_id {
-            event = event.user(id);
-        }
-        store::audit::record(&state.db, event, state.clock.now()).await?;
-    }
-    Ok(())
+    e: ConfirmError,
+) -> Result<(StatusCode, String), PageError> {
+    Ok(match e {
+        ConfirmError::Locked(lock) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many wrong codes. Try again in {}.",
+                crate::render::minutes(lock.retry_after(state.clock.now()))
+            ),
+        ),
+        ConfirmError::Code(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        ConfirmError::AlreadyUsed => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "This code was already used. Ask for a new one.".into(),
+        ),
+        ConfirmError::Internal(e) => return Err(e.into()),
+    })
 }
 
 #[derive(Template)]
@@ -199,67 +186,29 @@ pub async fn verify(
     };
     let ip = client_ip(&req);
     let typed: String = form.code.chars().take(32).collect();
-    let subject = format!("code:email:{email}");
-    let failure = |message: String| {
-        let view = View {
-            email: email.clone(),
-            return_to: return_to.clone(),
-            code: typed.clone(),
-            error: Some(message),
-            notice: None,
-        };
-        render(&state, &req, StatusCode::UNPROCESSABLE_ENTITY, view)
-    };
-    match brute_force::check(&state.db, state.clock.as_ref(), &subject, ip.as_deref()).await {
-        Ok(()) => {}
-        Err(AttemptError::Locked(lock)) => {
-            let minutes = (lock.retry_after(state.clock.now()) + 59) / 60;
-            let mut resp = failure(format!(
-                "Too many wrong codes. Try again in {minutes} minutes."
-            ));
-            *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            return Ok(resp);
-        }
-        Err(AttemptError::Internal(e)) => return Err(e.into()),
-    }
-    match codes::check(
+    match auth::verification::verify_email(
         &state.db,
         state.clock.as_ref(),
         &state.code_policy,
-        Purpose::VerifyEmail,
+        &state.brute_force,
+        session.user_id,
         &email,
         &typed,
+        ip.as_deref(),
     )
     .await
     {
-        Ok(_) => {
-            let event = NewEvent::new("code.verified", Actor::User(session.user_id))
-                .user(session.user_id)
-                .ip(ip)
-                .detail(serde_json::json!({ "purpose": "verify_email", "channel": "email" }));
-            store::accounts::mark_identity_verified(
-                &state.db,
-                session.user_id,
-                IdentityKind::Email,
-                &email,
-                state.clock.now(),
-                event,
-            )
-            .await?;
-            brute_force::record_success(&state.db, &subject).await?;
-            Ok(see_other(return_to.as_deref().unwrap_or("/")))
-        }
-        Err(CheckError::Internal(e)) => Err(e.into()),
+        Ok(()) => Ok(see_other(return_to.as_deref().unwrap_or("/"))),
         Err(e) => {
-            if !matches!(e, CheckError::Malformed) {
-                record_code_failure(&state, &subject, ip.as_deref(), Some(session.user_id)).await?;
-            }
-            let event = NewEvent::new("code.failed", Actor::User(session.user_id))
-                .user(session.user_id)
-                .ip(ip)
-                .detail(serde_json::json!({ "purpose": "verify_email", "reason": e.to_string() }));
-            store::audit::record(&state.db, event, state.clock.now()).await?;
-            Ok(failure(e.to_string()))
+            let (status, message) = confirm_error(&state, e)?;
+            let view = View {
+                email,
+                return_to,
+                code: typed,
+                error: Some(message),
+                notice: None,
+            };
+            Ok(render(&state, &req, status, view))
         }
     }
 }

@@ -86,6 +86,7 @@ pub async fn complete(
                         value,
                         verified: true,
                     },
+                    None,
                     clock.now(),
                     event,
                 )
