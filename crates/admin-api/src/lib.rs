@@ -50,22 +50,10 @@ pub async fn authenticate(state: &AdminState, req: &HttpRequest) -> Result<Admin
         .bearer()
         .filter(|k| k.len() <= 256)
         .ok_or_else(|| unauthorized("an admin key is required (Authorization: Bearer …)"))?;
-    let hash = auth::secrets::hash_secret(key);
-    match store::admin_keys::find_live_key(&state.db, &hash).await {
-        Ok(Some(found)) if auth::secrets::constant_time_eq(&found.key_hash, &hash) => {
-            let now = state.clock.now();
-            let stale = found
-                .last_used_at
-                .is_none_or(|t| now - t >= chrono::Duration::minutes(1));
-            if stale
-                && let Err(e) = store::admin_keys::touch_admin_key(&state.db, found.id, now).await
-            {
-                tracing::warn!(error = %e, "could not record the admin key's use");
-            }
-            Ok(AdminKeyId(found.id))
-        }
-        Ok(_) => Err(unauthorized("the admin key is not valid")),
-        Err(e) => Err(Problem::internal(e)),
+    match auth::admin_keys::authenticate(&state.db, state.clock.as_ref(), key).await {
+        Ok(id) => Ok(AdminKeyId(id)),
+        Err(auth::admin_keys::KeyError::Invalid) => Err(unauthorized("the admin key is not valid")),
+        Err(auth::admin_keys::KeyError::Internal(e)) => Err(Problem::internal(e)),
     }
 }
 

@@ -6,6 +6,7 @@ use crate::model;
 use crate::{AdminKeyId, AdminState, authenticate};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use auth::accounts::CreateError;
 use auth::passwords::SetPasswordError;
 use http_kit::Problem;
 use http_kit::json_no_store;
@@ -13,7 +14,7 @@ use http_kit::{change_problem, parse_json_body};
 use profile::document::LoginId;
 use profile::{Audience, Change, Party};
 use serde_json::{Value, json};
-use store::accounts::{IdentityKind, NewAccount, NewIdentity};
+use store::accounts::{IdentityKind, NewIdentity};
 use store::audit::{Actor, NewEvent};
 use store::{StoreError, Uuid};
 
@@ -203,20 +204,19 @@ pub async fn create(
         return Err(invalid("", "the body must be a JSON object"));
     }
     let identities = identities_from(&body)?;
-    let password_hash = match body.get("password") {
+    let password = match body.get("password") {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) => {
+            // Checked before the profile, as the policy answers first.
             state
                 .password_policy
                 .check(p)
                 .map_err(|e| invalid("/password", e.to_string()))?;
-            Some(
-                state
-                    .hasher
-                    .hash_blocking(p.clone())
-                    .await
-                    .map_err(Problem::internal)?,
-            )
+            Some(auth::accounts::NewPassword {
+                password: p.clone(),
+                policy: &state.password_policy,
+                hasher: &state.hasher,
+            })
         }
         Some(_) => return Err(invalid("/password", "must be a string")),
     };
@@ -244,22 +244,23 @@ pub async fn create(
     {
         standard.insert("nickname".into(), nick.clone());
     }
-    let id = Uuid::now_v7();
-    let event = NewEvent::new("user.created", Actor::AdminKey(key.0)).user(id);
-    let account = NewAccount {
-        user_id: id,
+    let new = auth::accounts::NewAccount {
         identities,
-        password_hash,
+        password,
         standard_attributes: Value::Object(standard),
         custom_attributes: Value::Object(values.custom),
         avatar_seed: defaults.avatar_seed,
+        event: "user.created",
+        actor: Actor::AdminKey(key.0),
+        ip: None,
+        detail: serde_json::Map::new(),
     };
-    match store::accounts::create_account(&state.db, account, state.clock.now(), event).await {
-        Ok(()) => Ok(json_no_store(
+    match auth::accounts::create(&state.db, state.clock.as_ref(), new).await {
+        Ok(id) => Ok(json_no_store(
             StatusCode::CREATED,
             &user_json(&state, id).await?,
         )),
-        Err(StoreError::Conflict(_)) => Err(Problem::new(
+        Err(CreateError::Taken) => Err(Problem::new(
             StatusCode::CONFLICT,
             "Conflict",
             "a login ID is already taken",
@@ -268,7 +269,8 @@ pub async fn create(
             "/identities".into(),
             "is already taken by another account".into(),
         )])),
-        Err(e) => Err(Problem::internal(e)),
+        Err(CreateError::Password(e)) => Err(invalid("/password", e.to_string())),
+        Err(CreateError::Internal(e)) => Err(Problem::internal(e)),
     }
 }
 

@@ -4,7 +4,7 @@ use crate::InternalError;
 use crate::brute_force::{self, BruteForcePolicy};
 use crate::login_id::{self, LoginIdError};
 use crate::passwords::{PasswordError, PasswordHasher, PasswordPolicy};
-use store::accounts::{IdentityKind, NewAccount, NewIdentity};
+use store::accounts::{IdentityKind, NewIdentity};
 use store::audit::{Actor, NewEvent};
 use store::{Clock, Db, StoreError, Uuid};
 
@@ -35,18 +35,57 @@ pub struct SignUp {
     pub initial_profile: profile::NewProfile,
 }
 
-/// Creates an account: user, profile, email identity and password, in one transaction.
-pub async fn sign_up(
-    db: &Db,
-    clock: &dyn Clock,
-    hasher: &PasswordHasher,
-    policy: &PasswordPolicy,
-    input: SignUp,
-) -> Result<Uuid, SignUpError> {
-    let email = login_id::normalise_email(&input.email).map_err(SignUpError::InvalidEmail)?;
-    let password_hash = match input.password {
-        Some(password) => {
-            policy.check(&password).map_err(SignUpError::Password)?;
+/// A new account, from any door: the sign-up page, the CLI, the Admin API or an upstream
+/// provider's first sign-in.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    /// Normalised login IDs (at least one), each verified or not.
+    pub identities: Vec<NewIdentity>,
+    /// Checked against the policy and hashed; `None`: no password sign-in until one is set.
+    pub password: Option<NewPassword<'a>>,
+    /// The first profile values (already validated by the profile rules).
+    pub standard_attributes: serde_json::Value,
+    pub custom_attributes: serde_json::Value,
+    pub avatar_seed: String,
+    /// `user.signed_up` (the person signed up) or `user.created` (an admin created it).
+    pub event: &'static str,
+    /// Who did it; `Actor::Anonymous` stands for the new user themselves.
+    pub actor: Actor,
+    pub ip: Option<String>,
+    /// More audit detail (the identities' kinds are always recorded).
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A password for a new account, with the policy it must meet and the hasher that stores it.
+#[derive(Debug, Clone)]
+pub struct NewPassword<'a> {
+    pub password: String,
+    pub policy: &'a PasswordPolicy,
+    pub hasher: &'a PasswordHasher,
+}
+
+/// Why an account was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error(transparent)]
+    Password(PasswordError),
+    /// A login ID belongs to another account already.
+    #[error("a login ID is already taken")]
+    Taken,
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+/// Creates an account — user, profile, identities and password — in one transaction with its
+/// audit event. The one way accounts come to exist.
+pub async fn create(db: &Db, clock: &dyn Clock, new: NewAccount<'_>) -> Result<Uuid, CreateError> {
+    let password_hash = match new.password {
+        Some(NewPassword {
+            password,
+            policy,
+            hasher,
+        }) => {
+            policy.check(&password).map_err(CreateError::Password)?;
             Some(
                 hasher
                     .hash_blocking(password)
@@ -57,31 +96,70 @@ pub async fn sign_up(
         None => None,
     };
     let user_id = Uuid::now_v7();
-    let actor = match input.actor {
+    let actor = match new.actor {
         Actor::Anonymous => Actor::User(user_id),
         other => other,
     };
-    let event = NewEvent::new("user.signed_up", actor)
+    let mut detail = new.detail;
+    detail.insert(
+        "identities".into(),
+        new.identities
+            .iter()
+            .map(|i| serde_json::Value::from(i.kind.as_str()))
+            .collect(),
+    );
+    let event = NewEvent::new(new.event, actor)
         .user(user_id)
-        .ip(input.ip)
-        .detail(serde_json::json!({ "identities": ["email"] }));
-    let account = NewAccount {
+        .ip(new.ip)
+        .detail(serde_json::Value::Object(detail));
+    let account = store::accounts::NewAccount {
         user_id,
+        identities: new.identities,
+        password_hash,
+        standard_attributes: new.standard_attributes,
+        custom_attributes: new.custom_attributes,
+        avatar_seed: new.avatar_seed,
+    };
+    match store::accounts::create_account(db, account, clock.now(), event).await {
+        Ok(()) => Ok(user_id),
+        Err(StoreError::Conflict(_)) => Err(CreateError::Taken),
+        Err(e) => Err(InternalError(e).into()),
+    }
+}
+
+/// Creates an account with an email address and a password (the sign-up page, the CLI).
+pub async fn sign_up(
+    db: &Db,
+    clock: &dyn Clock,
+    hasher: &PasswordHasher,
+    policy: &PasswordPolicy,
+    input: SignUp,
+) -> Result<Uuid, SignUpError> {
+    let email = login_id::normalise_email(&input.email).map_err(SignUpError::InvalidEmail)?;
+    let new = NewAccount {
         identities: vec![NewIdentity {
             kind: IdentityKind::Email,
             value: email,
             verified: input.email_verified,
         }],
-        password_hash,
+        password: input.password.map(|password| NewPassword {
+            password,
+            policy,
+            hasher,
+        }),
         standard_attributes: input.initial_profile.standard_attributes,
         custom_attributes: serde_json::json!({}),
         avatar_seed: input.initial_profile.avatar_seed,
+        event: "user.signed_up",
+        actor: input.actor,
+        ip: input.ip,
+        detail: serde_json::Map::new(),
     };
-    match store::accounts::create_account(db, account, clock.now(), event).await {
-        Ok(()) => Ok(user_id),
-        Err(StoreError::Conflict(_)) => Err(SignUpError::EmailTaken),
-        Err(e) => Err(InternalError(e).into()),
-    }
+    create(db, clock, new).await.map_err(|e| match e {
+        CreateError::Password(p) => SignUpError::Password(p),
+        CreateError::Taken => SignUpError::EmailTaken,
+        CreateError::Internal(i) => SignUpError::Internal(i),
+    })
 }
 
 /// Why a sign-in failed. `InvalidCredentials` is the same for an unknown login ID and a wrong

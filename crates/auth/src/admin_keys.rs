@@ -53,3 +53,37 @@ pub async fn create_admin_key(
         key,
     })
 }
+
+/// How often a key's `last_used_at` is written at most: an Admin API read must not take the
+/// writer on every request.
+const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::minutes(1);
+
+/// Why an admin key was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the admin key is not valid")]
+    Invalid,
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+/// The live admin key `presented` is, found by its hash (compared again in constant time); its
+/// use is recorded at most once a minute.
+pub async fn authenticate(db: &Db, clock: &dyn Clock, presented: &str) -> Result<Uuid, KeyError> {
+    if presented.is_empty() || presented.len() > 256 {
+        return Err(KeyError::Invalid);
+    }
+    let hash = secrets::hash_secret(presented);
+    let found = store::admin_keys::find_live_key(db, &hash)
+        .await
+        .map_err(InternalError)?
+        .filter(|k| secrets::constant_time_eq(&k.key_hash, &hash))
+        .ok_or(KeyError::Invalid)?;
+    let now = clock.now();
+    if found.last_used_at.is_none_or(|t| now - t >= TOUCH_INTERVAL)
+        && let Err(e) = store::admin_keys::touch_admin_key(db, found.id, now).await
+    {
+        tracing::warn!(error = %e, "could not record the admin key's use");
+    }
+    Ok(found.id)
+}

@@ -10,7 +10,7 @@
 use super::{Population, UpstreamError, Verified};
 use profile::document::LoginId;
 use serde_json::{Map, Value};
-use store::accounts::{self, IdentityKind, NewAccount, NewIdentity};
+use store::accounts::{self, IdentityKind, NewIdentity};
 use store::audit::{Actor, NewEvent};
 use store::{Clock, Db, StoreError, Uuid};
 
@@ -240,30 +240,33 @@ async fn sign_up(
         (base.standard_attributes, Vec::new())
     };
     log_dropped(&up.id, &dropped);
-    let user_id = Uuid::now_v7();
-    let event = NewEvent::new("user.signed_up", Actor::User(user_id))
-        .user(user_id)
-        .ip(ip)
-        .detail(serde_json::json!({
-            "identities": identities.iter().map(|i| i.kind.as_str()).collect::<Vec<_>>(),
-            "upstream": up.id,
-            "dropped_claims": dropped.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
-        }));
-    let account = NewAccount {
-        user_id,
+    let mut detail = serde_json::Map::new();
+    detail.insert("upstream".into(), up.id.clone().into());
+    detail.insert(
+        "dropped_claims".into(),
+        dropped
+            .iter()
+            .map(|(p, _)| Value::from(p.clone()))
+            .collect(),
+    );
+    let new = auth::accounts::NewAccount {
         identities,
-        password_hash: None,
+        password: None,
         standard_attributes: standard,
         custom_attributes: serde_json::json!({}),
         avatar_seed: base.avatar_seed,
+        event: "user.signed_up",
+        actor: Actor::Anonymous,
+        ip,
+        detail,
     };
-    match accounts::create_account(db, account, clock.now(), event).await {
-        Ok(()) => Ok(Outcome::SignIn {
+    match auth::accounts::create(db, clock, new).await {
+        Ok(user_id) => Ok(Outcome::SignIn {
             user_id,
             created: true,
         }),
         // Someone got there first (the same person in two tabs, or a login ID just taken).
-        Err(StoreError::Conflict(_)) => {
+        Err(auth::accounts::CreateError::Taken) => {
             match accounts::find_login_candidate(db, IdentityKind::Oidc, &value).await? {
                 Some(o) if !o.disabled => Ok(Outcome::SignIn {
                     user_id: o.user_id,
@@ -274,6 +277,9 @@ async fn sign_up(
                 )),
             }
         }
-        Err(e) => Err(e.into()),
+        Err(auth::accounts::CreateError::Internal(e)) => Err(e.into()),
+        Err(e @ auth::accounts::CreateError::Password(_)) => {
+            Err(UpstreamError::Protocol(e.to_string()))
+        }
     }
 }
