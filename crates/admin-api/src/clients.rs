@@ -6,11 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use http_kit::Problem;
 use http_kit::json_no_store;
 use http_kit::parse_json_body;
+use oidc::clients::Client;
 use oidc::clients::{ClientError, ClientRegistration};
+use profile::Actor;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::audit::{Actor, NewEvent};
-use store::clients::Client;
 
 fn client_json(c: &Client) -> Value {
     crate::model::to_json(&crate::model::Client::from(c))
@@ -71,7 +71,7 @@ pub async fn list(
     authenticate(&state, &req).await?;
     let limit = paging::limit(page.limit.as_deref())?;
     let after = paging::cursor(page.cursor.as_deref())?;
-    let items = store::clients::list_clients_page(&state.db, after, limit + 1)
+    let items = oidc::clients::list_page(&state.db, after, limit + 1)
         .await
         .map_err(Problem::internal)?;
     Ok(json_no_store(
@@ -202,7 +202,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
-    let client = store::clients::find_by_client_id(&state.db, &path.into_inner())
+    let client = oidc::clients::find(&state.db, &path.into_inner())
         .await
         .map_err(Problem::internal)?
         .ok_or_else(not_found)?;
@@ -240,7 +240,7 @@ pub async fn patch(
             "the body must be a JSON object",
         ));
     };
-    let mut client = store::clients::find_by_client_id(&state.db, &path.into_inner())
+    let mut client = oidc::clients::find(&state.db, &path.into_inner())
         .await
         .map_err(Problem::internal)?
         .ok_or_else(not_found)?;
@@ -279,17 +279,19 @@ pub async fn patch(
         }
     }
     client.name = client.name.trim().to_owned();
-    oidc::clients::check_client(&client).map_err(client_problem)?;
-    let event = NewEvent::new("client.updated", Actor::AdminKey(key.0))
-        .detail(json!({ "client_id": client.client_id }));
-    store::clients::update_client(&state.db, &client, state.clock.now(), event)
-        .await
-        .map_err(Problem::internal)?;
-    state.provider.clients.forget(&client.client_id);
-    let saved = store::clients::find_by_client_id(&state.db, &client.client_id)
-        .await
-        .map_err(Problem::internal)?
-        .ok_or_else(not_found)?;
+    let saved = oidc::clients::update(
+        &state.provider,
+        &state.db,
+        state.clock.as_ref(),
+        &client,
+        Actor::AdminKey(key.0),
+    )
+    .await
+    .map_err(|e| match e {
+        oidc::clients::UpdateError::Invalid(e) => client_problem(e),
+        oidc::clients::UpdateError::Internal(e) => Problem::internal(e),
+    })?
+    .ok_or_else(not_found)?;
     Ok(json_no_store(StatusCode::OK, &client_json(&saved)))
 }
 

@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use http_kit::Problem;
 use http_kit::json_no_store;
+use profile::Uuid;
 use serde::Deserialize;
-use store::Uuid;
 
 #[derive(Debug, Deserialize)]
 pub struct EventQuery {
@@ -52,7 +52,7 @@ pub async fn list(
         .kind
         .as_deref()
         .filter(|k| !k.is_empty() && k.len() <= 64);
-    let events = store::audit::list(&state.db, user, kind, before, limit + 1)
+    let events = auth::audit::list(&state.db, user, kind, before, limit + 1)
         .await
         .map_err(Problem::internal)?;
     let body = paging::page(

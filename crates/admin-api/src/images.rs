@@ -6,8 +6,8 @@ use crate::{AdminState, authenticate};
 use actix_web::{HttpRequest, HttpResponse, web};
 use http_kit::Problem;
 use http_kit::uploads::{UploadContext, upload_for};
+use profile::Actor;
 use profile::{ImageTarget, Party};
-use store::audit::Actor;
 
 async fn upload(
     state: &AdminState,

@@ -7,9 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use http_kit::Problem;
 use http_kit::json_no_store;
+use profile::Actor;
+use profile::Uuid;
 use serde_json::json;
-use store::Uuid;
-use store::audit::{Actor, NewEvent};
 
 /// `GET /admin-keys`.
 #[utoipa::path(
@@ -25,7 +25,7 @@ use store::audit::{Actor, NewEvent};
 )]
 pub async fn list(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
-    let keys = store::admin_keys::list_admin_keys(&state.db)
+    let keys = auth::admin_keys::list(&state.db)
         .await
         .map_err(Problem::internal)?;
     let items: Vec<_> = keys
@@ -61,9 +61,7 @@ pub async fn revoke(
     let key = authenticate(&state, &req).await?;
     let not_found = || Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such admin key");
     let id = Uuid::parse_str(&path.into_inner()).map_err(|_| not_found())?;
-    let event = NewEvent::new("admin_key.revoked", Actor::AdminKey(key.0))
-        .detail(json!({ "admin_key_id": id }));
-    if store::admin_keys::revoke_admin_key(&state.db, id, state.clock.now(), event)
+    if auth::admin_keys::revoke(&state.db, state.clock.as_ref(), id, Actor::AdminKey(key.0))
         .await
         .map_err(Problem::internal)?
     {

@@ -21,8 +21,8 @@ use actix_web::HttpRequest;
 use actix_web::http::{Method, StatusCode};
 use actix_web::web as web_actix;
 use http_kit::Problem;
+use profile::{Clock, Db, Uuid};
 use std::sync::Arc;
-use store::{Clock, Db, Uuid};
 
 /// What the Admin API needs.
 #[derive(Debug, Clone)]

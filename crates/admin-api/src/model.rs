@@ -34,7 +34,7 @@ pub struct FieldError {
 /// A login ID.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Identity {
-    pub id: store::Uuid,
+    pub id: profile::Uuid,
     /// `email`, `phone`, `username` or `oidc`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -48,10 +48,10 @@ pub struct Identity {
     pub subject: Option<String>,
 }
 
-impl From<&store::accounts::Identity> for Identity {
-    fn from(i: &store::accounts::Identity) -> Self {
-        let upstream = (i.kind == store::accounts::IdentityKind::Oidc)
-            .then(|| store::accounts::parse_oidc_identity(&i.value))
+impl From<&auth::users::Identity> for Identity {
+    fn from(i: &auth::users::Identity) -> Self {
+        let upstream = (i.kind == auth::users::IdentityKind::Oidc)
+            .then(|| auth::users::parse_oidc_identity(&i.value))
             .flatten();
         Self {
             id: i.id,
@@ -113,7 +113,7 @@ pub struct Profile {
 /// A user.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct User {
-    pub id: store::Uuid,
+    pub id: profile::Uuid,
     /// RFC 3339.
     pub created_at: String,
     pub last_login_at: Option<String>,
@@ -146,7 +146,7 @@ pub struct VerifiedBody {
 /// A session of a user.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Session {
-    pub id: store::Uuid,
+    pub id: profile::Uuid,
     pub created_at: String,
     pub last_used_at: String,
     pub expires_at: String,
@@ -154,8 +154,8 @@ pub struct Session {
     pub user_agent: Option<String>,
 }
 
-impl From<&store::sessions::Session> for Session {
-    fn from(s: &store::sessions::Session) -> Self {
+impl From<&auth::sessions::Session> for Session {
+    fn from(s: &auth::sessions::Session) -> Self {
         Self {
             id: s.id,
             created_at: s.created_at.to_rfc3339(),
@@ -186,8 +186,8 @@ pub struct Client {
     pub client_secret: Option<String>,
 }
 
-impl From<&store::clients::Client> for Client {
-    fn from(c: &store::clients::Client) -> Self {
+impl From<&oidc::clients::Client> for Client {
+    fn from(c: &oidc::clients::Client) -> Self {
         Self {
             client_id: c.client_id.clone(),
             name: c.name.clone(),
@@ -239,19 +239,19 @@ pub struct EventActor {
 /// An audit event.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Event {
-    pub id: store::Uuid,
+    pub id: profile::Uuid,
     pub occurred_at: String,
     #[serde(rename = "type")]
     pub kind: String,
     pub actor: EventActor,
-    pub user_id: Option<store::Uuid>,
+    pub user_id: Option<profile::Uuid>,
     pub ip: Option<String>,
     #[schema(value_type = Object)]
     pub detail: Value,
 }
 
-impl From<&store::audit::Event> for Event {
-    fn from(e: &store::audit::Event) -> Self {
+impl From<&auth::audit::Event> for Event {
+    fn from(e: &auth::audit::Event) -> Self {
         Self {
             id: e.id,
             occurred_at: e.occurred_at.to_rfc3339(),
@@ -270,7 +270,7 @@ impl From<&store::audit::Event> for Event {
 /// An Admin API key (never the key itself).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdminKey {
-    pub id: store::Uuid,
+    pub id: profile::Uuid,
     pub name: String,
     pub created_at: String,
     pub last_used_at: Option<String>,
@@ -278,8 +278,8 @@ pub struct AdminKey {
     pub revoked_at: Option<String>,
 }
 
-impl From<&store::admin_keys::AdminKeyInfo> for AdminKey {
-    fn from(k: &store::admin_keys::AdminKeyInfo) -> Self {
+impl From<&auth::admin_keys::AdminKeyInfo> for AdminKey {
+    fn from(k: &auth::admin_keys::AdminKeyInfo) -> Self {
         Self {
             id: k.id,
             name: k.name.clone(),
@@ -310,7 +310,7 @@ pub struct StandardAttribute {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomAttribute {
     /// Assigned by Tessera, stable across renames.
-    pub id: Option<store::Uuid>,
+    pub id: Option<profile::Uuid>,
     /// `^[a-z][a-z0-9_]*[a-z0-9]$`, not a standard or JWT claim name.
     pub name: String,
     /// `string`, `number`, `integer`, `boolean`, `enum`, `email`, `phone_number`, `url`,

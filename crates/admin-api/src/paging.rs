@@ -4,8 +4,8 @@
 
 use actix_web::http::StatusCode;
 use http_kit::Problem;
+use profile::Uuid;
 use serde_json::{Value, json};
-use store::Uuid;
 
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;

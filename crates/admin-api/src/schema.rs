@@ -9,9 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use http_kit::Problem;
 use http_kit::json_no_store;
 use http_kit::parse_json_body;
+use profile::Actor;
 use profile::{SchemaChangeError, SchemaError};
 use serde_json::{Value, json};
-use store::audit::Actor;
 
 fn schema_problem(e: SchemaChangeError, pointer_prefix: &str) -> Problem {
     match e {

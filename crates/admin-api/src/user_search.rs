@@ -1,16 +1,15 @@
 //! `GET /users?q=&email=&phone_number=&preferred_username=&attr.NAME=&disabled=&limit=&cursor=`:
-//! users matching every given condition, oldest first, one page at a time (see `store::search`).
+//! users matching every given condition, oldest first, one page at a time (see `auth::users::search`).
 
 use crate::users::user_resource;
 use crate::{AdminState, authenticate, paging};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use auth::users::UserQuery;
 use http_kit::Problem;
 use http_kit::json_no_store;
-use profile::service::LoadedProfile;
 use profile::{Audience, Party};
 use std::collections::HashMap;
-use store::search::UserQuery;
 
 /// The most free-text words a search may have.
 const MAX_WORDS: usize = 8;
@@ -122,41 +121,31 @@ pub async fn list(state: web::Data<AdminState>, req: HttpRequest) -> Result<Http
     let mut query = parse(&state, req.query_string()).await?;
     let limit = query.limit;
     query.limit = limit + 1;
-    let users = store::search::search_users(&state.db, &query)
+    let users = auth::users::search(&state.db, &query)
         .await
         .map_err(Problem::internal)?;
     let ids: Vec<_> = users.iter().map(|u| u.id).collect();
-    let identities = store::accounts::identities_of(&state.db, &ids)
+    let identities = auth::users::identities_of(&state.db, &ids)
         .await
         .map_err(Problem::internal)?;
-    let mut profiles: HashMap<_, _> = store::accounts::profiles_of(&state.db, &ids)
-        .await
-        .map_err(Problem::internal)?
-        .into_iter()
-        .collect();
     let schema = state
         .profiles
         .schema(&state.db)
         .await
         .map_err(Problem::internal)?;
-    let mut rendered = HashMap::new();
-    for user in &users {
-        let Some(stored) = profiles.remove(&user.id) else {
-            continue;
-        };
-        let own: Vec<_> = identities
-            .iter()
-            .filter(|i| i.user_id == user.id)
-            .cloned()
-            .collect();
-        let loaded = LoadedProfile::from_stored(user.id, stored, own);
-        rendered.insert(
-            user.id,
-            state
+    let rendered: HashMap<_, _> = state
+        .profiles
+        .load_many(&state.db, &ids)
+        .await
+        .map_err(Problem::internal)?
+        .into_iter()
+        .map(|(id, loaded)| {
+            let view = state
                 .profiles
-                .render(&schema, &loaded, Audience::Party(Party::Admin)),
-        );
-    }
+                .render(&schema, &loaded, Audience::Party(Party::Admin));
+            (id, view)
+        })
+        .collect();
     let body = paging::page(
         users,
         limit,

@@ -8,15 +8,15 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth::accounts::CreateError;
 use auth::passwords::SetPasswordError;
+use auth::users::{IdentityKind, NewIdentity};
 use http_kit::Problem;
 use http_kit::json_no_store;
 use http_kit::{change_problem, parse_json_body};
+use profile::Actor;
+use profile::Uuid;
 use profile::document::LoginId;
 use profile::{Audience, Change, Party};
 use serde_json::{Value, json};
-use store::accounts::{IdentityKind, NewIdentity};
-use store::audit::{Actor, NewEvent};
-use store::{StoreError, Uuid};
 
 fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such user")
@@ -37,14 +37,14 @@ fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
 }
 
 /// An identity as the Admin API shows it.
-pub(crate) fn identity_json(i: &store::accounts::Identity) -> Value {
+pub(crate) fn identity_json(i: &auth::users::Identity) -> Value {
     crate::model::to_json(&model::Identity::from(i))
 }
 
 /// The user resource (SPEC §6) from rows already read.
 pub(crate) fn user_resource(
-    user: &store::accounts::User,
-    identities: &[&store::accounts::Identity],
+    user: &auth::users::User,
+    identities: &[&auth::users::Identity],
     profile: serde_json::Map<String, Value>,
 ) -> Value {
     crate::model::to_json(&model::User {
@@ -62,11 +62,11 @@ pub(crate) fn user_resource(
 
 /// The user resource (SPEC §6).
 async fn user_json(state: &AdminState, id: Uuid) -> Result<Value, Problem> {
-    let user = store::accounts::find_user(&state.db, id)
+    let user = auth::users::find(&state.db, id)
         .await
         .map_err(Problem::internal)?
         .ok_or_else(not_found)?;
-    let identities = store::accounts::list_identities(&state.db, id)
+    let identities = auth::users::identities(&state.db, id)
         .await
         .map_err(Problem::internal)?;
     let profile = state
@@ -369,15 +369,15 @@ async fn set_disabled(
 ) -> Result<HttpResponse, Problem> {
     let key = authenticate(state, req).await?;
     let id = user_id(raw_id)?;
-    let kind = if disabled {
-        "user.disabled"
-    } else {
-        "user.enabled"
-    };
-    let event = NewEvent::new(kind, Actor::AdminKey(key.0)).user(id);
-    if !store::accounts::set_disabled(&state.db, id, disabled, state.clock.now(), event)
-        .await
-        .map_err(Problem::internal)?
+    if !auth::users::set_disabled(
+        &state.db,
+        state.clock.as_ref(),
+        id,
+        disabled,
+        Actor::AdminKey(key.0),
+    )
+    .await
+    .map_err(Problem::internal)?
     {
         return Err(not_found());
     }
@@ -452,8 +452,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, Problem> {
     let key = authenticate(&state, &req).await?;
     let id = user_id(&path.into_inner())?;
-    let event = NewEvent::new("user.deleted", Actor::AdminKey(key.0)).user(id);
-    if !store::accounts::delete_user(&state.db, id, state.clock.now(), event)
+    if !auth::users::delete(&state.db, state.clock.as_ref(), id, Actor::AdminKey(key.0))
         .await
         .map_err(Problem::internal)?
     {
@@ -551,16 +550,13 @@ pub async fn set_verified(
     let Some(verified) = body.get("verified").and_then(Value::as_bool) else {
         return Err(invalid("/verified", "must be true or false"));
     };
-    let event = NewEvent::new("identity.verified_set", Actor::AdminKey(key.0))
-        .user(id)
-        .detail(json!({ "claim": claim, "verified": verified }));
-    if !store::accounts::set_identity_verified(
+    if !auth::users::set_verified(
         &state.db,
+        state.clock.as_ref(),
         id,
         kind,
         verified,
-        state.clock.now(),
-        event,
+        Actor::AdminKey(key.0),
     )
     .await
     .map_err(Problem::internal)?
@@ -630,25 +626,21 @@ pub async fn add_identity(
     let id = user_id(&path.into_inner())?;
     let body = parse_json_body(&req, &body)?;
     let identity = identity_from(&body, "")?;
-    store::accounts::find_user(&state.db, id)
+    auth::users::find(&state.db, id)
         .await
         .map_err(Problem::internal)?
         .ok_or_else(not_found)?;
-    let event = NewEvent::new("identity.added", Actor::AdminKey(key.0))
-        .user(id)
-        .detail(json!({ "type": identity.kind.as_str(), "verified": identity.verified }));
-    let identity_id = match store::accounts::add_identity(
+    let identity_id = match auth::users::add_identity(
         &state.db,
+        state.clock.as_ref(),
         id,
         identity,
-        None,
-        state.clock.now(),
-        event,
+        Actor::AdminKey(key.0),
     )
     .await
     {
         Ok(identity_id) => identity_id,
-        Err(StoreError::Conflict(_)) => {
+        Err(auth::users::AddIdentityError::Taken) => {
             return Err(Problem::new(
                 StatusCode::CONFLICT,
                 "Conflict",
@@ -661,7 +653,7 @@ pub async fn add_identity(
         }
         Err(e) => return Err(Problem::internal(e)),
     };
-    let identities = store::accounts::list_identities(&state.db, id)
+    let identities = auth::users::identities(&state.db, id)
         .await
         .map_err(Problem::internal)?;
     let added = identities
@@ -697,20 +689,23 @@ pub async fn remove_identity(
     let id = user_id(&raw_user)?;
     let identity = Uuid::parse_str(&raw_identity)
         .map_err(|_| Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such identity"))?;
-    let event = NewEvent::new("identity.removed", Actor::AdminKey(key.0))
-        .user(id)
-        .detail(json!({ "identity_id": identity }));
-    match store::accounts::remove_identity(&state.db, id, identity, state.clock.now(), event)
-        .await
-        .map_err(Problem::internal)?
+    match auth::users::remove_identity(
+        &state.db,
+        state.clock.as_ref(),
+        id,
+        identity,
+        Actor::AdminKey(key.0),
+    )
+    .await
+    .map_err(Problem::internal)?
     {
-        store::accounts::RemoveIdentity::Removed => Ok(HttpResponse::NoContent().finish()),
-        store::accounts::RemoveIdentity::NotFound => Err(Problem::new(
+        auth::users::RemoveIdentity::Removed => Ok(HttpResponse::NoContent().finish()),
+        auth::users::RemoveIdentity::NotFound => Err(Problem::new(
             StatusCode::NOT_FOUND,
             "Not Found",
             "no such identity",
         )),
-        store::accounts::RemoveIdentity::Last => Err(Problem::new(
+        auth::users::RemoveIdentity::Last => Err(Problem::new(
             StatusCode::CONFLICT,
             "Conflict",
             "this is the user's last login ID",
@@ -718,7 +713,7 @@ pub async fn remove_identity(
     }
 }
 
-fn session_json(s: &store::sessions::Session) -> Value {
+fn session_json(s: &auth::sessions::Session) -> Value {
     crate::model::to_json(&model::Session::from(s))
 }
 
@@ -744,14 +739,14 @@ pub async fn sessions(
 ) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
     let id = user_id(&path.into_inner())?;
-    if store::accounts::find_user(&state.db, id)
+    if auth::users::find(&state.db, id)
         .await
         .map_err(Problem::internal)?
         .is_none()
     {
         return Err(not_found());
     }
-    let sessions = store::sessions::list_for_user(&state.db, id)
+    let sessions = auth::sessions::list(&state.db, id)
         .await
         .map_err(Problem::internal)?;
     Ok(json_no_store(
@@ -763,23 +758,20 @@ pub async fn sessions(
 async fn end(
     state: &AdminState,
     key: crate::AdminKeyId,
-    session: &store::sessions::Session,
+    session: &auth::sessions::Session,
 ) -> Result<(), Problem> {
-    let event = NewEvent::new("session.revoked", Actor::AdminKey(key.0))
-        .user(session.user_id)
-        .detail(json!({ "session_id": session.id }));
     // Clients that asked for back-channel logout hear of it, as when the user signs out.
-    let notifications = oidc::logout::prepare_backchannel(
+    oidc::logout::end_session(
         &state.provider,
         &state.db,
         state.clock.as_ref(),
-        session.id,
+        session,
+        oidc::logout::Ending::Revoked {
+            by: Actor::AdminKey(key.0),
+        },
     )
-    .await;
-    store::sessions::end_session(&state.db, session.id, state.clock.now(), event)
-        .await
-        .map_err(Problem::internal)?;
-    oidc::logout::send_backchannel(notifications);
+    .await
+    .map_err(Problem::internal)?;
     Ok(())
 }
 
@@ -805,14 +797,14 @@ pub async fn revoke_sessions(
 ) -> Result<HttpResponse, Problem> {
     let key = authenticate(&state, &req).await?;
     let id = user_id(&path.into_inner())?;
-    if store::accounts::find_user(&state.db, id)
+    if auth::users::find(&state.db, id)
         .await
         .map_err(Problem::internal)?
         .is_none()
     {
         return Err(not_found());
     }
-    for s in store::sessions::list_for_user(&state.db, id)
+    for s in auth::sessions::list(&state.db, id)
         .await
         .map_err(Problem::internal)?
     {
@@ -845,7 +837,7 @@ pub async fn revoke_session(
     let key = authenticate(&state, &req).await?;
     let (raw_user, raw_session) = path.into_inner();
     let id = user_id(&raw_user)?;
-    let sessions = store::sessions::list_for_user(&state.db, id)
+    let sessions = auth::sessions::list(&state.db, id)
         .await
         .map_err(Problem::internal)?;
     let Some(session) = sessions.iter().find(|s| s.id.to_string() == raw_session) else {

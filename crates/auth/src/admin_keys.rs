@@ -4,6 +4,8 @@ use crate::{InternalError, secrets};
 use store::audit::{Actor, NewEvent};
 use store::{Clock, Db, Uuid};
 
+pub use store::admin_keys::AdminKeyInfo;
+
 /// Every admin key starts with this, so that a leaked one is easy to recognise.
 pub const KEY_PREFIX: &str = "tsa_";
 
@@ -86,4 +88,21 @@ pub async fn authenticate(db: &Db, clock: &dyn Clock, presented: &str) -> Result
         tracing::warn!(error = %e, "could not record the admin key's use");
     }
     Ok(found.id)
+}
+
+/// The admin keys (never the keys themselves).
+pub async fn list(db: &Db) -> Result<Vec<AdminKeyInfo>, InternalError> {
+    Ok(store::admin_keys::list_admin_keys(db).await?)
+}
+
+/// Revokes a live key; `false` when there is none with that id.
+pub async fn revoke(
+    db: &Db,
+    clock: &dyn Clock,
+    id: Uuid,
+    by: Actor,
+) -> Result<bool, InternalError> {
+    let event =
+        NewEvent::new("admin_key.revoked", by).detail(serde_json::json!({ "admin_key_id": id }));
+    Ok(store::admin_keys::revoke_admin_key(db, id, clock.now(), event).await?)
 }

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod admin_keys;
+pub mod audit;
 pub mod brute_force;
 pub mod codes;
 pub mod delivery;
@@ -14,6 +15,7 @@ pub mod passwords;
 pub mod rate_limits;
 pub mod secrets;
 pub mod sessions;
+pub mod users;
 pub mod verification;
 
 pub use accounts::{LoginError, SignUpError};

@@ -7,7 +7,9 @@
 use crate::{InternalError, secrets};
 use chrono::Duration;
 use store::audit::{Actor, NewEvent};
-use store::sessions::{NewSession, Session};
+use store::sessions::NewSession;
+
+pub use store::sessions::Session;
 use store::{Clock, Db, Uuid};
 
 /// How often `last_used_at` is refreshed at most.
@@ -144,4 +146,9 @@ pub async fn end_session(
         .await
         .map_err(InternalError)?;
     Ok(())
+}
+
+/// The user's sessions, most recently used first.
+pub async fn list(db: &Db, user_id: Uuid) -> Result<Vec<Session>, InternalError> {
+    Ok(store::sessions::list_for_user(db, user_id).await?)
 }

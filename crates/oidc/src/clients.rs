@@ -5,7 +5,7 @@
 
 use auth::{InternalError, secrets};
 use store::audit::{Actor, NewEvent};
-use store::clients::Client;
+pub use store::clients::Client;
 use store::{Clock, Db, StoreError, Uuid};
 
 pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
@@ -237,6 +237,48 @@ pub async fn rotate_secret(
 
 pub async fn list_clients(db: &Db) -> Result<Vec<Client>, InternalError> {
     Ok(store::clients::list_clients(db).await?)
+}
+
+/// One page of clients in id order, after the client with id `after`.
+pub async fn list_page(
+    db: &Db,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Client>, InternalError> {
+    Ok(store::clients::list_clients_page(db, after, limit).await?)
+}
+
+/// A client by its `client_id`.
+pub async fn find(db: &Db, client_id: &str) -> Result<Option<Client>, InternalError> {
+    Ok(store::clients::find_by_client_id(db, client_id).await?)
+}
+
+/// Stores a changed client after checking it (the same rules as registration); returns it as
+/// stored. Token endpoints of this process forget their cached copy at once.
+pub async fn update(
+    provider: &crate::Provider,
+    db: &Db,
+    clock: &dyn Clock,
+    client: &Client,
+    actor: Actor,
+) -> Result<Option<Client>, UpdateError> {
+    check_client(client).map_err(UpdateError::Invalid)?;
+    let event = NewEvent::new("client.updated", actor)
+        .detail(serde_json::json!({ "client_id": client.client_id }));
+    store::clients::update_client(db, client, clock.now(), event)
+        .await
+        .map_err(InternalError)?;
+    provider.clients.forget(&client.client_id);
+    Ok(find(db, &client.client_id).await?)
+}
+
+/// Why a client was not changed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error(transparent)]
+    Invalid(ClientError),
+    #[error(transparent)]
+    Internal(#[from] InternalError),
 }
 
 /// Deletes a client by its `client_id`; `false` when there is none.

@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod clients;
+pub mod consents;
 pub mod error;
 pub mod keys;
 pub mod logout;

@@ -207,3 +207,41 @@ pub fn send_backchannel(notifications: Vec<(String, String)>) {
         }
     });
 }
+
+/// How a browser session ends.
+#[derive(Debug, Clone)]
+pub enum Ending {
+    /// The user signed out (or revoked one of their sessions) from `ip`.
+    SignedOut { ip: Option<String> },
+    /// An admin (or another party) revoked it.
+    Revoked { by: store::audit::Actor },
+}
+
+/// Ends a browser session: what was issued under it is revoked and its unredeemed codes voided
+/// (in the store's one transaction with the audit event), and clients that registered for
+/// back-channel logout are told. Signing out, revoking a session from the settings page and an
+/// admin's revocation all come here.
+pub async fn end_session(
+    provider: &Provider,
+    db: &Db,
+    clock: &dyn Clock,
+    session: &store::sessions::Session,
+    ending: Ending,
+) -> Result<(), auth::InternalError> {
+    let notifications = prepare_backchannel(provider, db, clock, session.id).await;
+    match ending {
+        Ending::SignedOut { ip } => auth::sessions::end_session(db, clock, session, ip)
+            .await
+            .map_err(|auth::SessionError::Internal(e)| e)?,
+        Ending::Revoked { by } => {
+            let event = store::audit::NewEvent::new("session.revoked", by)
+                .user(session.user_id)
+                .detail(serde_json::json!({ "session_id": session.id }));
+            store::sessions::end_session(db, session.id, clock.now(), event)
+                .await
+                .map_err(auth::InternalError)?;
+        }
+    }
+    send_backchannel(notifications);
+    Ok(())
+}

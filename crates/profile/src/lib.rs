@@ -16,6 +16,7 @@ pub use access::{Access, Level, Party};
 pub use document::{Audience, Change, ProfileError};
 pub use schema::{AttributeType, ProfileSchema, SchemaError};
 pub use service::{Author, ChangeError, ProfileService, SchemaChangeError};
+pub use store::accounts::IdentityKind;
 /// Plain types of the data layer that callers of the domain crates hold and pass back: the
 /// database handle, the clock, ids, who acted. (The HTTP crates know no more of `store`.)
 pub use store::audit::Actor;

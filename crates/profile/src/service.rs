@@ -324,6 +324,27 @@ impl ProfileService {
         )))
     }
 
+    /// The profiles of several users with their login IDs, in two queries (user search).
+    pub async fn load_many(
+        &self,
+        db: &Db,
+        user_ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, LoadedProfile>, ServiceError> {
+        let identities = store::accounts::identities_of(db, user_ids).await?;
+        let profiles = store::accounts::profiles_of(db, user_ids).await?;
+        Ok(profiles
+            .into_iter()
+            .map(|(id, stored)| {
+                let own = identities
+                    .iter()
+                    .filter(|i| i.user_id == id)
+                    .cloned()
+                    .collect();
+                (id, LoadedProfile::from_stored(id, stored, own))
+            })
+            .collect())
+    }
+
     /// The profile JSON of a loaded profile for `audience`.
     pub fn render(
         &self,

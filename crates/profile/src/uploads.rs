@@ -47,6 +47,8 @@ pub enum UploadError {
     Change(#[from] ChangeError),
 }
 
+pub use store::images::RenditionInfo;
+
 /// Where a user's avatar or cover can be found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicImages {
@@ -56,6 +58,25 @@ pub struct PublicImages {
 }
 
 impl ProfileService {
+    /// The stored renditions of image `id`, smallest first (none for an unknown id).
+    pub async fn image_renditions(
+        &self,
+        db: &Db,
+        id: &str,
+    ) -> Result<Vec<RenditionInfo>, crate::service::ServiceError> {
+        Ok(store::images::renditions(db, id).await?)
+    }
+
+    /// The bytes of one rendition of image `id`.
+    pub async fn image_bytes(
+        &self,
+        db: &Db,
+        id: &str,
+        size: u32,
+    ) -> Result<Option<Vec<u8>>, crate::service::ServiceError> {
+        Ok(store::images::rendition_bytes(db, id, size).await?)
+    }
+
     /// The URL of image `id` (its default rendition).
     pub fn image_url(&self, id: &str) -> String {
         format!("{}/images/{id}", self.issuer)

@@ -11,9 +11,9 @@ use http_kit::json_no_store;
 use http_kit::{change_problem, parse_json_body};
 use oidc::bearer::{self, BearerError, VerifiedToken};
 use oidc::userinfo::Surface;
+use profile::Actor;
+use profile::Uuid;
 use profile::{Audience, Change};
-use store::Uuid;
-use store::audit::Actor;
 
 const WRITE_SCOPE: &str = "profile:write";
 
@@ -115,7 +115,7 @@ async fn token_profile(
 ) -> Result<
     (
         serde_json::Map<String, serde_json::Value>,
-        Vec<store::accounts::Identity>,
+        Vec<auth::users::Identity>,
     ),
     Problem,
 > {
@@ -133,7 +133,7 @@ async fn token_profile(
     let scopes = user.scopes();
     let audience = user.audience(&scopes);
     let profile = state.profiles.render(&schema, &loaded, audience);
-    let identities = store::accounts::list_identities(&state.db, user.user_id)
+    let identities = auth::users::identities(&state.db, user.user_id)
         .await
         .map_err(Problem::internal)?
         .into_iter()

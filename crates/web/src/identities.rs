@@ -10,10 +10,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use auth::login_ids::{AddError, Kind, StartError};
+use auth::users::RemoveIdentity;
 use auth::verification::SendError;
+use profile::Uuid;
 use serde::Deserialize;
-use store::Uuid;
-use store::accounts::RemoveIdentity;
 
 #[derive(Template)]
 #[template(path = "add_identity.html")]

@@ -12,11 +12,11 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use http_kit::Problem;
 use http_kit::uploads::{UploadContext, upload_for};
+use profile::Actor;
+use profile::IdentityKind;
 use profile::ImageTarget;
+use profile::Uuid;
 use profile::images::is_image_id;
-use store::Uuid;
-use store::accounts::IdentityKind;
-use store::audit::Actor;
 
 async fn me_upload(
     state: &WebState,
@@ -90,7 +90,9 @@ pub async fn serve(
     if !is_image_id(&id) {
         return Err(not_found());
     }
-    let renditions = store::images::renditions(&state.db, &id)
+    let renditions = state
+        .profiles
+        .image_renditions(&state.db, &id)
         .await
         .map_err(Problem::internal)?;
     let chosen = match requested_size(&req) {
@@ -117,7 +119,9 @@ pub async fn serve(
             .insert_header((header::CACHE_CONTROL, cache))
             .finish());
     }
-    let bytes = store::images::rendition_bytes(&state.db, &id, chosen.size)
+    let bytes = state
+        .profiles
+        .image_bytes(&state.db, &id, chosen.size)
         .await
         .map_err(Problem::internal)?
         .ok_or_else(not_found)?;
@@ -143,10 +147,10 @@ async fn select_user(
     }
     if let Some(name) = selector.strip_prefix('@') {
         let name = auth::login_id::normalise_username(name).map_err(|_| unknown())?;
-        let found = store::accounts::find_login_candidate(&state.db, IdentityKind::Username, &name)
+        let found = auth::users::owner_of(&state.db, IdentityKind::Username, &name)
             .await
             .map_err(Problem::internal)?;
-        return found.map(|c| (c.user_id, false)).ok_or_else(unknown);
+        return found.map(|id| (id, false)).ok_or_else(unknown);
     }
     Uuid::parse_str(selector)
         .map(|id| (id, false))

@@ -21,8 +21,8 @@ pub mod verification;
 
 use actix_web::web;
 use auth::{PasswordHasher, PasswordPolicy, SessionPolicy};
+use profile::{Clock, Db};
 use std::sync::Arc;
-use store::{Clock, Db};
 
 /// What the pages need, shared by every worker.
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use auth::accounts::{self, LoginAttempt, LoginError, SignUp, SignUpError};
 use auth::sessions;
+use profile::Actor;
 use serde::Deserialize;
-use store::audit::Actor;
 
 /// Where to go after signing in: a local path only, never another site.
 pub(crate) fn safe_return_to(raw: Option<&str>) -> Option<String> {

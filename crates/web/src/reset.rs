@@ -12,9 +12,9 @@ use askama::Template;
 use auth::codes::Purpose;
 use auth::passwords::SetPasswordError;
 use auth::verification::{ConfirmError, SendCode};
+use profile::Actor;
+use profile::IdentityKind;
 use serde::Deserialize;
-use store::accounts::IdentityKind;
-use store::audit::Actor;
 
 #[derive(Template)]
 #[template(path = "reset_password.html")]
@@ -102,20 +102,23 @@ pub async fn request(
         ));
     };
     let ip = client_ip(&req);
-    if let Some(account) =
-        store::accounts::find_login_candidate(&state.db, IdentityKind::Email, &email).await?
-    {
+    if let Some(user_id) = auth::users::owner_of(&state.db, IdentityKind::Email, &email).await? {
         let state = state.clone();
         let target = email.clone();
         // In the background: the answer must not take longer when an account exists.
         actix_web::rt::spawn(async move {
-            send_reset_code(&state, account.user_id, &target, ip).await;
+            send_reset_code(&state, user_id, &target, ip).await;
         });
     }
     Ok(code_page(&state, &req, StatusCode::OK, &email, |_| {}))
 }
 
-async fn send_reset_code(state: &WebState, user_id: store::Uuid, email: &str, ip: Option<String>) {
+async fn send_reset_code(
+    state: &WebState,
+    user_id: profile::Uuid,
+    email: &str,
+    ip: Option<String>,
+) {
     let send = SendCode {
         purpose: Purpose::ResetPassword,
         target: email,

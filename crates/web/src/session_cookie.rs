@@ -3,8 +3,8 @@
 use crate::WebState;
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use auth::sessions::Session;
 use auth::sessions::{self, SessionError, SessionToken};
-use store::sessions::Session;
 
 /// The names of Tessera's cookies. On an https issuer they carry the `__Host-` prefix: the
 /// browser then accepts them only with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain
@@ -93,14 +93,13 @@ pub async fn sign_out(
     session: &Session,
     ip: Option<String>,
 ) -> Result<(), SessionError> {
-    let notifications = oidc::logout::prepare_backchannel(
+    oidc::logout::end_session(
         &state.provider,
         &state.db,
         state.clock.as_ref(),
-        session.id,
+        session,
+        oidc::logout::Ending::SignedOut { ip },
     )
-    .await;
-    sessions::end_session(&state.db, state.clock.as_ref(), session, ip).await?;
-    oidc::logout::send_backchannel(notifications);
+    .await?;
     Ok(())
 }

@@ -10,12 +10,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use auth::passwords::SetPasswordError;
+use auth::sessions::Session;
+use profile::Actor;
+use profile::IdentityKind;
 use profile::{Audience, Change, ChangeError, Party, ProfileError};
 use serde::Deserialize;
 use std::collections::HashMap;
-use store::accounts::IdentityKind;
-use store::audit::{Actor, NewEvent};
-use store::sessions::Session;
 
 struct IdentityRow {
     id: String,
@@ -139,7 +139,7 @@ pub(crate) async fn render(
     if picture_is_generated {
         view.remove("picture");
     }
-    let identities = store::accounts::list_identities(&state.db, session.user_id).await?;
+    let identities = auth::users::identities(&state.db, session.user_id).await?;
     let login_ids: Vec<_> = identities
         .iter()
         .map(|i| (i.kind, i.value.clone(), i.verified_at.is_some()))
@@ -151,7 +151,7 @@ pub(crate) async fn render(
             f.error = Some(message.clone());
         }
     }
-    let sessions = store::sessions::list_for_user(&state.db, session.user_id).await?;
+    let sessions = auth::sessions::list(&state.db, session.user_id).await?;
     let (upstream_links, upstream_available) = upstream_rows(state, &identities);
     let display_name = identities
         .iter()
@@ -226,7 +226,7 @@ pub(crate) async fn render(
         cover: loaded.cover.clone(),
         cover_error: upload_error("cover"),
         image_rows,
-        apps: store::oauth::connected_apps(&state.db, session.user_id)
+        apps: oidc::consents::connected_apps(&state.db, session.user_id)
             .await?
             .into_iter()
             .map(|a| AppRow {
@@ -245,14 +245,14 @@ pub(crate) async fn render(
 /// The user's links to upstream providers, and the configured providers not linked yet.
 fn upstream_rows(
     state: &WebState,
-    identities: &[store::accounts::Identity],
+    identities: &[auth::users::Identity],
 ) -> (Vec<UpstreamLinkRow>, Vec<(String, String)>) {
     let links: Vec<(UpstreamLinkRow, Option<String>)> = identities
         .iter()
         .filter(|i| i.kind == IdentityKind::Oidc)
         .map(|i| {
             let (issuer, subject) =
-                store::accounts::parse_oidc_identity(&i.value).unwrap_or((&i.value, ""));
+                auth::users::parse_oidc_identity(&i.value).unwrap_or((&i.value, ""));
             let upstream = state.upstreams.by_issuer(issuer);
             (
                 UpstreamLinkRow {
@@ -480,7 +480,7 @@ pub async fn revoke_session(
     }
     let session = signed_in.0;
     let target = path.into_inner();
-    let sessions = store::sessions::list_for_user(&state.db, session.user_id).await?;
+    let sessions = auth::sessions::list(&state.db, session.user_id).await?;
     if let Some(other) = sessions
         .iter()
         .find(|s| s.id.to_string() == target && s.id != session.id)
@@ -501,7 +501,7 @@ pub async fn revoke_other_sessions(
         return Err(PageError::Csrf);
     }
     let session = signed_in.0;
-    for other in store::sessions::list_for_user(&state.db, session.user_id).await? {
+    for other in auth::sessions::list(&state.db, session.user_id).await? {
         if other.id != session.id {
             crate::session_cookie::sign_out(&state, &other, client_ip(&req)).await?;
         }
@@ -561,17 +561,12 @@ pub async fn revoke_app(
         return Err(PageError::Csrf);
     }
     let session = signed_in.0;
-    let client_id: String = path.into_inner().chars().take(128).collect();
-    let event = NewEvent::new("consent.revoked", Actor::User(session.user_id))
-        .user(session.user_id)
-        .ip(client_ip(&req))
-        .detail(serde_json::json!({ "client_id": client_id }));
-    store::oauth::revoke_consent(
+    oidc::consents::revoke(
         &state.db,
+        state.clock.as_ref(),
         session.user_id,
-        &client_id,
-        state.clock.now(),
-        event,
+        &path.into_inner(),
+        client_ip(&req),
     )
     .await?;
     Ok(see_other("/settings?saved=app#apps"))

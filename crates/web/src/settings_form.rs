@@ -4,12 +4,12 @@
 //! Field names follow the attributes: `given_name`, `address.locality`,
 //! `custom_attributes.department`.
 
+use profile::IdentityKind;
 use profile::schema::{AttributeType, ProfileSchema};
 use profile::standard::{ADDRESS_FIELDS, Format, STANDARD_ATTRIBUTES};
 use profile::{Level, Party};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use store::accounts::IdentityKind;
 
 /// One input (or read-only line) on the page.
 #[derive(Debug, Clone, PartialEq, Eq)]

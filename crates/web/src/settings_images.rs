@@ -12,9 +12,9 @@ use crate::signed_in::SignedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use http_kit::uploads::{UploadFormError, field_for, read_upload};
+use profile::Actor;
 use profile::images::ImageError;
 use profile::{Audience, ChangeError, ImageTarget, Party, ProfileError, UploadError};
-use store::audit::Actor;
 
 async fn upload(
     state: &WebState,

@@ -11,10 +11,10 @@ use crate::session_cookie::current_session;
 use actix_web::dev::Payload;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use auth::sessions::Session;
 use auth::verification::Gate;
 use std::future::Future;
 use std::pin::Pin;
-use store::sessions::Session;
 
 /// A signed-in browser whose account passed the verification gate.
 #[derive(Debug, Clone)]
@@ -92,7 +92,7 @@ fn return_to(req: &HttpRequest) -> String {
 
 /// The gate for a signed-in user: the same question for pages, forms, upstream links,
 /// authorization requests and self-service writes.
-pub async fn gate(state: &WebState, user_id: store::Uuid) -> Result<Gate, PageError> {
+pub async fn gate(state: &WebState, user_id: profile::Uuid) -> Result<Gate, PageError> {
     Ok(auth::verification::gate(&state.db, user_id, state.require_email_verification).await?)
 }
 

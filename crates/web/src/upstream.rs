@@ -16,12 +16,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use auth::sessions;
+use auth::users::RemoveIdentity;
 use oidc::upstream::accounts::{self, Outcome, SignUpSettings};
 use oidc::upstream::{Begin, Callback, Return, UpstreamError};
+use profile::Uuid;
 use serde::Deserialize;
-use store::Uuid;
-use store::accounts::RemoveIdentity;
-use store::audit::{Actor, NewEvent};
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -156,7 +155,7 @@ fn failure(
     Ok(error_page(state, status, &message, back, label))
 }
 
-/// Records a refused upstream sign-in in the audit log (server errors are logged instead).
+/// Records a refused upstream sign-in in the audit log.
 async fn record_failure(
     state: &WebState,
     id: &str,
@@ -164,20 +163,7 @@ async fn record_failure(
     user: Option<Uuid>,
     ip: Option<String>,
 ) -> Result<(), PageError> {
-    if matches!(error, UpstreamError::Internal(_)) {
-        return Ok(());
-    }
-    let mut event = NewEvent::new("login.failed", Actor::Anonymous)
-        .ip(ip)
-        .detail(serde_json::json!({
-            "reason": "upstream",
-            "upstream": id.chars().take(64).collect::<String>(),
-            "error": error.to_string(),
-        }));
-    if let Some(user) = user {
-        event = event.user(user);
-    }
-    store::audit::record(&state.db, event, state.clock.now()).await?;
+    oidc::upstream::record_refusal(&state.db, state.clock.as_ref(), id, error, user, ip).await?;
     Ok(())
 }
 

@@ -10,9 +10,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use auth::codes::Purpose;
 use auth::verification::{ConfirmError, SendCode, SendError};
+use profile::Actor;
+use profile::Uuid;
 use serde::Deserialize;
-use store::Uuid;
-use store::audit::Actor;
 
 /// The address still to verify: the user's first email identity, when none is verified.
 pub async fn pending_email(state: &WebState, user_id: Uuid) -> Result<Option<String>, PageError> {

@@ -531,3 +531,29 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// Records a refused upstream sign-in in the audit log (server errors are logged instead).
+pub async fn record_refusal(
+    db: &Db,
+    clock: &dyn Clock,
+    upstream_id: &str,
+    error: &UpstreamError,
+    user: Option<Uuid>,
+    ip: Option<String>,
+) -> Result<(), auth::InternalError> {
+    if matches!(error, UpstreamError::Internal(_)) {
+        return Ok(());
+    }
+    let mut event = store::audit::NewEvent::new("login.failed", store::audit::Actor::Anonymous)
+        .ip(ip)
+        .detail(serde_json::json!({
+            "reason": "upstream",
+            "upstream": upstream_id.chars().take(64).collect::<String>(),
+            "error": error.to_string(),
+        }));
+    if let Some(user) = user {
+        event = event.user(user);
+    }
+    store::audit::record(db, event, clock.now()).await?;
+    Ok(())
+}
