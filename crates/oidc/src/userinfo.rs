@@ -60,16 +60,14 @@ pub async fn userinfo(
         BearerError::Internal
     };
     // One round trip: liveness of the token, the client's party, the profile and identities.
-    let bundle = store::oauth::userinfo_bundle(db, &claims.jti, &claims.client_id, grant_id)
+    let bundle = store::userinfo::read(db, &claims.jti, &claims.client_id, grant_id)
         .await
         .map_err(|e| internal(&e))?
         .ok_or(BearerError::Revoked)?;
     let schema = profiles.schema(db).await.map_err(|e| internal(&e))?;
-    let loaded =
-        profile::service::LoadedProfile::from_stored(user_id, bundle.profile, bundle.identities);
     let scopes: Vec<&str> = claims.scope.split(' ').collect();
     let audience = token_audience(Surface::UserInfo, bundle.third_party, &scopes);
-    let rendered = profiles.render(&schema, &loaded, audience);
+    let rendered = profiles.render_userinfo(&schema, user_id, bundle, audience);
     let mut out = serde_json::Map::with_capacity(rendered.len() + 1);
     out.insert("sub".into(), claims.sub.clone().into());
     out.extend(rendered);

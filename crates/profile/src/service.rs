@@ -361,6 +361,19 @@ impl ProfileService {
         document::render(schema, &facts, audience)
     }
 
+    /// The profile JSON of the profile and identities a UserInfo read returned, for `audience`
+    /// (the stored shape stays the profile crate's business).
+    pub fn render_userinfo(
+        &self,
+        schema: &ProfileSchema,
+        user_id: Uuid,
+        bundle: store::userinfo::UserInfoBundle,
+        audience: Audience<'_>,
+    ) -> Map<String, Value> {
+        let loaded = LoadedProfile::from_stored(user_id, bundle.profile, bundle.identities);
+        self.render(schema, &loaded, audience)
+    }
+
     /// Loads and renders in one go.
     pub async fn view(
         &self,

@@ -1,8 +1,8 @@
 //! Connecting to SQLite or PostgreSQL and applying migrations.
 
 use crate::StoreError;
-use crate::grouped_reads::GroupedReads;
-use crate::sqlite_readers::SqliteReaders;
+use crate::userinfo::grouped_reads::GroupedReads;
+use crate::userinfo::sqlite_readers::SqliteReaders;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
@@ -30,8 +30,8 @@ impl Default for DbSettings {
 /// with WAL so readers never wait for the writer. On PostgreSQL both are the same pool.
 ///
 /// A SQLite file also gets read-only connections used synchronously on the caller's thread for
-/// the hottest read (see [`crate::sqlite_readers`]); on PostgreSQL that read goes to sqlx's pool
-/// directly, grouped (see [`crate::grouped_reads`]), since SeaORM's query future costs more to move
+/// the hottest read (see [`crate::userinfo`]); on PostgreSQL that read goes to sqlx's pool
+/// directly, grouped (see [`crate::userinfo`]), since SeaORM's query future costs more to move
 /// around than the query.
 #[derive(Clone, Debug)]
 pub struct Db {

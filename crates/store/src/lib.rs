@@ -11,7 +11,6 @@ pub mod clients;
 mod clock;
 mod db;
 pub mod entity;
-mod grouped_reads;
 pub mod images;
 pub mod oauth;
 pub mod profile_schema;
@@ -19,13 +18,13 @@ pub mod search;
 pub mod server_secrets;
 pub mod sessions;
 pub mod signing_keys;
-mod sqlite_readers;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]
 mod tests;
 pub mod throttles;
 pub mod upstream_logins;
+pub mod userinfo;
 pub mod verification_codes;
 
 pub use clock::{Clock, ManualClock, SystemClock, from_millis, to_millis};

@@ -274,7 +274,7 @@ async fn user_with_grant(t: &TestDatabase, clock: &ManualClock) -> (Uuid, Uuid, 
 
 #[tokio::test]
 async fn userinfo_reads_the_same_on_its_fast_path_as_through_seaorm() {
-    use crate::oauth::userinfo_bundle;
+    use crate::userinfo::read as userinfo_bundle;
     let t = TestDatabase::create().await.expect("db");
     let clock = ManualClock::starting_now();
     let (user, grant, client) = user_with_grant(&t, &clock).await;
@@ -402,7 +402,7 @@ async fn grant_by_code(
 
 #[tokio::test]
 async fn userinfo_reads_that_arrive_together_share_one_statement_on_postgres() {
-    use crate::oauth::userinfo_bundle;
+    use crate::userinfo::read as userinfo_bundle;
     let t = TestDatabase::create().await.expect("db");
     let Some(grouped) = t.db.grouped_reads.clone() else {
         // SQLite reads on the calling thread instead (see the test above).
@@ -449,7 +449,7 @@ async fn userinfo_reads_that_arrive_together_share_one_statement_on_postgres() {
             .expect("single read");
         assert_eq!(answer, alone, "{jti}: grouped and single reads agree");
     }
-    let given = |b: Option<crate::oauth::UserInfoBundle>| {
+    let given = |b: Option<crate::userinfo::UserInfoBundle>| {
         b.map(|b| {
             (
                 b.profile.standard_attributes["given_name"].clone(),
@@ -470,7 +470,7 @@ async fn userinfo_reads_that_arrive_together_share_one_statement_on_postgres() {
     assert_eq!(read("dead", ann).await, None);
 
     // The group's columns are the single query's, in the same order, then the position.
-    let row = sea_orm::sqlx::query(crate::grouped_reads::GROUP_SQL)
+    let row = sea_orm::sqlx::query(crate::userinfo::grouped_reads::group_sql())
         .bind(vec![ann])
         .bind(vec![client.as_str()])
         .bind(vec!["a1"])
@@ -481,7 +481,7 @@ async fn userinfo_reads_that_arrive_together_share_one_statement_on_postgres() {
         use sea_orm::sqlx::{Column, Row};
         row.columns().iter().map(|c| c.name()).collect()
     };
-    let mut expected: Vec<&str> = crate::oauth::Col::ALL.iter().map(|c| c.name()).collect();
+    let mut expected: Vec<&str> = crate::userinfo::Col::ALL.iter().map(|c| c.name()).collect();
     expected.push("ord");
     assert_eq!(names, expected);
 
@@ -519,7 +519,7 @@ fn grouped_reads_survive_the_runtime_that_drained_them() {
         let t = TestDatabase::create().await.expect("db");
         let clock = ManualClock::starting_now();
         let (_, grant, client) = user_with_grant(&t, &clock).await;
-        let bundle = crate::oauth::userinfo_bundle(&t.db, "j", &client, grant)
+        let bundle = crate::userinfo::read(&t.db, "j", &client, grant)
             .await
             .expect("read");
         assert!(bundle.is_some());
@@ -537,7 +537,7 @@ fn grouped_reads_survive_the_runtime_that_drained_them() {
         // error; it must come, not hang.)
         let old = tokio::time::timeout(
             std::time::Duration::from_secs(10),
-            crate::oauth::userinfo_bundle(&t.db, "j", &client, grant),
+            crate::userinfo::read(&t.db, "j", &client, grant),
         )
         .await;
         assert!(old.is_ok(), "answered, not stuck");
@@ -547,7 +547,7 @@ fn grouped_reads_survive_the_runtime_that_drained_them() {
             .expect("connect");
         let bundle = tokio::time::timeout(
             std::time::Duration::from_secs(10),
-            crate::oauth::userinfo_bundle(&db, "j", &client, grant),
+            crate::userinfo::read(&db, "j", &client, grant),
         )
         .await
         .expect("answered, not stuck")

@@ -16,8 +16,8 @@
 //! When that runtime shuts down, the task's guard empties the queue (its readers see the channel
 //! close and read on their own) and the next read on the thread starts a new task.
 
+use super::{BundleBuilder, Col, UserInfoBundle};
 use crate::StoreError;
-use crate::oauth::{BundleBuilder, UserInfoBundle};
 use sea_orm::sqlx::{self, PgPool};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,26 +30,38 @@ use uuid::Uuid;
 const MAX_GROUP: usize = 64;
 
 /// The UserInfo query for many reads at once: the keys as arrays, unnested with their position
-/// (`ord`, the last column), so each row says which read it answers. The other columns, joins and
-/// conditions are those of the single-read query (`oauth::userinfo_query`), in the same order; a
-/// test compares the two.
-pub(crate) const GROUP_SQL: &str = "SELECT clients.third_party, grants.user_id, profiles.standard, \
-    profiles.custom, profiles.avatar_seed, profiles.updated_at, identities.id AS identity_id, \
-    identities.kind, identities.value, identities.verified_at, \
-    identities.created_at AS identity_created_at, k.ord \
-    FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS k(grant_id, client_id, jti, ord) \
-    INNER JOIN grants ON grants.id = k.grant_id AND grants.client_id = k.client_id \
-    INNER JOIN users ON users.id = grants.user_id \
-    INNER JOIN clients ON clients.client_id = grants.client_id \
-    INNER JOIN profiles ON profiles.user_id = grants.user_id \
-    LEFT JOIN identities ON identities.user_id = grants.user_id \
-    WHERE grants.revoked_at IS NULL AND users.disabled_at IS NULL \
-    AND NOT EXISTS (SELECT revoked_access_tokens.jti FROM revoked_access_tokens \
-        WHERE revoked_access_tokens.jti = k.jti) \
-    ORDER BY k.ord ASC, identities.created_at ASC, identities.id ASC";
+/// (`ord`, the last column), so each row says which read it answers. The columns are
+/// [`Col::ALL`], as in the single-read query (`super::userinfo_query`), and so are the joins and
+/// conditions; a test compares the two.
+pub(crate) fn group_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let columns: Vec<String> = Col::ALL
+            .iter()
+            .map(|c| {
+                let (table, column) = c.source();
+                format!("{table}.{column} AS {}", c.name())
+            })
+            .collect();
+        format!(
+            "SELECT {}, k.ord \
+            FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS k(grant_id, client_id, jti, ord) \
+            INNER JOIN grants ON grants.id = k.grant_id AND grants.client_id = k.client_id \
+            INNER JOIN users ON users.id = grants.user_id \
+            INNER JOIN clients ON clients.client_id = grants.client_id \
+            INNER JOIN profiles ON profiles.user_id = grants.user_id \
+            LEFT JOIN identities ON identities.user_id = grants.user_id \
+            WHERE grants.revoked_at IS NULL AND users.disabled_at IS NULL \
+            AND NOT EXISTS (SELECT revoked_access_tokens.jti FROM revoked_access_tokens \
+                WHERE revoked_access_tokens.jti = k.jti) \
+            ORDER BY k.ord ASC, identities.created_at ASC, identities.id ASC",
+            columns.join(", ")
+        )
+    })
+}
 
-/// The position of `ord` in [`GROUP_SQL`]'s columns.
-const ORD_COLUMN: usize = 11;
+/// The position of `ord` in [`group_sql()`]'s columns.
+const ORD_COLUMN: usize = Col::ALL.len();
 
 /// What one UserInfo read looks up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +170,7 @@ impl GroupedReads {
         let grants: Vec<Uuid> = keys.iter().map(|k| k.grant_id).collect();
         let clients: Vec<&str> = keys.iter().map(|k| k.client_id.as_str()).collect();
         let jtis: Vec<&str> = keys.iter().map(|k| k.jti.as_str()).collect();
-        let rows = sqlx::query(GROUP_SQL)
+        let rows = sqlx::query(group_sql())
             .bind(grants)
             .bind(clients)
             .bind(jtis)
