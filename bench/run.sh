@@ -8,6 +8,7 @@
 #   bash bench/run.sh                      # everything
 #   BENCH_SECONDS=5 BENCH_CONNECTIONS=256 BENCH_ONLY=userinfo,discovery bash bench/run.sh
 #   BENCH_SKIP_POSTGRES=1 bash bench/run.sh
+#   BENCH_BIN=/tmp/old/tessera BENCH_PREPARE_BIN=/tmp/old/tessera-bench bash bench/run.sh
 #
 # wrk runs on the same machine as the server, with one thread, so both share its two cores.
 set -euo pipefail
@@ -27,9 +28,16 @@ if ! command -v wrk >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq wrk >/dev/null
 fi
 
-cargo build --release -p tessera -p tessera-bench
-bin="$PWD/target/release/tessera"
-prepare_bin="$PWD/target/release/tessera-bench"
+# BENCH_BIN / BENCH_PREPARE_BIN: measure binaries built elsewhere (say, the commit before a change,
+# to compare both in one run on one machine) instead of building this checkout.
+if [[ -n "${BENCH_BIN:-}" ]]; then
+  bin="$BENCH_BIN"
+  prepare_bin="${BENCH_PREPARE_BIN:?BENCH_PREPARE_BIN goes with BENCH_BIN}"
+else
+  cargo build --release -p tessera -p tessera-bench
+  bin="$PWD/target/release/tessera"
+  prepare_bin="$PWD/target/release/tessera-bench"
+fi
 export BENCH_WRK_DIR="$PWD/bench/wrk"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

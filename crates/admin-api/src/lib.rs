@@ -1,10 +1,15 @@
 //! The REST Admin API under `/admin/api/v1` (SPEC §6), authenticated by
-//! `Authorization: Bearer <admin key>`. Errors are problem+json. The admin has full access to every
-//! profile attribute; profile-schema changes follow the same rules as `tessera schema import`.
+//! `Authorization: Bearer <admin key>` (`auth::admin_keys::authenticate`). Errors are
+//! problem+json (`http-kit`). The admin has full access to every profile attribute;
+//! profile-schema changes follow the same rules as `tessera schema import`.
 //!
-//! Served so far: the profile schema, users (create, read, profile, password, verified flags,
-//! identities, sessions, disable/enable, delete), clients and the audit log. User search and
-//! lists and the OpenAPI document come next.
+//! Served: the profile schema, users (search, create, read, profile, password, verified flags,
+//! identities, sessions, disable/enable, delete, images), clients, admin keys and the audit log.
+//! Every route is in one table ([`routes`]) that a test compares with the OpenAPI document
+//! ([`openapi`]), generated from the handlers and the response types of [`model`].
+//!
+//! Handlers parse, call the domain crates (`auth`, `profile`, `oidc`; never `store`) and answer;
+//! the use cases write their own audit events, naming the admin key.
 
 mod clients;
 mod events;

@@ -1,23 +1,25 @@
-//! Tessera's server-rendered pages: sign-up, sign-in, sign-out and the account page.
+//! Tessera's public HTTP face, in three folders by audience:
 //!
-//! Handlers are thin: they read the form, call `auth`, and render an askama template from the
-//! workspace's `templates/` directory. Every form carries a CSRF token (see [`csrf`]).
+//! - [`pages`]: what people see in a browser (sign-up, sign-in, codes, reset, settings, upstream
+//!   sign-in), server-rendered from askama templates in the workspace's `templates/`;
+//! - [`oauth`]: the OpenID Connect endpoints relying apps call (discovery, JWKS, authorize with its
+//!   consent page, token, UserInfo, revocation, introspection, logout);
+//! - [`api`]: the self-service API apps call for the user with a bearer token (`/api/v1/me…`),
+//!   the public avatar and cover URLs and stored images.
+//!
+//! Beside them, what the browser faces share: the session cookie ([`session_cookie`]), CSRF tokens
+//! ([`csrf`]), the signed-in extractor with the verification gate ([`signed_in`]) and page
+//! rendering ([`render`]). Handlers are thin: they parse, call the domain crates (`auth`,
+//! `profile`, `oidc`; never `store`) and render. What the Admin API shares with this crate lives in
+//! `http-kit`.
 
 pub mod api;
 pub mod csrf;
-pub mod identities;
-pub mod images;
 pub mod oauth;
-mod pages;
+pub mod pages;
 pub mod render;
-pub mod reset;
 pub mod session_cookie;
-pub mod settings;
-pub mod settings_form;
-pub mod settings_images;
 pub mod signed_in;
-pub mod upstream;
-pub mod verification;
 
 use actix_web::web;
 use auth::{PasswordHasher, PasswordPolicy, SessionPolicy};
@@ -82,87 +84,120 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/oauth2/revoke", web::post().to(oauth::revoke))
         .route("/oauth2/introspect", web::post().to(oauth::introspect))
         .route("/static/style.css", web::get().to(stylesheet))
-        .route("/", web::get().to(pages::home))
-        .route("/login", web::get().to(pages::login_form))
-        .route("/login", web::post().to(pages::login))
-        .route("/login/upstream/{id}", web::get().to(upstream::login))
+        .route("/", web::get().to(pages::sign_in::home))
+        .route("/login", web::get().to(pages::sign_in::login_form))
+        .route("/login", web::post().to(pages::sign_in::login))
+        .route(
+            "/login/upstream/{id}",
+            web::get().to(pages::upstream::login),
+        )
         .route(
             "/login/upstream/{id}/callback",
-            web::get().to(upstream::callback),
+            web::get().to(pages::upstream::callback),
         )
         .route(
             "/settings/upstream/{id}/link",
-            web::post().to(upstream::link),
+            web::post().to(pages::upstream::link),
         )
         .route(
             "/settings/upstream/{id}/unlink",
-            web::post().to(upstream::unlink),
+            web::post().to(pages::upstream::unlink),
         )
-        .route("/signup", web::get().to(pages::signup_form))
-        .route("/signup", web::post().to(pages::signup))
-        .route("/reset-password", web::get().to(reset::request_form))
-        .route("/reset-password", web::post().to(reset::request))
-        .route("/reset-password/code", web::get().to(reset::code_form))
-        .route("/reset-password/code", web::post().to(reset::reset))
-        .route("/settings", web::get().to(settings::show))
-        .route("/settings/profile", web::post().to(settings::save_profile))
+        .route("/signup", web::get().to(pages::sign_in::signup_form))
+        .route("/signup", web::post().to(pages::sign_in::signup))
+        .route("/reset-password", web::get().to(pages::reset::request_form))
+        .route("/reset-password", web::post().to(pages::reset::request))
+        .route(
+            "/reset-password/code",
+            web::get().to(pages::reset::code_form),
+        )
+        .route("/reset-password/code", web::post().to(pages::reset::reset))
+        .route("/settings", web::get().to(pages::settings::show))
+        .route(
+            "/settings/profile",
+            web::post().to(pages::settings::save_profile),
+        )
         .route(
             "/settings/password",
-            web::post().to(settings::change_password),
+            web::post().to(pages::settings::change_password),
         )
         .route(
             "/settings/apps/{client_id}/revoke",
-            web::post().to(settings::revoke_app),
+            web::post().to(pages::settings::revoke_app),
         )
-        .route("/settings/avatar", web::post().to(settings_images::avatar))
-        .route("/settings/cover", web::post().to(settings_images::cover))
+        .route(
+            "/settings/avatar",
+            web::post().to(pages::settings_images::avatar),
+        )
+        .route(
+            "/settings/cover",
+            web::post().to(pages::settings_images::cover),
+        )
         .route(
             "/settings/images/{attribute}",
-            web::post().to(settings_images::attribute),
+            web::post().to(pages::settings_images::attribute),
         )
         .route(
             "/settings/avatar/regenerate",
-            web::post().to(settings::regenerate_avatar),
+            web::post().to(pages::settings::regenerate_avatar),
         )
         .route(
             "/settings/sessions/revoke-others",
-            web::post().to(settings::revoke_other_sessions),
+            web::post().to(pages::settings::revoke_other_sessions),
         )
         .route(
             "/settings/sessions/{id}/revoke",
-            web::post().to(settings::revoke_session),
+            web::post().to(pages::settings::revoke_session),
         )
-        .route("/identities/add", web::get().to(identities::add_form))
-        .route("/identities/add", web::post().to(identities::add))
-        .route("/identities/confirm", web::post().to(identities::confirm))
+        .route(
+            "/identities/add",
+            web::get().to(pages::identities::add_form),
+        )
+        .route("/identities/add", web::post().to(pages::identities::add))
+        .route(
+            "/identities/confirm",
+            web::post().to(pages::identities::confirm),
+        )
         .route(
             "/identities/{id}/remove",
-            web::post().to(identities::remove),
+            web::post().to(pages::identities::remove),
         )
-        .route("/verify-email", web::get().to(verification::verify_form))
-        .route("/verify-email", web::post().to(verification::verify))
-        .route("/verify-email/resend", web::post().to(verification::resend))
-        .route("/logout", web::get().to(pages::logout_form))
-        .route("/logout", web::post().to(pages::logout))
+        .route(
+            "/verify-email",
+            web::get().to(pages::verification::verify_form),
+        )
+        .route("/verify-email", web::post().to(pages::verification::verify))
+        .route(
+            "/verify-email/resend",
+            web::post().to(pages::verification::resend),
+        )
+        .route("/logout", web::get().to(pages::sign_in::logout_form))
+        .route("/logout", web::post().to(pages::sign_in::logout))
         .route("/api/v1/me", web::get().to(api::me))
         .route("/api/v1/me/profile", web::get().to(api::get_profile))
         .route("/api/v1/me/profile", web::put().to(api::put_profile))
         .route("/api/v1/me/profile", web::patch().to(api::patch_profile))
-        .route("/api/v1/me/avatar", web::post().to(images::upload_avatar))
-        .route("/api/v1/me/cover", web::post().to(images::upload_cover))
+        .route(
+            "/api/v1/me/avatar",
+            web::post().to(api::images::upload_avatar),
+        )
+        .route(
+            "/api/v1/me/cover",
+            web::post().to(api::images::upload_cover),
+        )
         .route(
             "/api/v1/me/images/{attribute}",
-            web::post().to(images::upload_attribute),
+            web::post().to(api::images::upload_attribute),
         )
         .route(
             "/api/v1/users/{selector}/avatar",
-            web::get().to(images::public_avatar),
+            web::get().to(api::images::public_avatar),
         )
         .route(
             "/api/v1/users/{selector}/cover",
-            web::get().to(images::public_cover),
+            web::get().to(api::images::public_cover),
         )
-        .route("/images/{id}", web::get().to(images::serve))
+        .route("/images/{id}", web::get().to(api::images::serve))
         .route("/avatars/{user_id}/{file}", web::get().to(api::avatar))
         .route("/oauth2/logout", web::get().to(oauth::end_session_request))
         .route("/oauth2/logout", web::post().to(oauth::end_session_request))

@@ -84,7 +84,7 @@ fn return_to(req: &HttpRequest) -> String {
             .uri()
             .path_and_query()
             .map_or("/settings", |p| p.as_str());
-        crate::pages::safe_return_to(Some(path)).unwrap_or_else(|| "/settings".into())
+        crate::pages::sign_in::safe_return_to(Some(path)).unwrap_or_else(|| "/settings".into())
     } else {
         "/settings".into()
     }

@@ -5,9 +5,9 @@
 
 use crate::WebState;
 use crate::csrf;
+use crate::pages::settings::{Extras, render};
 use crate::render::{PageError, see_other};
 use crate::session_cookie::client_ip;
-use crate::settings::{Extras, render};
 use crate::signed_in::SignedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

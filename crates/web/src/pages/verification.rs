@@ -138,7 +138,7 @@ pub async fn verify_form(
     req: HttpRequest,
     query: web::Query<VerifyQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let return_to = crate::pages::safe_return_to(query.return_to.as_deref());
+    let return_to = crate::pages::sign_in::safe_return_to(query.return_to.as_deref());
     let Some(session) = current_session(&state, &req).await? else {
         return Ok(see_other("/login?return_to=%2Fverify-email"));
     };
@@ -177,7 +177,7 @@ pub async fn verify(
     if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
-    let return_to = crate::pages::safe_return_to(Some(&form.return_to));
+    let return_to = crate::pages::sign_in::safe_return_to(Some(&form.return_to));
     let Some(session) = current_session(&state, &req).await? else {
         return Ok(see_other("/login?return_to=%2Fverify-email"));
     };
@@ -222,7 +222,7 @@ pub async fn resend(
     if !csrf::verify(&state, &req, &form.csrf_token) {
         return Err(PageError::Csrf);
     }
-    let return_to = crate::pages::safe_return_to(Some(&form.return_to));
+    let return_to = crate::pages::sign_in::safe_return_to(Some(&form.return_to));
     let Some(session) = current_session(&state, &req).await? else {
         return Ok(see_other("/login?return_to=%2Fverify-email"));
     };

@@ -2,9 +2,9 @@
 
 use crate::WebState;
 use crate::csrf::{self, Csrf};
+use crate::pages::settings_form::{self, Field};
 use crate::render::{PageError, page, see_other};
 use crate::session_cookie::client_ip;
-use crate::settings_form::{self, Field};
 use crate::signed_in::SignedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -1,6 +1,10 @@
 //! The self-service API, for apps acting for the user with a bearer access token:
-//! `GET /api/v1/me`, `GET|PUT|PATCH /api/v1/me/profile`. Access rights are those of the end user;
-//! writes need the `profile:write` scope. Errors are problem+json.
+//! `GET /api/v1/me`, `GET|PUT|PATCH /api/v1/me/profile`, the uploads and public image URLs
+//! ([`images`]). A first-party client sees and writes as the end user; a third-party client sees
+//! exactly what UserInfo gives it (its granted scopes) and writes only within them; writes need
+//! the `profile:write` scope and an account past the verification gate. Errors are problem+json.
+
+pub mod images;
 
 use crate::WebState;
 use actix_web::http::StatusCode;

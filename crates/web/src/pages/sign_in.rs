@@ -340,9 +340,10 @@ pub async fn signup(
     )
     .await?;
     let next = if state.require_email_verification {
-        let email = crate::pages::normalised(&form.email);
+        let email = crate::pages::sign_in::normalised(&form.email);
         let sent =
-            crate::verification::send_email_code(&state, user_id, &email, client_ip(&req)).await;
+            crate::pages::verification::send_email_code(&state, user_id, &email, client_ip(&req))
+                .await;
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         if let Some(r) = &return_to {
             q.append_pair("return_to", r);

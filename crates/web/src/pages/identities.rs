@@ -151,7 +151,7 @@ pub async fn add(
         &state.db,
         state.clock.as_ref(),
         &state.code_policy,
-        crate::verification::channels(&state),
+        crate::pages::verification::channels(&state),
         session.user_id,
         kind,
         &value,
@@ -194,7 +194,7 @@ pub async fn add(
         ),
         Err(StartError::Send(e)) => refused(
             StatusCode::TOO_MANY_REQUESTS,
-            crate::verification::send_error_sentence(&e),
+            crate::pages::verification::send_error_sentence(&e),
         ),
     }
 }
@@ -253,7 +253,7 @@ pub async fn confirm(
             true,
         ),
         Err(AddError::Confirm(e)) => {
-            let (status, message) = crate::verification::confirm_error(&state, e)?;
+            let (status, message) = crate::pages::verification::confirm_error(&state, e)?;
             refused(status, message, true)
         }
     }

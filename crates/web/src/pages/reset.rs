@@ -130,7 +130,7 @@ async fn send_reset_code(
         &state.db,
         state.clock.as_ref(),
         &state.code_policy,
-        crate::verification::channels(state),
+        crate::pages::verification::channels(state),
         send,
     )
     .await
@@ -216,7 +216,7 @@ pub async fn reset(
         }
         Err(SetPasswordError::Code(e)) => {
             let locked = matches!(e, ConfirmError::Locked(_));
-            let (status, message) = crate::verification::confirm_error(&state, e)?;
+            let (status, message) = crate::pages::verification::confirm_error(&state, e)?;
             return Ok(code_page(&state, &req, status, &email, |p| {
                 if locked {
                     p.error = Some(message);

@@ -8,7 +8,7 @@
 
 use crate::WebState;
 use crate::csrf;
-use crate::pages::safe_return_to;
+use crate::pages::sign_in::safe_return_to;
 use crate::render::{PageError, page, see_other};
 use crate::session_cookie::{self, client_ip, current_session, user_agent};
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
