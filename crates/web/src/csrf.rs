@@ -140,3 +140,55 @@ pub fn verify(state: &WebState, req: &HttpRequest, submitted: &str) -> bool {
         None => false,
     }
 }
+
+/// A form that passed the CSRF check: the one extractor every page form goes through, so no
+/// handler can forget the check. The token travels in the form's `csrf_token` field beside the
+/// fields of `T`; a missing or wrong one is refused with the "form has expired" page before the
+/// handler runs.
+#[derive(Debug)]
+pub struct CsrfForm<T>(pub T);
+
+impl<T> CsrfForm<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for CsrfForm<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// The fields of a form that carries nothing but its CSRF token (a button).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NoFields {}
+
+#[derive(serde::Deserialize)]
+struct WithToken<T> {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(flatten)]
+    fields: T,
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for CsrfForm<T> {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let form = actix_web::web::Form::<WithToken<T>>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let form = form.await?.into_inner();
+            let state = req
+                .app_data::<actix_web::web::Data<WebState>>()
+                .ok_or_else(|| crate::render::PageError::Internal("no web state".into()))?;
+            if !verify(state, &req, &form.csrf_token) {
+                return Err(crate::render::PageError::Csrf.into());
+            }
+            Ok(CsrfForm(form.fields))
+        })
+    }
+}

@@ -2,7 +2,7 @@
 //! the back-channel endpoints, pages for errors the browser sees).
 
 use crate::WebState;
-use crate::csrf::{self, Csrf};
+use crate::csrf::{Csrf, CsrfForm};
 use crate::render::{PageError, page};
 use crate::session_cookie::current_session;
 use actix_web::http::StatusCode;
@@ -488,8 +488,6 @@ pub async fn authorize_post(
 #[derive(Debug, Default, Deserialize)]
 pub struct ConsentForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     request: String,
     #[serde(default)]
     decision: String,
@@ -499,11 +497,8 @@ pub struct ConsentForm {
 pub async fn consent(
     state: web::Data<WebState>,
     req: HttpRequest,
-    form: web::Form<ConsentForm>,
+    form: CsrfForm<ConsentForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let allow = form.decision == "allow";
     run_authorize(&state, &req, &form.request, Some(allow)).await
 }
@@ -537,8 +532,6 @@ struct EndSessionPage {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct EndSessionConfirm {
-    #[serde(default)]
-    csrf_token: String,
     #[serde(flatten)]
     request: oidc::logout::EndSessionRequest,
 }
@@ -660,11 +653,8 @@ pub async fn end_session_request(
 pub async fn end_session_confirm(
     state: web::Data<WebState>,
     req: HttpRequest,
-    form: web::Form<EndSessionConfirm>,
+    form: CsrfForm<EndSessionConfirm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let mut params = form.into_inner().request;
     empty_to_none(&mut params);
     end_session(&state, &req, params, true).await

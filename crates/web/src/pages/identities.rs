@@ -2,7 +2,7 @@
 //! last). The settings page links here.
 
 use crate::WebState;
-use crate::csrf::{self, Csrf};
+use crate::csrf::{Csrf, CsrfForm};
 use crate::render::{PageError, page, see_other};
 use crate::session_cookie::client_ip;
 use crate::signed_in::SignedIn;
@@ -101,8 +101,6 @@ pub async fn add_form(
 #[derive(Debug, Default, Deserialize)]
 pub struct AddForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     kind: String,
     #[serde(default)]
     value: String,
@@ -115,11 +113,8 @@ pub async fn add(
     state: web::Data<WebState>,
     req: HttpRequest,
     signed_in: SignedIn,
-    form: web::Form<AddForm>,
+    form: CsrfForm<AddForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let session = signed_in.0;
     let Some(kind) = Kind::parse(&form.kind) else {
         return Ok(add_page(
@@ -204,11 +199,8 @@ pub async fn confirm(
     state: web::Data<WebState>,
     req: HttpRequest,
     signed_in: SignedIn,
-    form: web::Form<AddForm>,
+    form: CsrfForm<AddForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let session = signed_in.0;
     let Some(kind) = Kind::parse(&form.kind) else {
         return Ok(see_other("/settings"));
@@ -259,23 +251,14 @@ pub async fn confirm(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct RemoveForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 /// `POST /identities/{id}/remove`: never the last one.
 pub async fn remove(
     state: web::Data<WebState>,
     req: HttpRequest,
     signed_in: SignedIn,
     path: web::Path<String>,
-    form: web::Form<RemoveForm>,
+    _form: CsrfForm<crate::csrf::NoFields>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let session = signed_in.0;
     let Ok(id) = Uuid::parse_str(&path.into_inner()) else {
         return Ok(see_other("/settings?error=identity_not_found#login-ids"));

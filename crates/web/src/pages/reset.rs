@@ -3,7 +3,7 @@
 //! the background so that the time taken does not tell either. A reset ends every other session.
 
 use crate::WebState;
-use crate::csrf::{self, Csrf};
+use crate::csrf::{Csrf, CsrfForm};
 use crate::render::{PageError, page, see_other};
 use crate::session_cookie::{client_ip, current_session};
 use actix_web::http::StatusCode;
@@ -51,8 +51,6 @@ pub async fn request_form(state: web::Data<WebState>, req: HttpRequest) -> HttpR
 #[derive(Debug, Default, Deserialize)]
 pub struct RequestForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     email: String,
 }
 
@@ -82,11 +80,8 @@ fn code_page(
 pub async fn request(
     state: web::Data<WebState>,
     req: HttpRequest,
-    form: web::Form<RequestForm>,
+    form: CsrfForm<RequestForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let Ok(email) = auth::login_id::normalise_email(&form.email) else {
         let csrf = Csrf::for_request(&state, &req);
         let tpl = RequestPage {
@@ -163,8 +158,6 @@ pub async fn code_form(
 #[derive(Debug, Default, Deserialize)]
 pub struct CodeForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     email: String,
     #[serde(default)]
     code: String,
@@ -176,11 +169,8 @@ pub struct CodeForm {
 pub async fn reset(
     state: web::Data<WebState>,
     req: HttpRequest,
-    form: web::Form<CodeForm>,
+    form: CsrfForm<CodeForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let email = auth::login_id::normalise_email(&form.email).unwrap_or_default();
     let typed: String = form.code.chars().take(32).collect();
     let ip = client_ip(&req);

@@ -1,7 +1,7 @@
 //! `/settings`: the end user's profile, login IDs, password and sessions on one page.
 
 use crate::WebState;
-use crate::csrf::{self, Csrf};
+use crate::csrf::{Csrf, CsrfForm};
 use crate::pages::settings_form::{self, Field};
 use crate::render::{PageError, page, see_other};
 use crate::session_cookie::client_ip;
@@ -335,20 +335,11 @@ pub async fn save_profile(
     state: web::Data<WebState>,
     req: HttpRequest,
     signed_in: SignedIn,
-    form: web::Form<Vec<(String, String)>>,
+    form: CsrfForm<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
-    let form: HashMap<String, String> = form.into_inner().into_iter().collect();
-    if !csrf::verify(
-        &state,
-        &req,
-        form.get(csrf::FIELD).map(String::as_str).unwrap_or(""),
-    ) {
-        return Err(PageError::Csrf);
-    }
     let session = signed_in.0;
     let schema = state.profiles.schema(&state.db).await?;
-    let mut posted = form.clone();
-    posted.remove(csrf::FIELD);
+    let posted = form.into_inner();
     let doc = settings_form::document(&schema, &posted);
     let author = profile::Author {
         actor: Actor::User(session.user_id),
@@ -410,8 +401,6 @@ pub async fn save_profile(
 #[derive(Debug, Default, Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     current_password: String,
     #[serde(default)]
     new_password: String,
@@ -422,11 +411,8 @@ pub async fn change_password(
     state: web::Data<WebState>,
     req: HttpRequest,
     signed_in: SignedIn,
-    form: web::Form<PasswordForm>,
+    form: CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let session = signed_in.0;
     let changed = auth::passwords::change(
         &state.db,
@@ -461,23 +447,14 @@ pub async fn change_password(
     .await
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 /// `POST /settings/sessions/{id}/revoke`: signs out one of the user's other sessions.
 pub async fn revoke_session(
     state: web::Data<WebState>,
     req: HttpRequest,
     signed_in: SignedIn,
     path: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    _form: CsrfForm<crate::csrf::NoFields>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let session = signed_in.0;
     let target = path.into_inner();
     let sessions = auth::sessions::list(&state.db, session.user_id).await?;
@@ -495,11 +472,8 @@ pub async fn revoke_other_sessions(
     state: web::Data<WebState>,
     req: HttpRequest,
     signed_in: SignedIn,
-    form: web::Form<CsrfOnly>,
+    _form: CsrfForm<crate::csrf::NoFields>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let session = signed_in.0;
     for other in auth::sessions::list(&state.db, session.user_id).await? {
         if other.id != session.id {
@@ -514,11 +488,8 @@ pub async fn regenerate_avatar(
     state: web::Data<WebState>,
     req: HttpRequest,
     signed_in: SignedIn,
-    form: web::Form<CsrfOnly>,
+    _form: CsrfForm<crate::csrf::NoFields>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let session = signed_in.0;
     let author = profile::Author {
         actor: Actor::User(session.user_id),
@@ -555,11 +526,8 @@ pub async fn revoke_app(
     req: HttpRequest,
     signed_in: SignedIn,
     path: web::Path<String>,
-    form: web::Form<CsrfOnly>,
+    _form: CsrfForm<crate::csrf::NoFields>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let session = signed_in.0;
     oidc::consents::revoke(
         &state.db,

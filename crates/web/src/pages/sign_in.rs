@@ -1,7 +1,7 @@
 //! Sign-up, sign-in, sign-out and the account page.
 
 use crate::WebState;
-use crate::csrf::{self, Csrf};
+use crate::csrf::{Csrf, CsrfForm};
 use crate::render::{PageError, minutes, page, see_other, with_retry_after};
 use crate::session_cookie::{self, client_ip, current_session, user_agent};
 use actix_web::http::StatusCode;
@@ -47,8 +47,6 @@ pub struct PageQuery {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginForm {
-    #[serde(default)]
-    csrf_token: String,
     #[serde(default)]
     login_id: String,
     #[serde(default)]
@@ -126,12 +124,9 @@ pub async fn login_form(
 pub async fn login(
     state: web::Data<WebState>,
     req: HttpRequest,
-    form: web::Form<LoginForm>,
+    form: CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let return_to = safe_return_to(Some(&form.return_to));
     let attempt = LoginAttempt {
         login_id: form.login_id.clone(),
@@ -196,8 +191,6 @@ pub async fn login(
 #[derive(Debug, Default, Deserialize)]
 pub struct SignUpForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     email: String,
     #[serde(default)]
     password: String,
@@ -261,12 +254,9 @@ pub async fn signup_form(
 pub async fn signup(
     state: web::Data<WebState>,
     req: HttpRequest,
-    form: web::Form<SignUpForm>,
+    form: CsrfForm<SignUpForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let return_to = safe_return_to(Some(&form.return_to));
     match auth::rate_limits::count_sign_up(
         &state.db,
@@ -398,20 +388,11 @@ pub async fn logout_form(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct LogoutForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 pub async fn logout(
     state: web::Data<WebState>,
     req: HttpRequest,
-    form: web::Form<LogoutForm>,
+    _form: CsrfForm<crate::csrf::NoFields>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     if let Some(session) = current_session(&state, &req).await? {
         session_cookie::sign_out(&state, &session, client_ip(&req)).await?;
     }

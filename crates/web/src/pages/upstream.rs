@@ -7,7 +7,7 @@
 //! the browser that started it.
 
 use crate::WebState;
-use crate::csrf;
+use crate::csrf::CsrfForm;
 use crate::pages::sign_in::safe_return_to;
 use crate::render::{PageError, page, see_other};
 use crate::session_cookie::{self, client_ip, current_session, user_agent};
@@ -309,23 +309,14 @@ pub async fn callback(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 /// `POST /settings/upstream/{id}/link`: links another provider account to the signed-in user.
 pub async fn link(
     state: web::Data<WebState>,
     req: HttpRequest,
     signed_in: crate::signed_in::SignedIn,
     path: web::Path<String>,
-    form: web::Form<CsrfForm>,
+    _form: CsrfForm<crate::csrf::NoFields>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let session = signed_in.0;
     let id = path.into_inner();
     start(&state, &req, &id, None, Some(session.user_id)).await
@@ -337,11 +328,8 @@ pub async fn unlink(
     req: HttpRequest,
     signed_in: crate::signed_in::SignedIn,
     path: web::Path<String>,
-    form: web::Form<CsrfForm>,
+    _form: CsrfForm<crate::csrf::NoFields>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let session = signed_in.0;
     let Ok(id) = Uuid::parse_str(&path.into_inner()) else {
         return Ok(see_other("/settings?error=identity_not_found#upstream"));

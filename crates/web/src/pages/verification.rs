@@ -2,7 +2,7 @@
 //! before an authorization request continues for a user who has not done it yet.
 
 use crate::WebState;
-use crate::csrf::{self, Csrf};
+use crate::csrf::{Csrf, CsrfForm};
 use crate::render::{PageError, page, see_other};
 use crate::session_cookie::{client_ip, current_session};
 use actix_web::http::StatusCode;
@@ -161,8 +161,6 @@ pub async fn verify_form(
 #[derive(Debug, Default, Deserialize)]
 pub struct CodeForm {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     code: String,
     #[serde(default)]
     return_to: String,
@@ -172,11 +170,8 @@ pub struct CodeForm {
 pub async fn verify(
     state: web::Data<WebState>,
     req: HttpRequest,
-    form: web::Form<CodeForm>,
+    form: CsrfForm<CodeForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let return_to = crate::pages::sign_in::safe_return_to(Some(&form.return_to));
     let Some(session) = current_session(&state, &req).await? else {
         return Ok(see_other("/login?return_to=%2Fverify-email"));
@@ -217,11 +212,8 @@ pub async fn verify(
 pub async fn resend(
     state: web::Data<WebState>,
     req: HttpRequest,
-    form: web::Form<CodeForm>,
+    form: CsrfForm<CodeForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !csrf::verify(&state, &req, &form.csrf_token) {
-        return Err(PageError::Csrf);
-    }
     let return_to = crate::pages::sign_in::safe_return_to(Some(&form.return_to));
     let Some(session) = current_session(&state, &req).await? else {
         return Ok(see_other("/login?return_to=%2Fverify-email"));
