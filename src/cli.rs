@@ -355,7 +355,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         }
         Command::AdminKey(AdminKeyCommand::List) => {
             let db = server::open_database(&config).await?;
-            let keys = store::admin_keys::list_admin_keys(&db)
+            let keys = auth::admin_keys::list(&db)
                 .await
                 .map_err(|e| StartError::Other(e.to_string()))?;
             db.close().await;
@@ -394,9 +394,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             let id = store::Uuid::parse_str(&id)
                 .map_err(|_| StartError::Other(format!("{id:?} is not an admin key id")))?;
             let db = server::open_database(&config).await?;
-            let event = store::audit::NewEvent::new("admin_key.revoked", Actor::Cli)
-                .detail(serde_json::json!({ "admin_key_id": id }));
-            let revoked = store::admin_keys::revoke_admin_key(&db, id, clock.now(), event)
+            let revoked = auth::admin_keys::revoke(&db, clock.as_ref(), id, Actor::Cli)
                 .await
                 .map_err(|e| StartError::Other(e.to_string()))?;
             db.close().await;
