@@ -82,35 +82,30 @@ impl AppState {
             oidc::upstream::Upstreams::new(&config.server.issuer, config.upstream_settings()?)
                 .map_err(|e| StartError::Other(format!("upstream HTTP client: {e}")))?,
         );
-        let web = ::web::WebState {
+        let services = oidc::Services {
             db: db.clone(),
             clock,
+            provider,
+            profiles,
             hasher,
             password_policy: config.password_policy(),
             session_policy: config.session_policy(),
             brute_force: config.brute_force_policy(),
-            secure_cookies,
-            provider,
-            profiles,
-            generate_nickname: config.profile.generate_nickname,
+            code_policy: config.code_policy(),
+            rate_limits: config.rate_limits(),
             mailer: config.mailer()?,
             sms: config.sms_sender()?,
-            code_policy: config.code_policy(),
             require_email_verification: config.verification.email.required,
+            generate_nickname: config.profile.generate_nickname,
+        };
+        let web = ::web::WebState {
+            services: services.clone(),
+            secure_cookies,
             upstreams,
             csrf_key: ::web::csrf::CsrfKey::from_secret(&csrf_secret),
             cookies: ::web::session_cookie::CookieNames::new(secure_cookies),
-            rate_limits: config.rate_limits(),
         };
-        let admin = admin_api::AdminState {
-            db: db.clone(),
-            clock: web.clock.clone(),
-            profiles: web.profiles.clone(),
-            hasher: web.hasher.clone(),
-            password_policy: web.password_policy,
-            generate_nickname: web.generate_nickname,
-            provider: web.provider.clone(),
-        };
+        let admin = admin_api::AdminState { services };
         let token = Some(config.server.metrics_token.clone()).filter(|t| !t.is_empty());
         let metrics = Metrics::new(token).map_err(|e| StartError::Other(e.to_string()))?;
         Ok(Self {

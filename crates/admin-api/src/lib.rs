@@ -26,20 +26,19 @@ use actix_web::HttpRequest;
 use actix_web::http::{Method, StatusCode};
 use actix_web::web as web_actix;
 use http_kit::Problem;
-use profile::{Clock, Db, Uuid};
-use std::sync::Arc;
+use profile::Uuid;
 
-/// What the Admin API needs.
+/// What the Admin API needs: the services handle (through `Deref`).
 #[derive(Debug, Clone)]
 pub struct AdminState {
-    pub db: Db,
-    pub clock: Arc<dyn Clock>,
-    pub profiles: Arc<profile::ProfileService>,
-    pub hasher: auth::PasswordHasher,
-    pub password_policy: auth::PasswordPolicy,
-    pub generate_nickname: bool,
-    /// The OpenID provider (its client cache forgets clients changed here).
-    pub provider: Arc<oidc::Provider>,
+    pub services: oidc::Services,
+}
+
+impl std::ops::Deref for AdminState {
+    type Target = oidc::Services;
+    fn deref(&self) -> &oidc::Services {
+        &self.services
+    }
 }
 
 /// The admin key a request authenticated with.

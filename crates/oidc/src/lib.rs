@@ -8,12 +8,14 @@ pub mod error;
 pub mod keys;
 pub mod logout;
 pub mod provider;
+pub mod services;
 pub mod tokens;
 pub mod upstream;
 
 pub use error::{ErrorCode, OAuthError};
 pub use keys::SigningAlg;
 pub use provider::{Provider, ProviderSettings};
+pub use services::Services;
 pub mod bearer;
 pub mod client_auth;
 pub mod client_cache;

@@ -22,38 +22,28 @@ pub mod session_cookie;
 pub mod signed_in;
 
 use actix_web::web;
-use auth::{PasswordHasher, PasswordPolicy, SessionPolicy};
-use profile::{Clock, Db};
 use std::sync::Arc;
 
-/// What the pages need, shared by every worker.
+/// What the pages need, shared by every worker: the services handle (through `Deref`, so
+/// `state.db`, `state.profiles`, … read as before) and what only the browser faces use.
 #[derive(Debug, Clone)]
 pub struct WebState {
-    pub db: Db,
-    pub clock: Arc<dyn Clock>,
-    pub hasher: PasswordHasher,
-    pub password_policy: PasswordPolicy,
-    pub session_policy: SessionPolicy,
-    pub brute_force: auth::brute_force::BruteForcePolicy,
+    pub services: oidc::Services,
     /// Cookies get the `Secure` attribute (the issuer is https).
     pub secure_cookies: bool,
-    pub provider: Arc<oidc::Provider>,
-    pub profiles: Arc<profile::ProfileService>,
-    /// New profiles get a generated nickname.
-    pub generate_nickname: bool,
-    pub mailer: auth::delivery::Mailer,
-    pub sms: auth::delivery::SmsSender,
-    pub code_policy: auth::codes::CodePolicy,
-    /// New users prove their email address before anything else continues.
-    pub require_email_verification: bool,
     /// Upstream OpenID providers people can sign in with.
     pub upstreams: Arc<oidc::upstream::Upstreams>,
     /// The key of every form's CSRF token (a server secret kept in the database).
     pub csrf_key: csrf::CsrfKey,
     /// The names of Tessera's cookies (`__Host-` prefixed on https).
     pub cookies: session_cookie::CookieNames,
-    /// Sign-ups per client address (`[limits]`).
-    pub rate_limits: auth::rate_limits::RateLimits,
+}
+
+impl std::ops::Deref for WebState {
+    type Target = oidc::Services;
+    fn deref(&self) -> &oidc::Services {
+        &self.services
+    }
 }
 
 /// The stylesheet, compiled in so the binary runs from any directory.
