@@ -65,6 +65,7 @@ impl AppState {
             clock.clone(),
             std::time::Duration::from_secs(60),
         );
+        auth::housekeeping::spawn(db.clone(), clock.clone(), auth::housekeeping::EVERY);
         let profiles = Arc::new(
             profile::ProfileService::start(&db, &config.server.issuer)
                 .await

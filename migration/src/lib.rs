@@ -15,6 +15,7 @@ mod m20261122_000006_profile_search;
 mod m20261122_000007_upstream;
 mod m20261201_000008_identities_in_order;
 mod m20261202_000009_security;
+mod m20261202_000010_sweep_indexes;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_upstream::Migration),
             Box::new(m20261201_000008_identities_in_order::Migration),
             Box::new(m20261202_000009_security::Migration),
+            Box::new(m20261202_000010_sweep_indexes::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod brute_force;
 pub mod codes;
 pub mod delivery;
+pub mod housekeeping;
 pub mod login_id;
 pub mod login_ids;
 pub mod passwords;

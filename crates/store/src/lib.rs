@@ -11,6 +11,7 @@ pub mod clients;
 mod clock;
 mod db;
 pub mod entity;
+pub mod housekeeping;
 pub mod images;
 pub mod oauth;
 pub mod profile_schema;
