@@ -293,6 +293,19 @@ async fn an_unverified_pre_registration_gives_the_attacker_no_way_in_after_the_o
         ("/settings/password", vec![("current_password", PASSWORD)]),
         ("/settings/sessions/revoke-others", vec![]),
         ("/settings/avatar/regenerate", vec![]),
+        ("/settings/apps/some-client/revoke", vec![]),
+        (
+            "/settings/sessions/00000000-0000-0000-0000-000000000000/revoke",
+            vec![],
+        ),
+        (
+            "/identities/00000000-0000-0000-0000-000000000000/remove",
+            vec![],
+        ),
+        (
+            "/settings/upstream/00000000-0000-0000-0000-000000000000/unlink",
+            vec![],
+        ),
     ] {
         let mut fields = vec![("csrf_token", token.as_str())];
         fields.extend(form);
@@ -302,6 +315,36 @@ async fn an_unverified_pre_registration_gives_the_attacker_no_way_in_after_the_o
             .send()
             .await
             .expect("post");
+        assert!(
+            gated(&resp),
+            "{path}: {} {}",
+            resp.status(),
+            location(&resp)
+        );
+    }
+    let resp = attacker
+        .get(server.url("/settings"))
+        .send()
+        .await
+        .expect("settings");
+    assert!(gated(&resp), "{} {}", resp.status(), location(&resp));
+    for path in [
+        "/settings/avatar",
+        "/settings/cover",
+        "/settings/images/photo",
+    ] {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", token.clone())
+            .part(
+                "avatar",
+                reqwest::multipart::Part::bytes(vec![0u8; 8]).file_name("a.png"),
+            );
+        let resp = attacker
+            .post(server.url(path))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
         assert!(
             gated(&resp),
             "{path}: {} {}",
