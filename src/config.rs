@@ -219,6 +219,9 @@ pub struct ServerConfig {
     /// Reverse proxies (IP addresses or CIDR ranges) whose `Forwarded` / `X-Forwarded-For` headers
     /// name the client. Empty (the default): the TCP peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies write the client's address in: `x-forwarded-for` (default)
+    /// or `forwarded` (RFC 7239). The other one is never read.
+    pub forwarded_header: String,
     /// When set, `/metrics` requires `Authorization: Bearer <metrics_token>`.
     pub metrics_token: String,
 }
@@ -297,6 +300,7 @@ impl Default for ServerConfig {
             issuer: "http://127.0.0.1:8080".into(),
             workers: 0,
             trusted_proxies: Vec::new(),
+            forwarded_header: "x-forwarded-for".into(),
             metrics_token: String::new(),
         }
     }
@@ -701,9 +705,16 @@ impl Config {
 
     /// `server.trusted_proxies`, parsed.
     pub fn trusted_proxies(&self) -> Result<http_kit::TrustedProxies, ConfigError> {
-        http_kit::TrustedProxies::parse(&self.server.trusted_proxies).map_err(|(n, message)| {
-            ConfigError::new(format!("server.trusted_proxies[{n}]"), message)
-        })
+        let header = http_kit::client_ip::ForwardedHeader::parse(&self.server.forwarded_header)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "server.forwarded_header",
+                    "must be x-forwarded-for or forwarded",
+                )
+            })?;
+        http_kit::TrustedProxies::parse(&self.server.trusted_proxies, header).map_err(
+            |(n, message)| ConfigError::new(format!("server.trusted_proxies[{n}]"), message),
+        )
     }
 
     /// The rate limits of `[limits]`.

@@ -136,6 +136,11 @@ fn unknown_keys_and_bad_values_name_the_key() {
             "CIDR",
         ),
         (
+            "[server]\nforwarded_header = \"via\"\n",
+            "server.forwarded_header",
+            "x-forwarded-for",
+        ),
+        (
             "[server]\nmetrics_token = \"short\"\n",
             "server.metrics_token",
             "16 characters",

@@ -759,6 +759,34 @@ async fn forwarded_addresses_count_only_when_a_trusted_proxy_sends_them() {
         !failed.is_empty() && failed.iter().all(|ip| ip == "198.51.100.9"),
         "{failed:?}"
     );
+    // The proxy writes X-Forwarded-For; a client's own Forwarded header is not believed.
+    let page = attacker
+        .get(server.url("/login"))
+        .header("forwarded", "for=192.0.2.200")
+        .header("x-forwarded-for", "198.51.100.11")
+        .send()
+        .await
+        .expect("login page")
+        .text()
+        .await
+        .expect("html");
+    let token = hidden_field(&page, "csrf_token");
+    let resp = attacker
+        .post(server.url("/login"))
+        .header("forwarded", "for=192.0.2.200")
+        .header("x-forwarded-for", "198.51.100.11")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("login_id", "pia@example.com"),
+            ("password", "wrong"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), 401);
+    let failed = audit_ips(&server, &key, "login.failed").await;
+    assert_eq!(failed.first().map(String::as_str), Some("198.51.100.11"));
+    assert!(!failed.iter().any(|ip| ip == "192.0.2.200"), "{failed:?}");
     let (_, sessions, _) = call(
         &server,
         Some(&key),
@@ -892,6 +920,31 @@ async fn refused_token_requests_are_limited_per_address_and_audited_once_a_minut
     }
     let all = events(&server).await;
     assert_eq!(all.len(), 2, "one more event for the new address: {all:?}");
+    // An app that authenticates and forwards bad codes (or revoked refresh tokens) is refused
+    // each time but never locked out: only failed client authentications count.
+    for _ in 0..8 {
+        let resp = reqwest::Client::new()
+            .post(server.url("/oauth2/token"))
+            .basic_auth(&client_id, Some(&secret))
+            .header("x-forwarded-for", "198.51.100.30")
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "made-up"),
+            ])
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(resp.status(), 400);
+    }
+    let resp = reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .header("x-forwarded-for", "198.51.100.30")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(resp.status(), 200, "the app's own requests still work");
 }
 
 #[tokio::test]
@@ -934,13 +987,27 @@ async fn sign_ups_per_address_and_codes_per_account_are_limited() {
                 .expect("resend")
         }
     };
+    // Password resets anyone may ask for do not use up the account's own codes.
+    for _ in 0..3 {
+        server.clock.advance(chrono::Duration::seconds(61));
+        let stranger = browser();
+        let csrf = csrf_token(&stranger, &server.url("/reset-password")).await;
+        let resp = stranger
+            .post(server.url("/reset-password"))
+            .form(&[("csrf_token", csrf.as_str()), ("email", "one@example.com")])
+            .send()
+            .await
+            .expect("reset");
+        assert_eq!(resp.status(), 200);
+    }
+    inbox.wait_for(5).await;
     server.clock.advance(chrono::Duration::seconds(61));
     assert_eq!(resend(b.clone()).await.status(), 200);
     server.clock.advance(chrono::Duration::seconds(61));
     let resp = resend(b.clone()).await;
     assert_eq!(resp.status(), 429);
     assert!(resp.text().await.expect("html").contains("Too many codes"));
-    assert_eq!(inbox.count(), 3);
+    assert_eq!(inbox.count(), 6);
 }
 
 #[tokio::test]

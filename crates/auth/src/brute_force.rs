@@ -113,7 +113,10 @@ impl Subject<'_> {
 }
 
 fn keys(subject: &Subject<'_>, ip: Option<&str>) -> (String, Option<String>) {
-    (subject.key(), ip.map(|ip| format!("ip:{ip}")))
+    (
+        subject.key(),
+        ip.map(|ip| format!("ip:{}", crate::address_key(ip))),
+    )
 }
 
 /// Refuses the attempt when the subject or the address is locked. Costs one indexed query.

@@ -143,6 +143,8 @@ pub async fn issue(
             });
         }
     }
+    let ip = ip.map(crate::address_key);
+    let ip = ip.as_deref();
     let (to_target, from_ip) =
         store::verification_codes::counts_since(db, target, ip, now - Duration::hours(1))
             .await
@@ -150,11 +152,19 @@ pub async fn issue(
     if to_target >= policy.per_target_per_hour as u64 || from_ip >= policy.per_ip_per_hour as u64 {
         return Err(IssueError::RateLimited);
     }
-    if let Some(user_id) = user_id {
-        let for_account =
-            store::verification_codes::count_for_user_since(db, user_id, now - Duration::days(1))
-                .await
-                .map_err(InternalError)?;
+    // Codes an account asks for itself (verifying its addresses, adding login IDs) are limited per
+    // day; reset codes anyone may ask for are not counted there (else ten anonymous requests a
+    // day would lock a person out of their own account) — the per-target and per-address limits
+    // hold them.
+    if let Some(user_id) = user_id.filter(|_| purpose != Purpose::ResetPassword) {
+        let for_account = store::verification_codes::count_for_user_since(
+            db,
+            user_id,
+            &[Purpose::VerifyEmail.as_str(), Purpose::VerifyPhone.as_str()],
+            now - Duration::days(1),
+        )
+        .await
+        .map_err(InternalError)?;
         if for_account >= policy.per_account_per_day as u64 {
             return Err(IssueError::RateLimited);
         }

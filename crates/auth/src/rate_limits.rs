@@ -1,5 +1,6 @@
 //! Rate limits beyond brute-force protection (SPEC §8): accounts created per client IP, refused
-//! token requests per client IP, and sampling of floods for the audit log.
+//! client authentications at the token endpoint per client IP, and sampling of floods for the
+//! audit log. IPv6 clients are counted by their /64 ([`crate::address_key`]).
 //!
 //! The counters live in the database (`throttles`), so every server process enforces the same
 //! limits. The token endpoint is a hot path: a request that is not refused must not pay a database
@@ -53,8 +54,10 @@ pub enum Counter<'a> {
 impl Counter<'_> {
     pub fn key(&self) -> String {
         match self {
-            Counter::SignUps { ip } => format!("signup:ip:{ip}"),
-            Counter::TokenFailures { ip } => format!("token_failure:ip:{ip}"),
+            Counter::SignUps { ip } => format!("signup:ip:{}", crate::address_key(ip)),
+            Counter::TokenFailures { ip } => {
+                format!("token_failure:ip:{}", crate::address_key(ip))
+            }
             Counter::TokenFailureAudit { client_id, ip } => {
                 format!("token_failure_audit:{ip}:{client_id}")
             }
@@ -139,17 +142,18 @@ impl TokenFailureLimiter {
 
     fn remembered(&self, ip: &str) -> Option<Option<DateTime<Utc>>> {
         let seen = self.seen.lock().ok()?;
-        seen.get(ip)
+        seen.get(&crate::address_key(ip))
             .filter(|(at, _)| at.elapsed() < CACHE_FOR)
             .map(|(_, until)| *until)
     }
 
     fn remember(&self, ip: &str, until: Option<DateTime<Utc>>) {
         if let Ok(mut seen) = self.seen.lock() {
-            if seen.len() >= CACHE_CAP && !seen.contains_key(ip) {
+            let key = crate::address_key(ip);
+            if seen.len() >= CACHE_CAP && !seen.contains_key(&key) {
                 seen.clear();
             }
-            seen.insert(ip.to_owned(), (Instant::now(), until));
+            seen.insert(key, (Instant::now(), until));
         }
     }
 

@@ -281,6 +281,10 @@ pub async fn verify_email(
         ip,
     };
     let proof = check_attempt(db, clock, policy, brute, &attempt).await?;
+    if proof.user_id != Some(user_id) {
+        // A code sent to this address for another account proves nothing about this one.
+        return Err(ConfirmError::Code(CheckError::NoCode));
+    }
     let event = NewEvent::new("code.verified", Actor::User(user_id))
         .user(user_id)
         .ip(ip.map(str::to_owned))

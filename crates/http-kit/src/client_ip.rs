@@ -1,24 +1,52 @@
 //! The client's address: the TCP peer, or — only when the peer is one of `server.trusted_proxies`
-//! — the address a reverse proxy names in `Forwarded` (RFC 7239) or `X-Forwarded-For`.
+//! — the address the proxies name in the one forwarding header they write
+//! (`server.forwarded_header`: `X-Forwarded-For` by default, or RFC 7239 `Forwarded`). The other
+//! header is never read: most proxies pass a header they do not write through untouched, so a
+//! client could put any address in it.
 //!
-//! The forwarded list is read from the right: each proxy appends the address it received the
-//! request from, so the rightmost entry that is not itself a trusted proxy is the first address
-//! no proxy of ours vouches for — the client. Entries further left were written by the client and
-//! prove nothing. Rate limits, sessions and the audit log all use this one answer.
+//! The list is read from the right: each proxy appends the address it received the request from,
+//! so the rightmost entry that is not itself a trusted proxy is the first address no proxy of ours
+//! vouches for — the client. Entries further left were written by the client and prove nothing
+//! (they are not even parsed). An entry that is no address where a trusted proxy should have
+//! written one stops the walk at that proxy. Rate limits, sessions and the audit log all use this
+//! one answer.
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use ipnet::IpNet;
 use std::net::IpAddr;
 
-/// The reverse proxies whose forwarding headers are believed.
+/// Which forwarding header the trusted proxies write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, …` (nginx, HAProxy, most load balancers).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Some(Self::XForwardedFor),
+            "forwarded" => Some(Self::Forwarded),
+            _ => None,
+        }
+    }
+}
+
+/// The reverse proxies whose forwarding header is believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
     /// Parses IP addresses and CIDR ranges; an error names the entry's index and the problem.
-    pub fn parse(entries: &[String]) -> Result<Self, (usize, String)> {
-        entries
+    pub fn parse(entries: &[String], header: ForwardedHeader) -> Result<Self, (usize, String)> {
+        let nets = entries
             .iter()
             .enumerate()
             .map(|(n, e)| {
@@ -27,17 +55,17 @@ impl TrustedProxies {
                     .or_else(|_| e.parse::<IpAddr>().map(IpNet::from))
                     .map_err(|_| (n, format!("{e:?} is not an IP address or CIDR range")))
             })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Self)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { nets, header })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.nets.is_empty()
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.0.iter().any(|net| net.contains(&ip))
+        self.nets.iter().any(|net| net.contains(&ip))
     }
 
     /// The client behind `peer`, given the request's headers.
@@ -46,15 +74,16 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return peer;
         }
-        // `Forwarded` wins when present; a malformed list is not believed at all.
-        let hops = if headers.contains_key(header::FORWARDED) {
-            forwarded_for(headers)
-        } else {
-            x_forwarded_for(headers)
+        let hops = match self.header {
+            ForwardedHeader::XForwardedFor => x_forwarded_for(headers),
+            ForwardedHeader::Forwarded => forwarded_for(headers),
         };
-        let Some(hops) = hops else { return peer };
         let mut client = peer;
-        for hop in hops.into_iter().rev() {
+        for hop in hops.iter().rev() {
+            let Some(hop) = parse_node(hop) else {
+                // Where a trusted proxy should have written an address: stop at that proxy.
+                return client;
+            };
             client = canonical(hop);
             if !self.trusts(client) {
                 break;
@@ -72,40 +101,38 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The `for=` addresses of every `Forwarded` header, in order; `None` when any entry is not an
-/// address (obfuscated identifiers and `unknown` are not believed).
-fn forwarded_for(headers: &header::HeaderMap) -> Option<Vec<IpAddr>> {
+/// The `for=` values of every `Forwarded` header, in order, as written (an element without one
+/// counts as an entry that is no address).
+fn forwarded_for(headers: &header::HeaderMap) -> Vec<String> {
     let mut hops = Vec::new();
     for value in headers.get_all(header::FORWARDED) {
-        let value = value.to_str().ok()?;
+        let Ok(value) = value.to_str() else {
+            hops.push(String::new());
+            continue;
+        };
         for element in value.split(',') {
-            let mut found = false;
-            for pair in element.split(';') {
-                let Some((k, v)) = pair.trim().split_once('=') else {
-                    continue;
-                };
-                if k.trim().eq_ignore_ascii_case("for") {
-                    hops.push(parse_node(v.trim().trim_matches('"'))?);
-                    found = true;
-                }
-            }
-            if !found {
-                return None;
-            }
+            let node = element.split(';').find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("for")
+                    .then(|| v.trim().trim_matches('"').to_owned())
+            });
+            hops.push(node.unwrap_or_default());
         }
     }
-    (!hops.is_empty()).then_some(hops)
+    hops
 }
 
-/// The addresses of every `X-Forwarded-For` header, in order.
-fn x_forwarded_for(headers: &header::HeaderMap) -> Option<Vec<IpAddr>> {
+/// The entries of every `X-Forwarded-For` header, in order, as written.
+fn x_forwarded_for(headers: &header::HeaderMap) -> Vec<String> {
     let mut hops = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
-        for part in value.to_str().ok()?.split(',') {
-            hops.push(parse_node(part.trim())?);
+        match value.to_str() {
+            Ok(v) => hops.extend(v.split(',').map(|p| p.trim().to_owned())),
+            Err(_) => hops.push(String::new()),
         }
     }
-    (!hops.is_empty()).then_some(hops)
+    hops
 }
 
 /// `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]` or `[2001:db8::1]:4711`.
@@ -149,9 +176,16 @@ mod tests {
         s.parse().expect("ip")
     }
 
+    fn proxies_with(list: &[&str], header: ForwardedHeader) -> TrustedProxies {
+        TrustedProxies::parse(
+            &list.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            header,
+        )
+        .expect("parse")
+    }
+
     fn proxies(list: &[&str]) -> TrustedProxies {
-        TrustedProxies::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .expect("parse")
+        proxies_with(list, ForwardedHeader::XForwardedFor)
     }
 
     #[test]
@@ -179,8 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_is_read_and_wins() {
-        let p = proxies(&["10.0.0.1"]);
+    fn only_the_configured_header_is_read() {
         let h = headers(&[
             (
                 "forwarded",
@@ -188,33 +221,53 @@ mod tests {
             ),
             ("x-forwarded-for", "198.51.100.9"),
         ]);
+        // The proxy writes X-Forwarded-For: a client's own Forwarded header is not believed.
+        assert_eq!(
+            proxies(&["10.0.0.1"]).client(ip("10.0.0.1"), &h),
+            ip("198.51.100.9")
+        );
+        let p = proxies_with(&["10.0.0.1"], ForwardedHeader::Forwarded);
         assert_eq!(p.client(ip("10.0.0.1"), &h), ip("2001:db8::7"));
         let h = headers(&[("forwarded", "for=198.51.100.3:8080;by=10.0.0.1")]);
         assert_eq!(p.client(ip("::ffff:10.0.0.1"), &h), ip("198.51.100.3"));
+        // A Forwarded proxy: a client's X-Forwarded-For is not believed either.
+        let h = headers(&[("x-forwarded-for", "198.51.100.9")]);
+        assert_eq!(p.client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
     }
 
     #[test]
-    fn malformed_or_obfuscated_lists_are_not_believed() {
-        let p = proxies(&["10.0.0.1"]);
+    fn junk_left_of_the_client_does_not_matter_and_junk_from_a_proxy_stops_the_walk() {
+        let p = proxies(&["10.0.0.1", "10.0.0.2"]);
+        // The client wrote "x"; the proxy appended the real address.
+        let h = headers(&[("x-forwarded-for", "x, 198.51.100.4")]);
+        assert_eq!(p.client(ip("10.0.0.1"), &h), ip("198.51.100.4"));
+        // Junk where a trusted proxy's entry should be: the last proxy is the answer.
+        let h = headers(&[("x-forwarded-for", "198.51.100.4, junk, 10.0.0.2")]);
+        assert_eq!(p.client(ip("10.0.0.1"), &h), ip("10.0.0.2"));
+        let f = proxies_with(&["10.0.0.1"], ForwardedHeader::Forwarded);
         for bad in ["for=_hidden", "for=unknown", "proto=https"] {
             let h = headers(&[("forwarded", bad)]);
-            assert_eq!(p.client(ip("10.0.0.1"), &h), ip("10.0.0.1"), "{bad}");
+            assert_eq!(f.client(ip("10.0.0.1"), &h), ip("10.0.0.1"), "{bad}");
         }
-        let h = headers(&[("forwarded", "for=_hidden"), ("x-forwarded-for", "1.2.3.4")]);
-        assert_eq!(p.client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
-        let h = headers(&[("x-forwarded-for", "1.2.3.4, not-an-ip")]);
-        assert_eq!(p.client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
         // Only proxies in the list: the leftmost is the best there is.
-        let h = headers(&[("x-forwarded-for", "10.0.0.1")]);
-        assert_eq!(p.client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+        let h = headers(&[("x-forwarded-for", "10.0.0.2")]);
+        assert_eq!(p.client(ip("10.0.0.1"), &h), ip("10.0.0.2"));
+        // No header: the proxy itself.
+        assert_eq!(p.client(ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
     }
 
     #[test]
     fn parsing_names_the_bad_entry() {
+        let x = ForwardedHeader::XForwardedFor;
         assert_eq!(
-            TrustedProxies::parse(&["10.0.0.1".into(), "nope".into()]).map(|_| ()),
+            TrustedProxies::parse(&["10.0.0.1".into(), "nope".into()], x).map(|_| ()),
             Err((1, "\"nope\" is not an IP address or CIDR range".into()))
         );
-        assert!(TrustedProxies::parse(&["::1".into(), "fd00::/8".into()]).is_ok());
+        assert!(TrustedProxies::parse(&["::1".into(), "fd00::/8".into()], x).is_ok());
+        assert_eq!(
+            ForwardedHeader::parse("Forwarded"),
+            Some(ForwardedHeader::Forwarded)
+        );
+        assert_eq!(ForwardedHeader::parse("via"), None);
     }
 }

@@ -122,14 +122,16 @@ pub async fn claim_attempt(
     Ok(claimed.into_iter().next().map(from_model))
 }
 
-/// Codes issued for `user_id` since `since` (any purpose, any target): the per-account limit.
+/// Codes of `purposes` issued for `user_id` since `since` (any target): the per-account limit.
 pub async fn count_for_user_since(
     db: &Db,
     user_id: Uuid,
+    purposes: &[&str],
     since: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     Ok(verification_codes::Entity::find()
         .filter(verification_codes::Column::UserId.eq(user_id))
+        .filter(verification_codes::Column::Purpose.is_in(purposes.iter().copied()))
         .filter(verification_codes::Column::CreatedAt.gte(to_millis(since)))
         .count(&db.read)
         .await?)

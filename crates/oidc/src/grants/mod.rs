@@ -79,10 +79,12 @@ fn narrow_scope(granted: &str, requested: Option<&str>) -> Result<String, OAuthE
 
 /// Handles a token request from the client at `ip`.
 ///
-/// An address with too many refused requests in the last hour is refused before anything else
-/// is looked at (429), so guessing client secrets, codes or refresh tokens from one address stops
-/// after `limits.token_failures_per_ip_per_hour` tries. Every refusal counts; the audit log gets
-/// at most one event a minute per client and address, with the number of refusals.
+/// An address with too many failed client authentications in the last hour is refused before
+/// anything else is looked at (429), so guessing client secrets from one address stops after
+/// `limits.token_failures_per_ip_per_hour` tries. (Codes and refresh tokens are 256-bit values
+/// nobody can guess; counting their refusals would let anyone who makes an app forward bad codes
+/// lock that app's server out.) Every refusal is audited: at most one event a minute per client
+/// and address, with the number of refusals.
 pub async fn exchange(
     provider: &Provider,
     profiles: &profile::ProfileService,
@@ -110,14 +112,7 @@ pub async fn exchange(
         }
         Err(RateError::Internal(e)) => return Err(OAuthError::server_error(e).into()),
     }
-    let result = exchange_checked(provider, profiles, db, clock, req, authorization, ip).await;
-    if let Err(e) = &result
-        && e.error.code != ErrorCode::ServerError
-        && let Err(e) = provider.token_failures.record(db, clock, ip).await
-    {
-        tracing::warn!(error = %e, "could not count a refused token request");
-    }
-    result
+    exchange_checked(provider, profiles, db, clock, req, authorization, ip).await
 }
 
 async fn exchange_checked(
@@ -148,6 +143,12 @@ async fn exchange_checked(
         match client_auth::authenticate_client(db, &provider.clients, &presented).await {
             Ok(c) => c,
             Err((error, method)) => {
+                // Only failed client authentications count against the address: an app that
+                // authenticates and forwards a bad code (or a refresh token its user just revoked
+                // by signing out) must not lock its own server out.
+                if let Err(e) = provider.token_failures.record(db, clock, ip).await {
+                    tracing::warn!(error = %e, "could not count a refused client authentication");
+                }
                 record_failure(
                     db,
                     clock,
