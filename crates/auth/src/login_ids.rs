@@ -132,7 +132,7 @@ pub async fn confirm(
         user_id: Some(user_id),
         ip,
     };
-    let proof = verification::check_attempt(db, clock, policy, brute, &attempt).await?;
+    let proof = verification::confirm(db, clock, policy, brute, &attempt).await?;
     if proof.user_id != Some(user_id) {
         return Err(AddError::NotYours);
     }

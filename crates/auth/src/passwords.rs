@@ -288,7 +288,7 @@ pub async fn reset_with_code(
     keep: Option<&store::sessions::Session>,
     ip: Option<&str>,
 ) -> Result<store::Uuid, SetPasswordError> {
-    use crate::verification::{Attempt, ConfirmError, check_attempt};
+    use crate::verification::{Attempt, ConfirmError, confirm};
     policy.check(&new)?;
     let attempt = Attempt {
         purpose: crate::codes::Purpose::ResetPassword,
@@ -297,7 +297,7 @@ pub async fn reset_with_code(
         user_id: None,
         ip,
     };
-    let proof = check_attempt(db, clock, codes, brute, &attempt).await?;
+    let proof = confirm(db, clock, codes, brute, &attempt).await?;
     let Some(user_id) = proof.user_id else {
         return Err(ConfirmError::Code(crate::codes::CheckError::NoCode).into());
     };

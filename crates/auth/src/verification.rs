@@ -190,7 +190,7 @@ impl From<CheckError> for ConfirmError {
 /// Checks a typed code: the brute-force lock of its target and address first, then the code's
 /// own attempts (counted before comparing). A wrong code counts against both and is audited; a
 /// lock it causes is audited too. A right one gives the proof, which the write it proves spends.
-pub async fn check_attempt(
+pub async fn confirm(
     db: &Db,
     clock: &dyn Clock,
     policy: &CodePolicy,
@@ -280,7 +280,7 @@ pub async fn verify_email(
         user_id: Some(user_id),
         ip,
     };
-    let proof = check_attempt(db, clock, policy, brute, &attempt).await?;
+    let proof = confirm(db, clock, policy, brute, &attempt).await?;
     if proof.user_id != Some(user_id) {
         // A code sent to this address for another account proves nothing about this one.
         return Err(ConfirmError::Code(CheckError::NoCode));
