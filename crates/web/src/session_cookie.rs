@@ -47,6 +47,29 @@ pub fn session_cookie(state: &WebState, token: &SessionToken) -> Cookie<'static>
         .finish()
 }
 
+/// Signs `user_id` in on this browser: starts a session (recording the address and browser) and
+/// answers with a 303 to `next` that hands over the session cookie — which also renews the
+/// browser's CSRF binding. The sign-in page, sign-up and upstream sign-in all end here.
+pub async fn start_and_redirect(
+    state: &WebState,
+    req: &HttpRequest,
+    user_id: profile::Uuid,
+    next: &str,
+) -> Result<actix_web::HttpResponse, crate::render::PageError> {
+    let started = sessions::start_session(
+        &state.db,
+        state.clock.as_ref(),
+        &state.session_policy,
+        user_id,
+        client_ip(req),
+        user_agent(req),
+    )
+    .await?;
+    let mut resp = crate::render::see_other(next);
+    resp.add_cookie(&session_cookie(state, &started.token))?;
+    Ok(resp)
+}
+
 /// A cookie that removes the session cookie from the browser.
 pub fn removal_cookie(state: &WebState) -> Cookie<'static> {
     let mut c = Cookie::build(state.cookies.session, "")

@@ -3,12 +3,11 @@
 use crate::WebState;
 use crate::csrf::{Csrf, CsrfForm};
 use crate::render::{PageError, minutes, page, see_other, with_retry_after};
-use crate::session_cookie::{self, client_ip, current_session, user_agent};
+use crate::session_cookie::{self, client_ip, current_session};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use auth::accounts::{self, LoginAttempt, LoginError, SignUp, SignUpError};
-use auth::sessions;
 use profile::Actor;
 use serde::Deserialize;
 
@@ -143,18 +142,13 @@ pub async fn login(
     .await
     {
         Ok(user_id) => {
-            let started = sessions::start_session(
-                &state.db,
-                state.clock.as_ref(),
-                &state.session_policy,
+            session_cookie::start_and_redirect(
+                &state,
+                &req,
                 user_id,
-                client_ip(&req),
-                user_agent(&req),
+                return_to.as_deref().unwrap_or("/"),
             )
-            .await?;
-            let mut resp = see_other(return_to.as_deref().unwrap_or("/"));
-            resp.add_cookie(&session_cookie::session_cookie(&state, &started.token))?;
-            Ok(resp)
+            .await
         }
         Err(LoginError::Internal(e)) => Err(e.into()),
         Err(LoginError::Locked(lock)) => {
@@ -320,15 +314,6 @@ pub async fn signup(
             return Ok(page(status, &tpl, Some(&csrf), state.secure_cookies));
         }
     };
-    let started = sessions::start_session(
-        &state.db,
-        state.clock.as_ref(),
-        &state.session_policy,
-        user_id,
-        client_ip(&req),
-        user_agent(&req),
-    )
-    .await?;
     let next = if state.require_email_verification {
         let email = crate::pages::sign_in::normalised(&form.email);
         let sent =
@@ -345,9 +330,7 @@ pub async fn signup(
     } else {
         return_to.clone().unwrap_or_else(|| "/".into())
     };
-    let mut resp = see_other(&next);
-    resp.add_cookie(&session_cookie::session_cookie(&state, &started.token))?;
-    Ok(resp)
+    session_cookie::start_and_redirect(&state, &req, user_id, &next).await
 }
 
 /// The stored form of an email address typed in a form.

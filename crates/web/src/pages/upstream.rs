@@ -10,12 +10,11 @@ use crate::WebState;
 use crate::csrf::CsrfForm;
 use crate::pages::sign_in::safe_return_to;
 use crate::render::{PageError, page, see_other};
-use crate::session_cookie::{self, client_ip, current_session, user_agent};
+use crate::session_cookie::{self, client_ip, current_session};
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use auth::sessions;
 use auth::users::RemoveIdentity;
 use oidc::upstream::accounts::{self, Outcome, SignUpSettings};
 use oidc::upstream::{Begin, Callback, Return, UpstreamError};
@@ -293,18 +292,13 @@ pub async fn callback(
                 // Another user was signed in here: that session ends.
                 session_cookie::sign_out(&state, &old, client_ip(&req)).await?;
             }
-            let started = sessions::start_session(
-                &state.db,
-                state.clock.as_ref(),
-                &state.session_policy,
+            session_cookie::start_and_redirect(
+                &state,
+                &req,
                 user_id,
-                client_ip(&req),
-                user_agent(&req),
+                return_to.as_deref().unwrap_or("/"),
             )
-            .await?;
-            let mut resp = see_other(return_to.as_deref().unwrap_or("/"));
-            resp.add_cookie(&session_cookie::session_cookie(&state, &started.token))?;
-            Ok(resp)
+            .await
         }
     }
 }
