@@ -14,7 +14,6 @@ use http_kit::json_no_store;
 use http_kit::{change_problem, parse_json_body};
 use profile::Actor;
 use profile::Uuid;
-use profile::document::LoginId;
 use profile::{Audience, Change, Party};
 use serde_json::{Value, json};
 
@@ -206,56 +205,23 @@ pub async fn create(
     let identities = identities_from(&body)?;
     let password = match body.get("password") {
         None | Some(Value::Null) => None,
-        Some(Value::String(p)) => {
-            // Checked before the profile, as the policy answers first.
-            state
-                .password_policy
-                .check(p)
-                .map_err(|e| invalid("/password", e.to_string()))?;
-            Some(auth::accounts::NewPassword {
-                password: p.clone(),
-                policy: &state.password_policy,
-                hasher: &state.hasher,
-            })
-        }
+        Some(Value::String(p)) => Some(auth::accounts::NewPassword {
+            password: p.clone(),
+            policy: &state.password_policy,
+            hasher: &state.hasher,
+        }),
         Some(_) => return Err(invalid("/password", "must be a string")),
     };
-    let login_ids: Vec<LoginId> = identities
-        .iter()
-        .map(|i| LoginId {
-            kind: i.kind,
-            value: i.value.clone(),
-            verified: i.verified,
-        })
-        .collect();
-    let values = state
-        .profiles
-        .initial_values(
-            &state.db,
-            &login_ids,
-            body.get("profile").filter(|p| !p.is_null()),
-        )
-        .await
-        .map_err(|e| prefix_pointers(change_problem(e), "/profile"))?;
-    let defaults = profile::NewProfile::generated(state.generate_nickname);
-    let mut standard = values.standard;
-    if let Some(nick) = defaults.standard_attributes.get("nickname")
-        && !standard.contains_key("nickname")
-    {
-        standard.insert("nickname".into(), nick.clone());
-    }
-    let new = auth::accounts::NewAccount {
+    let new = auth::accounts::AdminAccount {
         identities,
         password,
-        standard_attributes: Value::Object(standard),
-        custom_attributes: Value::Object(values.custom),
-        avatar_seed: defaults.avatar_seed,
-        event: "user.created",
-        actor: Actor::AdminKey(key.0),
-        ip: None,
-        detail: serde_json::Map::new(),
+        profile: body.get("profile"),
+        generate_nickname: state.generate_nickname,
+        admin_key: key.0,
     };
-    match auth::accounts::create(&state.db, state.clock.as_ref(), new).await {
+    match auth::accounts::create_by_admin(&state.db, state.clock.as_ref(), &state.profiles, new)
+        .await
+    {
         Ok(id) => Ok(json_no_store(
             StatusCode::CREATED,
             &user_json(&state, id).await?,
@@ -270,6 +236,7 @@ pub async fn create(
             "is already taken by another account".into(),
         )])),
         Err(CreateError::Password(e)) => Err(invalid("/password", e.to_string())),
+        Err(CreateError::Profile(e)) => Err(prefix_pointers(change_problem(e), "/profile")),
         Err(CreateError::Internal(e)) => Err(Problem::internal(e)),
     }
 }

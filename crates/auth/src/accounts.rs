@@ -72,6 +72,9 @@ pub enum CreateError {
     /// A login ID belongs to another account already.
     #[error("a login ID is already taken")]
     Taken,
+    /// The first profile is refused (an admin's create).
+    #[error(transparent)]
+    Profile(profile::ChangeError),
     #[error(transparent)]
     Internal(#[from] InternalError),
 }
@@ -79,22 +82,34 @@ pub enum CreateError {
 /// Creates an account — user, profile, identities and password — in one transaction with its
 /// audit event. The one way accounts come to exist.
 pub async fn create(db: &Db, clock: &dyn Clock, new: NewAccount<'_>) -> Result<Uuid, CreateError> {
-    let password_hash = match new.password {
-        Some(NewPassword {
-            password,
-            policy,
-            hasher,
-        }) => {
-            policy.check(&password).map_err(CreateError::Password)?;
-            Some(
-                hasher
-                    .hash_blocking(password)
-                    .await
-                    .map_err(|e| InternalError(StoreError::Corrupt(e.to_string())))?,
-            )
-        }
-        None => None,
+    let password_hash = hash_new_password(new.password.clone()).await?;
+    insert(db, clock, new, password_hash).await
+}
+
+/// Checks a new account's password against the policy and hashes it.
+async fn hash_new_password(
+    password: Option<NewPassword<'_>>,
+) -> Result<Option<String>, CreateError> {
+    let Some(NewPassword {
+        password,
+        policy,
+        hasher,
+    }) = password
+    else {
+        return Ok(None);
     };
+    policy.check(&password).map_err(CreateError::Password)?;
+    Ok(Some(hasher.hash_blocking(password).await.map_err(|e| {
+        InternalError(StoreError::Corrupt(e.to_string()))
+    })?))
+}
+
+async fn insert(
+    db: &Db,
+    clock: &dyn Clock,
+    new: NewAccount<'_>,
+    password_hash: Option<String>,
+) -> Result<Uuid, CreateError> {
     let user_id = Uuid::now_v7();
     let actor = match new.actor {
         Actor::Anonymous => Actor::User(user_id),
@@ -125,6 +140,62 @@ pub async fn create(db: &Db, clock: &dyn Clock, new: NewAccount<'_>) -> Result<U
         Err(StoreError::Conflict(_)) => Err(CreateError::Taken),
         Err(e) => Err(InternalError(e).into()),
     }
+}
+
+/// An account an admin creates (`POST /users`, SPEC §6): login IDs, an optional password and an
+/// optional first profile (an admin write: full access, the same validation as any write).
+#[derive(Debug, Clone)]
+pub struct AdminAccount<'a> {
+    pub identities: Vec<NewIdentity>,
+    pub password: Option<NewPassword<'a>>,
+    pub profile: Option<&'a serde_json::Value>,
+    /// New profiles get a generated nickname when the profile names none.
+    pub generate_nickname: bool,
+    pub admin_key: Uuid,
+}
+
+/// Creates an account for an admin: the password is checked first, then the profile against the
+/// schema (its refusal is [`CreateError::Profile`], pointers relative to the profile), then the
+/// account is stored in one transaction with its audit event.
+pub async fn create_by_admin(
+    db: &Db,
+    clock: &dyn Clock,
+    profiles: &profile::ProfileService,
+    new: AdminAccount<'_>,
+) -> Result<Uuid, CreateError> {
+    let password_hash = hash_new_password(new.password).await?;
+    let login_ids: Vec<profile::document::LoginId> = new
+        .identities
+        .iter()
+        .map(|i| profile::document::LoginId {
+            kind: i.kind,
+            value: i.value.clone(),
+            verified: i.verified,
+        })
+        .collect();
+    let values = profiles
+        .initial_values(db, &login_ids, new.profile.filter(|p| !p.is_null()))
+        .await
+        .map_err(CreateError::Profile)?;
+    let defaults = profile::NewProfile::generated(new.generate_nickname);
+    let mut standard = values.standard;
+    if let Some(nick) = defaults.standard_attributes.get("nickname")
+        && !standard.contains_key("nickname")
+    {
+        standard.insert("nickname".into(), nick.clone());
+    }
+    let account = NewAccount {
+        identities: new.identities,
+        password: None,
+        standard_attributes: serde_json::Value::Object(standard),
+        custom_attributes: serde_json::Value::Object(values.custom),
+        avatar_seed: defaults.avatar_seed,
+        event: "user.created",
+        actor: Actor::AdminKey(new.admin_key),
+        ip: None,
+        detail: serde_json::Map::new(),
+    };
+    insert(db, clock, account, password_hash).await
 }
 
 /// Creates an account with an email address and a password (the sign-up page, the CLI).
@@ -159,6 +230,10 @@ pub async fn sign_up(
         CreateError::Password(p) => SignUpError::Password(p),
         CreateError::Taken => SignUpError::EmailTaken,
         CreateError::Internal(i) => SignUpError::Internal(i),
+        // A sign-up carries no profile document to refuse.
+        CreateError::Profile(e) => {
+            SignUpError::Internal(InternalError(StoreError::Corrupt(e.to_string())))
+        }
     })
 }
 

@@ -104,9 +104,6 @@ pub async fn start_adding(
 pub enum AddError {
     #[error(transparent)]
     Confirm(#[from] ConfirmError),
-    /// The code waiting for this address was sent for another account (or none is waiting).
-    #[error("No code is waiting for this address. Ask for a new one.")]
-    NotYours,
     #[error("the login ID is already in use")]
     Taken,
 }
@@ -133,9 +130,6 @@ pub async fn confirm(
         ip,
     };
     let proof = verification::confirm(db, clock, policy, brute, &attempt).await?;
-    if proof.user_id != Some(user_id) {
-        return Err(AddError::NotYours);
-    }
     let event = NewEvent::new("identity.added", Actor::User(user_id))
         .user(user_id)
         .ip(ip.map(str::to_owned))

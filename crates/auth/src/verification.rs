@@ -4,8 +4,12 @@
 //! same question here, so the rule is written once.
 
 use crate::InternalError;
+use crate::brute_force::{self, BruteForcePolicy, Locked, Subject};
+use crate::codes::{self, CheckError, CodePolicy, IssueError, Proof, Purpose};
+use crate::delivery::{Mailer, SmsSender};
 use store::accounts::IdentityKind;
-use store::{Db, Uuid};
+use store::audit::{Actor, NewEvent};
+use store::{Clock, Db, StoreError, Uuid};
 
 /// Whether an account may go on, or must first prove its email address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +46,6 @@ pub async fn pending_email(db: &Db, user_id: Uuid) -> Result<Option<String>, Int
     }
     Ok(first)
 }
-
-use crate::brute_force::{self, BruteForcePolicy, Locked, Subject};
-use crate::codes::{self, CheckError, CodePolicy, IssueError, Proof, Purpose};
-use crate::delivery::{Mailer, SmsSender};
-use store::audit::{Actor, NewEvent};
-use store::{Clock, StoreError};
 
 /// Where codes go out: email for addresses, the SMS sender for phone numbers.
 #[derive(Debug, Clone, Copy)]
@@ -156,7 +154,8 @@ pub struct Attempt<'a> {
     pub purpose: Purpose,
     pub target: &'a str,
     pub typed: &'a str,
-    /// The signed-in user typing it, if any (for the audit log).
+    /// The signed-in user typing it, if any: a code sent for another account proves nothing for
+    /// this one (and the audit log names the user).
     pub user_id: Option<Uuid>,
     pub ip: Option<&'a str>,
 }
@@ -176,15 +175,6 @@ pub enum ConfirmError {
     AlreadyUsed,
     #[error(transparent)]
     Internal(#[from] InternalError),
-}
-
-impl From<CheckError> for ConfirmError {
-    fn from(e: CheckError) -> Self {
-        match e {
-            CheckError::Internal(e) => ConfirmError::Internal(e),
-            e => ConfirmError::Code(e),
-        }
-    }
 }
 
 /// Checks a typed code: the brute-force lock of its target and address first, then the code's
@@ -217,6 +207,10 @@ pub async fn confirm(
     )
     .await
     {
+        // A code sent to this address for another account proves nothing about this one.
+        Ok(proof) if attempt.user_id.is_some() && proof.user_id != attempt.user_id => {
+            return Err(ConfirmError::Code(CheckError::NoCode));
+        }
         Ok(proof) => return Ok(proof),
         Err(CheckError::Internal(e)) => return Err(e.into()),
         Err(e) => e,
@@ -281,10 +275,6 @@ pub async fn verify_email(
         ip,
     };
     let proof = confirm(db, clock, policy, brute, &attempt).await?;
-    if proof.user_id != Some(user_id) {
-        // A code sent to this address for another account proves nothing about this one.
-        return Err(ConfirmError::Code(CheckError::NoCode));
-    }
     let event = NewEvent::new("code.verified", Actor::User(user_id))
         .user(user_id)
         .ip(ip.map(str::to_owned))

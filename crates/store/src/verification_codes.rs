@@ -168,17 +168,3 @@ pub(crate) async fn spend_in<C: sea_orm::ConnectionTrait>(
         .await?;
     Ok(())
 }
-
-/// Marks a code used, if nobody used it first; `false` when it was already used.
-pub async fn consume(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
-    let done = verification_codes::Entity::update_many()
-        .col_expr(
-            verification_codes::Column::ConsumedAt,
-            Expr::value(to_millis(now)),
-        )
-        .filter(verification_codes::Column::Id.eq(id))
-        .filter(verification_codes::Column::ConsumedAt.is_null())
-        .exec(&db.write)
-        .await?;
-    Ok(done.rows_affected == 1)
-}

@@ -278,8 +278,9 @@ async fn sign_up(
             }
         }
         Err(auth::accounts::CreateError::Internal(e)) => Err(e.into()),
-        Err(e @ auth::accounts::CreateError::Password(_)) => {
-            Err(UpstreamError::Protocol(e.to_string()))
-        }
+        Err(
+            e
+            @ (auth::accounts::CreateError::Password(_) | auth::accounts::CreateError::Profile(_)),
+        ) => Err(UpstreamError::Protocol(e.to_string())),
     }
 }

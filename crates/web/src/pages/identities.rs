@@ -239,11 +239,6 @@ pub async fn confirm(
             "This is already in use by another account.".into(),
             false,
         ),
-        Err(AddError::NotYours) => refused(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            AddError::NotYours.to_string(),
-            true,
-        ),
         Err(AddError::Confirm(e)) => {
             let (status, message) = crate::pages::verification::confirm_error(&state, e)?;
             refused(status, message, true)
