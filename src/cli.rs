@@ -1,5 +1,7 @@
-//! The command line: `tessera [serve]`, `migrate`, `user create`, `client create|list|delete`,
-//! `admin-key create`. Every command takes `--config FILE` and prints JSON with `--json`.
+//! The command line: `tessera [serve]`, `migrate`, `tenant create|list|delete`, `user create`,
+//! `client create|list|delete`, `admin-key create|list|revoke`, `keys rotate`,
+//! `schema export|import`. Every command takes `--config FILE`, prints JSON with `--json`, and
+//! acts in the tenant `--tenant ID` names (`default` when absent).
 
 use crate::config::Config;
 use crate::server::{self, AppState, StartError};
@@ -23,6 +25,9 @@ pub struct Cli {
     /// Print the result as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The tenant the command acts in.
+    #[arg(long, global = true, value_name = "ID", default_value = store::DEFAULT_TENANT)]
+    pub tenant: String,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -35,6 +40,9 @@ pub enum Command {
     Migrate,
     /// Print the Admin API's OpenAPI 3.1 document.
     Openapi,
+    /// Manage tenants (isolated identity realms served under /t/{id}).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -50,6 +58,25 @@ pub enum Command {
     /// Export or import the profile schema (JSON).
     #[command(subcommand)]
     Schema(SchemaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; it is served at {issuer}/t/{id} at once.
+    Create {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Display name (default: the id).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the tenants.
+    List,
+    /// Delete a tenant and everything in it (refused for `default`).
+    Delete {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +154,9 @@ pub enum AdminKeyCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// A system key: manages tenants (/admin/api/v1/tenants) and acts in every tenant.
+        #[arg(long)]
+        system: bool,
     },
     /// List the Admin API keys (never the keys themselves).
     List,
@@ -140,7 +170,21 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     crate::telemetry::init_logging(&config.log.level);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let out = Output { json: cli.json };
-    match cli.command.unwrap_or(Command::Serve) {
+    let tenant = cli.tenant.as_str();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if tenant != store::DEFAULT_TENANT
+        && matches!(
+            command,
+            Command::Serve | Command::Migrate | Command::Openapi | Command::Tenant(_)
+        )
+    {
+        return Err(StartError::Other(
+            "--tenant does not apply to this command (it serves or manages every tenant)".into(),
+        ));
+    }
+    // The issuer of the tenant the command acts in.
+    let issuer = format!("{}{}", config.server.issuer, oidc::tenants::path_of(tenant));
+    match command {
         Command::Serve => serve(&config, clock).await,
         Command::Openapi => {
             println!("{}", admin_api::openapi::json());
@@ -165,7 +209,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             } else {
                 None
             };
-            let db = server::open_database(&config).await?;
+            let db = open_tenant(&config, tenant).await?;
             let hasher = auth::PasswordHasher::new(config.argon2_params())
                 .map_err(|e| StartError::Other(e.to_string()))?;
             let input = auth::accounts::SignUp {
@@ -190,7 +234,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
         Command::Client(ClientCommand::Create(c)) => {
-            let db = server::open_database(&config).await?;
+            let db = open_tenant(&config, tenant).await?;
             let registration = oidc::clients::ClientRegistration {
                 name: c.name,
                 redirect_uris: c.redirect_uris,
@@ -221,7 +265,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
         Command::Client(ClientCommand::List) => {
-            let db = server::open_database(&config).await?;
+            let db = open_tenant(&config, tenant).await?;
             let clients = oidc::clients::list_clients(&db)
                 .await
                 .map_err(|e| StartError::Other(e.to_string()))?;
@@ -268,7 +312,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
         Command::Client(ClientCommand::Delete { client_id }) => {
-            let db = server::open_database(&config).await?;
+            let db = open_tenant(&config, tenant).await?;
             let deleted = oidc::clients::delete_client(&db, clock.as_ref(), &client_id, Actor::Cli)
                 .await
                 .map_err(|e| StartError::Other(e.to_string()))?;
@@ -285,8 +329,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => {
-            let db = server::open_database(&config).await?;
-            let settings = config.provider_settings()?;
+            let db = open_tenant(&config, tenant).await?;
+            let settings = oidc::ProviderSettings {
+                issuer: issuer.clone(),
+                ..config.provider_settings()?
+            };
             oidc::provider::ensure_active_keys(&db, clock.as_ref(), &settings)
                 .await
                 .map_err(|e| StartError::Other(e.to_string()))?;
@@ -301,8 +348,8 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
         Command::Schema(SchemaCommand::Export) => {
-            let db = server::open_database(&config).await?;
-            let profiles = profile::ProfileService::start(&db, &config.server.issuer)
+            let db = open_tenant(&config, tenant).await?;
+            let profiles = profile::ProfileService::start(&db, &issuer)
                 .await
                 .map_err(|e| StartError::Other(e.to_string()))?;
             let schema = profiles
@@ -320,8 +367,8 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 .map_err(|e| StartError::Other(format!("cannot read {}: {e}", file.display())))?;
             let doc: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| StartError::Other(format!("{} is not JSON: {e}", file.display())))?;
-            let db = server::open_database(&config).await?;
-            let profiles = profile::ProfileService::start(&db, &config.server.issuer)
+            let db = open_tenant(&config, tenant).await?;
+            let profiles = profile::ProfileService::start(&db, &issuer)
                 .await
                 .map_err(|e| StartError::Other(e.to_string()))?;
             let result = profiles
@@ -338,14 +385,26 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             );
             Ok(())
         }
-        Command::AdminKey(AdminKeyCommand::Create { name }) => {
-            let db = server::open_database(&config).await?;
-            let key = auth::admin_keys::create_admin_key(&db, clock.as_ref(), &name, Actor::Cli)
-                .await
-                .map_err(|e| StartError::Other(e.to_string()))?;
+        Command::AdminKey(AdminKeyCommand::Create { name, system }) => {
+            if system && tenant != store::DEFAULT_TENANT {
+                return Err(StartError::Other(
+                    "a system key belongs to no tenant: leave out --tenant".into(),
+                ));
+            }
+            let db = open_tenant(&config, tenant).await?;
+            let key =
+                auth::admin_keys::create_admin_key(&db, clock.as_ref(), &name, system, Actor::Cli)
+                    .await
+                    .map_err(|e| StartError::Other(e.to_string()))?;
             db.close().await;
             out.print(
-                serde_json::json!({ "id": key.id, "name": key.name, "key": key.key }),
+                serde_json::json!({
+                    "id": key.id,
+                    "name": key.name,
+                    "key": key.key,
+                    "tenant": tenant,
+                    "system": system,
+                }),
                 &format!(
                     "{}\n(The key is shown only now; store it safely. Id: {})",
                     key.key, key.id
@@ -354,7 +413,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
         Command::AdminKey(AdminKeyCommand::List) => {
-            let db = server::open_database(&config).await?;
+            let db = open_tenant(&config, tenant).await?;
             let keys = auth::admin_keys::list(&db)
                 .await
                 .map_err(|e| StartError::Other(e.to_string()))?;
@@ -368,6 +427,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                         "created_at": k.created_at.to_rfc3339(),
                         "last_used_at": k.last_used_at.map(|t| t.to_rfc3339()),
                         "revoked": k.revoked_at.is_some(),
+                        "system": k.system,
                     })
                 })
                 .collect();
@@ -390,10 +450,76 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             out.print(serde_json::Value::Array(json), &text.join("\n"));
             Ok(())
         }
+        Command::Tenant(TenantCommand::Create { id, name }) => {
+            let db = server::open_database(&config).await?;
+            let created =
+                oidc::tenants::create(&db, clock.as_ref(), &id, name.as_deref(), Actor::Cli).await;
+            db.close().await;
+            let t = created.map_err(|e| StartError::Other(e.to_string()))?;
+            let issuer = format!("{}{}", config.server.issuer, oidc::tenants::path_of(&t.id));
+            out.print(
+                serde_json::json!({ "id": t.id, "name": t.name, "issuer": issuer }),
+                &format!("Tenant {} created; its issuer is {issuer}", t.id),
+            );
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::List) => {
+            let db = server::open_database(&config).await?;
+            let mut all = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let page = oidc::tenants::list(&db, after.as_deref(), 500)
+                    .await
+                    .map_err(|e| StartError::Other(e.to_string()))?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.id.clone());
+                all.extend(page);
+            }
+            db.close().await;
+            let issuer_of =
+                |id: &str| format!("{}{}", config.server.issuer, oidc::tenants::path_of(id));
+            let json: Vec<_> = all
+                .iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "id": t.id,
+                        "name": t.name,
+                        "issuer": issuer_of(&t.id),
+                        "created_at": t.created_at.to_rfc3339(),
+                    })
+                })
+                .collect();
+            let text: Vec<_> = all
+                .iter()
+                .map(|t| format!("{}\t{}\t{}", t.id, t.name, issuer_of(&t.id)))
+                .collect();
+            out.print(serde_json::Value::Array(json), &text.join("\n"));
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Delete { id }) => {
+            let db = server::open_database(&config).await?;
+            let deleted = oidc::tenants::delete(&db, clock.as_ref(), &id, Actor::Cli).await;
+            db.close().await;
+            match deleted.map_err(|e| StartError::Other(e.to_string()))? {
+                oidc::tenants::Deletion::Deleted => {
+                    out.print(
+                        serde_json::json!({ "deleted": true, "id": id }),
+                        &format!("Tenant {id} and everything in it deleted."),
+                    );
+                    Ok(())
+                }
+                oidc::tenants::Deletion::NotFound => {
+                    Err(StartError::Other(format!("no tenant {id:?}")))
+                }
+                oidc::tenants::Deletion::Default => Err(StartError::Other(
+                    "the default tenant cannot be deleted".into(),
+                )),
+            }
+        }
         Command::AdminKey(AdminKeyCommand::Revoke { id }) => {
             let id = store::Uuid::parse_str(&id)
                 .map_err(|_| StartError::Other(format!("{id:?} is not an admin key id")))?;
-            let db = server::open_database(&config).await?;
+            let db = open_tenant(&config, tenant).await?;
             let revoked = auth::admin_keys::revoke(&db, clock.as_ref(), id, Actor::Cli)
                 .await
                 .map_err(|e| StartError::Other(e.to_string()))?;
@@ -408,6 +534,24 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
     }
+}
+
+/// Opens the database scoped to `tenant`, which must exist.
+async fn open_tenant(config: &Config, tenant: &str) -> Result<store::Db, StartError> {
+    let db = server::open_database(config).await?;
+    if tenant == store::DEFAULT_TENANT {
+        return Ok(db);
+    }
+    let found = oidc::tenants::find(&db, tenant)
+        .await
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    if found.is_none() {
+        db.close().await;
+        return Err(StartError::Other(format!(
+            "no tenant {tenant:?} (tessera tenant create {tenant})"
+        )));
+    }
+    Ok(db.in_tenant(tenant))
 }
 
 struct Output {

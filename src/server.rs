@@ -18,6 +18,8 @@ pub struct AppState {
     pub trusted_proxies: http_kit::TrustedProxies,
     /// Send `Strict-Transport-Security` (the issuer is https).
     pub hsts: bool,
+    /// The tenants this process serves (SPEC §11), loaded on first use.
+    pub tenants: Arc<oidc::tenants::Registry>,
     pub web: web::Data<::web::WebState>,
     pub admin: web::Data<admin_api::AdminState>,
     pub metrics: web::Data<Metrics>,
@@ -84,6 +86,8 @@ impl AppState {
                 .map_err(|e| StartError::Other(format!("upstream HTTP client: {e}")))?,
         );
         let services = oidc::Services {
+            tenant: Arc::new(oidc::tenants::default_info("Default")),
+            upstreams,
             db: db.clone(),
             clock,
             provider,
@@ -99,17 +103,27 @@ impl AppState {
             require_email_verification: config.verification.email.required,
             generate_nickname: config.profile.generate_nickname,
         };
+        let tenants = Arc::new(oidc::tenants::Registry::new(oidc::tenants::Blueprint {
+            default: services,
+            base_url: config.server.issuer.clone(),
+            redirect_hosts: config.images.redirect_hosts.clone(),
+            tenant_upstreams: Default::default(),
+        }));
+        let services = tenants.default_services().clone();
         let web = ::web::WebState {
             services: services.clone(),
             secure_cookies,
-            upstreams,
             csrf_key: ::web::csrf::CsrfKey::from_secret(&csrf_secret),
             cookies: ::web::session_cookie::CookieNames::new(secure_cookies),
         };
-        let admin = admin_api::AdminState { services };
+        let admin = admin_api::AdminState {
+            services,
+            tenants: tenants.clone(),
+        };
         let token = Some(config.server.metrics_token.clone()).filter(|t| !t.is_empty());
         let metrics = Metrics::new(token).map_err(|e| StartError::Other(e.to_string()))?;
         Ok(Self {
+            tenants,
             db,
             trusted_proxies: config.trusted_proxies()?,
             hsts: secure_cookies,
@@ -150,6 +164,7 @@ pub fn configure(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone {
             .app_data(state.web.clone())
             .app_data(state.metrics.clone())
             .app_data(state.admin.clone())
+            .app_data(web::Data::from(state.tenants.clone()))
             .app_data(web::FormConfig::default().limit(64 * 1024))
             .app_data(web::JsonConfig::default().limit(256 * 1024))
             .app_data(web::PayloadConfig::default().limit(256 * 1024))
@@ -197,6 +212,7 @@ pub fn start(
                 actix_web::middleware::ErrorHandlers::new()
                     .default_handler(http_kit::problem::api_errors_as_problems),
             )
+            .wrap(from_fn(crate::tenancy::route))
             .wrap(from_fn(http_kit::input_guard::refuse_nul))
             .wrap(from_fn(telemetry::observe))
             .configure(routes.clone())

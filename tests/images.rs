@@ -475,11 +475,16 @@ async fn image_attributes_and_admin_uploads() {
     }
 
     // The admin may write what the end user may not, with the admin key only.
-    let key =
-        auth::admin_keys::create_admin_key(server.db(), server.clock.as_ref(), "tests", Actor::Cli)
-            .await
-            .expect("key")
-            .key;
+    let key = auth::admin_keys::create_admin_key(
+        server.db(),
+        server.clock.as_ref(),
+        "tests",
+        false,
+        Actor::Cli,
+    )
+    .await
+    .expect("key")
+    .key;
     let (status, body) = upload(
         &server,
         &format!("/admin/api/v1/users/{}/images/secret_scan", p.id),

@@ -210,10 +210,16 @@ async fn users(server: &TestServer) -> u64 {
 }
 
 async fn admin_key(server: &TestServer) -> String {
-    auth::admin_keys::create_admin_key(server.db(), server.clock.as_ref(), "tests", Actor::Cli)
-        .await
-        .expect("key")
-        .key
+    auth::admin_keys::create_admin_key(
+        server.db(),
+        server.clock.as_ref(),
+        "tests",
+        false,
+        Actor::Cli,
+    )
+    .await
+    .expect("key")
+    .key
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ mod m20261122_000007_upstream;
 mod m20261201_000008_identities_in_order;
 mod m20261202_000009_security;
 mod m20261202_000010_sweep_indexes;
+mod m20261202_000011_tenants;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_identities_in_order::Migration),
             Box::new(m20261202_000009_security::Migration),
             Box::new(m20261202_000010_sweep_indexes::Migration),
+            Box::new(m20261202_000011_tenants::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ pub async fn admin_key(server: &TestServer) -> String {
         server.db(),
         server.clock.as_ref(),
         "tests",
+        false,
         store::audit::Actor::Cli,
     )
     .await

@@ -64,7 +64,7 @@ pub struct Page {
     security(("admin_key" = []))
 )]
 pub async fn list(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     page: web::Query<Page>,
 ) -> Result<HttpResponse, Problem> {
@@ -144,7 +144,7 @@ fn text(v: Option<&Value>, pointer: &str) -> Result<Option<String>, Problem> {
     security(("admin_key" = []))
 )]
 pub async fn create(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
@@ -197,7 +197,7 @@ pub async fn create(
     security(("admin_key" = []))
 )]
 pub async fn get(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -226,7 +226,7 @@ pub async fn get(
     security(("admin_key" = []))
 )]
 pub async fn patch(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
@@ -311,7 +311,7 @@ pub async fn patch(
     security(("admin_key" = []))
 )]
 pub async fn delete(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -348,7 +348,7 @@ pub async fn delete(
     security(("admin_key" = []))
 )]
 pub async fn rotate_secret(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {

@@ -35,7 +35,7 @@ pub struct EventQuery {
     security(("admin_key" = []))
 )]
 pub async fn list(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     query: web::Query<EventQuery>,
 ) -> Result<HttpResponse, Problem> {

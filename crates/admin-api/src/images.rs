@@ -51,7 +51,7 @@ async fn upload(
     security(("admin_key" = []))
 )]
 pub async fn avatar(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
@@ -76,7 +76,7 @@ pub async fn avatar(
     security(("admin_key" = []))
 )]
 pub async fn cover(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
@@ -102,7 +102,7 @@ pub async fn cover(
     security(("admin_key" = []))
 )]
 pub async fn attribute(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     payload: web::Payload,

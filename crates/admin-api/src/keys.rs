@@ -23,7 +23,7 @@ use serde_json::json;
     ),
     security(("admin_key" = []))
 )]
-pub async fn list(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+pub async fn list(state: AdminState, req: HttpRequest) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
     let keys = auth::admin_keys::list(&state.db)
         .await
@@ -54,7 +54,7 @@ pub async fn list(state: web::Data<AdminState>, req: HttpRequest) -> Result<Http
     security(("admin_key" = []))
 )]
 pub async fn revoke(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {

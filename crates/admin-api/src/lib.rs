@@ -19,6 +19,7 @@ pub mod model;
 pub mod openapi;
 mod paging;
 mod schema;
+mod tenants;
 mod user_search;
 mod users;
 
@@ -28,10 +29,38 @@ use actix_web::web as web_actix;
 use http_kit::Problem;
 use profile::Uuid;
 
-/// What the Admin API needs: the services handle (through `Deref`).
+/// What the Admin API needs: the services of the request's tenant (through `Deref`) and the
+/// tenant registry (for the system API).
+///
+/// The application holds the `default` tenant's as `web::Data<AdminState>`; handlers take
+/// `AdminState` itself, which is that one with the services of the tenant the request is for
+/// (put in the request's extensions by the tenant routing in `src/tenancy.rs`).
 #[derive(Debug, Clone)]
 pub struct AdminState {
-    pub services: oidc::Services,
+    pub services: std::sync::Arc<oidc::Services>,
+    pub tenants: std::sync::Arc<oidc::tenants::Registry>,
+}
+
+impl actix_web::FromRequest for AdminState {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        use actix_web::HttpMessage;
+        let state = req
+            .app_data::<web_actix::Data<AdminState>>()
+            .map(|base| {
+                let mut state = base.get_ref().clone();
+                if let Some(services) = req.extensions().get::<std::sync::Arc<oidc::Services>>() {
+                    state.services = services.clone();
+                }
+                state
+            })
+            .ok_or_else(|| {
+                actix_web::error::ErrorInternalServerError("the admin state is not configured")
+            });
+        std::future::ready(state)
+    }
 }
 
 impl std::ops::Deref for AdminState {
@@ -45,8 +74,16 @@ impl std::ops::Deref for AdminState {
 #[derive(Debug, Clone, Copy)]
 pub struct AdminKeyId(pub Uuid);
 
-/// Checks the bearer admin key (by its hash, compared in constant time).
+/// Checks the bearer admin key (by its hash, compared in constant time): a key of the request's
+/// tenant, or a system key.
 pub async fn authenticate(state: &AdminState, req: &HttpRequest) -> Result<AdminKeyId, Problem> {
+    authenticate_key(state, req).await.map(|k| AdminKeyId(k.id))
+}
+
+async fn authenticate_key(
+    state: &AdminState,
+    req: &HttpRequest,
+) -> Result<auth::admin_keys::AuthenticatedKey, Problem> {
     let unauthorized = |detail: &str| {
         Problem::bearer(StatusCode::UNAUTHORIZED, "invalid_token", detail.to_owned())
     };
@@ -55,10 +92,35 @@ pub async fn authenticate(state: &AdminState, req: &HttpRequest) -> Result<Admin
         .filter(|k| k.len() <= 256)
         .ok_or_else(|| unauthorized("an admin key is required (Authorization: Bearer …)"))?;
     match auth::admin_keys::authenticate(&state.db, state.clock.as_ref(), key).await {
-        Ok(id) => Ok(AdminKeyId(id)),
+        Ok(key) => Ok(key),
         Err(auth::admin_keys::KeyError::Invalid) => Err(unauthorized("the admin key is not valid")),
         Err(auth::admin_keys::KeyError::Internal(e)) => Err(Problem::internal(e)),
     }
+}
+
+/// Checks that the request is for the system Admin API: at the root (the `default` tenant's
+/// address), with a system key. Anywhere else the tenant routes do not exist (404); a key that
+/// is not a system key gets 403.
+pub async fn authenticate_system(
+    state: &AdminState,
+    req: &HttpRequest,
+) -> Result<AdminKeyId, Problem> {
+    if !state.tenant.is_default() {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "tenants are managed at the root Admin API",
+        ));
+    }
+    let key = authenticate_key(state, req).await?;
+    if !key.system {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "managing tenants needs a system key (tessera admin-key create --system)",
+        ));
+    }
+    Ok(AdminKeyId(key.id))
 }
 
 /// Every route of the Admin API (relative to `/admin/api/v1`): the one table it is served from,
@@ -158,6 +220,14 @@ pub fn routes() -> Vec<(&'static str, Method, actix_web::Route)> {
             "/admin-keys/{id}",
             Method::DELETE,
             delete().to(keys::revoke),
+        ),
+        ("/tenants", Method::GET, get().to(tenants::list)),
+        ("/tenants", Method::POST, post().to(tenants::create)),
+        ("/tenants/{id}", Method::GET, get().to(tenants::get)),
+        (
+            "/tenants/{id}",
+            Method::DELETE,
+            delete().to(tenants::delete),
         ),
         ("/profile-schema", Method::GET, get().to(schema::get)),
         (

@@ -373,6 +373,18 @@ page!(SessionPage, Session);
 page!(ClientPage, Client);
 page!(EventPage, Event);
 page!(AdminKeyPage, AdminKey);
+page!(TenantPage, Tenant);
+
+/// A tenant (SPEC §11): an isolated identity realm served under its own issuer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tenant {
+    /// `^[a-z][a-z0-9-]{1,62}$`.
+    pub id: String,
+    pub name: String,
+    /// Its issuer: the base URL for `default`, `{base}/t/{id}` for the others.
+    pub issuer: String,
+    pub created_at: String,
+}
 
 /// The problem+json answers of the Admin API, one type per status, for `responses(...)` in the
 /// route annotations (each answer's body is a [`ProblemDoc`]).
@@ -406,6 +418,7 @@ pub mod errors {
     problems! {
         E400 = 400, "Bad request or parameter";
         E401 = 401, "Missing or invalid admin key";
+        E403 = 403, "The admin key may not do this";
         E404 = 404, "Not found";
         E409 = 409, "Conflict";
         E413 = 413, "Body too large";

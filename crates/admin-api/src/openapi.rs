@@ -2,7 +2,7 @@
 //! types in [`crate::model`], served at `/admin/api/v1/openapi.json`. A test compares it with the
 //! route table the API is served from ([`crate::routes`]), so neither can drift from the other.
 
-use crate::{clients, events, images, keys, schema, user_search, users};
+use crate::{clients, events, images, keys, schema, tenants, user_search, users};
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -64,6 +64,10 @@ impl Modify for AdminKeyAuth {
         schema::create_custom,
         schema::patch_custom,
         schema::delete_custom,
+        tenants::list,
+        tenants::create,
+        tenants::get,
+        tenants::delete,
         document,
     ),
     components(schemas(crate::model::ProblemDoc)),
@@ -77,6 +81,7 @@ impl Modify for AdminKeyAuth {
         (name = "profile-schema", description = "Standard attribute access and custom attributes"),
         (name = "events", description = "The audit log"),
         (name = "admin-keys", description = "Admin API keys"),
+        (name = "tenants", description = "Tenants (system keys only, at the root Admin API)"),
         (name = "meta", description = "This document")
     )
 )]

@@ -38,10 +38,10 @@ pub fn cursor(raw: Option<&str>) -> Result<Option<Uuid>, Problem> {
 }
 
 /// Cuts `items` (fetched with one more than `limit`) to a page and its answer.
-pub fn page<T>(
+pub fn page<T, Id: std::fmt::Display>(
     mut items: Vec<T>,
     limit: u64,
-    id: impl Fn(&T) -> Uuid,
+    id: impl Fn(&T) -> Id,
     render: impl Fn(&T) -> Value,
 ) -> Value {
     let more = items.len() as u64 > limit;

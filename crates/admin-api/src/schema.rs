@@ -76,7 +76,7 @@ async fn apply(
     ),
     security(("admin_key" = []))
 )]
-pub async fn get(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+pub async fn get(state: AdminState, req: HttpRequest) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
     Ok(json_no_store(
         StatusCode::OK,
@@ -101,7 +101,7 @@ pub async fn get(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpR
     security(("admin_key" = []))
 )]
 pub async fn patch_standard(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
@@ -131,7 +131,7 @@ pub async fn patch_standard(
     security(("admin_key" = []))
 )]
 pub async fn create_custom(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
@@ -213,7 +213,7 @@ fn take_position(obj: &mut serde_json::Map<String, Value>) -> Result<Option<usiz
     security(("admin_key" = []))
 )]
 pub async fn patch_custom(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
@@ -285,7 +285,7 @@ pub async fn patch_custom(
     security(("admin_key" = []))
 )]
 pub async fn delete_custom(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {

@@ -4,7 +4,7 @@
 use crate::users::user_resource;
 use crate::{AdminState, authenticate, paging};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 use auth::users::UserQuery;
 use http_kit::Problem;
 use http_kit::json_no_store;
@@ -116,7 +116,7 @@ async fn parse(state: &AdminState, query_string: &str) -> Result<UserQuery, Prob
     ),
     security(("admin_key" = []))
 )]
-pub async fn list(state: web::Data<AdminState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+pub async fn list(state: AdminState, req: HttpRequest) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
     let mut query = parse(&state, req.query_string()).await?;
     let limit = query.limit;

@@ -97,7 +97,7 @@ async fn user_json(state: &AdminState, id: Uuid) -> Result<Value, Problem> {
     security(("admin_key" = []))
 )]
 pub async fn get(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -193,7 +193,7 @@ pub(crate) fn identity_from(item: &Value, pointer: &str) -> Result<NewIdentity, 
     security(("admin_key" = []))
 )]
 pub async fn create(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
@@ -295,7 +295,7 @@ async fn write_profile(
     security(("admin_key" = []))
 )]
 pub async fn put_profile(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
@@ -320,7 +320,7 @@ pub async fn put_profile(
     security(("admin_key" = []))
 )]
 pub async fn patch_profile(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
@@ -367,7 +367,7 @@ async fn set_disabled(
     security(("admin_key" = []))
 )]
 pub async fn disable(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -390,7 +390,7 @@ pub async fn disable(
     security(("admin_key" = []))
 )]
 pub async fn enable(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -413,7 +413,7 @@ pub async fn enable(
     security(("admin_key" = []))
 )]
 pub async fn delete(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -445,7 +445,7 @@ pub async fn delete(
     security(("admin_key" = []))
 )]
 pub async fn set_password(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
@@ -494,7 +494,7 @@ pub async fn set_password(
     security(("admin_key" = []))
 )]
 pub async fn set_verified(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Bytes,
@@ -553,7 +553,7 @@ pub async fn set_verified(
     security(("admin_key" = []))
 )]
 pub async fn identities(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -584,7 +584,7 @@ pub async fn identities(
     security(("admin_key" = []))
 )]
 pub async fn add_identity(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
@@ -647,7 +647,7 @@ pub async fn add_identity(
     security(("admin_key" = []))
 )]
 pub async fn remove_identity(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {
@@ -700,7 +700,7 @@ fn session_json(s: &auth::sessions::Session) -> Value {
     security(("admin_key" = []))
 )]
 pub async fn sessions(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -758,7 +758,7 @@ async fn end(
     security(("admin_key" = []))
 )]
 pub async fn revoke_sessions(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -797,7 +797,7 @@ pub async fn revoke_sessions(
     security(("admin_key" = []))
 )]
 pub async fn revoke_session(
-    state: web::Data<AdminState>,
+    state: AdminState,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {

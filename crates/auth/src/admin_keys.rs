@@ -25,10 +25,13 @@ pub enum AdminKeyError {
     Internal(#[from] InternalError),
 }
 
+/// Creates an admin key of `db`'s tenant; a `system` key (SPEC §11) also manages tenants and acts
+/// in every tenant.
 pub async fn create_admin_key(
     db: &Db,
     clock: &dyn Clock,
     name: &str,
+    system: bool,
     actor: Actor,
 ) -> Result<CreatedAdminKey, AdminKeyError> {
     let name = name.trim();
@@ -38,12 +41,13 @@ pub async fn create_admin_key(
     let id = Uuid::now_v7();
     let key = format!("{KEY_PREFIX}{}", secrets::generate_secret());
     let event = NewEvent::new("admin_key.created", actor)
-        .detail(serde_json::json!({ "admin_key_id": id, "name": name }));
+        .detail(serde_json::json!({ "admin_key_id": id, "name": name, "system": system }));
     store::admin_keys::insert_admin_key(
         db,
         id,
         name,
         &secrets::hash_secret(&key),
+        system,
         clock.now(),
         event,
     )
@@ -69,9 +73,21 @@ pub enum KeyError {
     Internal(#[from] InternalError),
 }
 
-/// The live admin key `presented` is, found by its hash (compared again in constant time); its
-/// use is recorded at most once a minute.
-pub async fn authenticate(db: &Db, clock: &dyn Clock, presented: &str) -> Result<Uuid, KeyError> {
+/// A key that authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthenticatedKey {
+    pub id: Uuid,
+    /// A system key: it may manage tenants.
+    pub system: bool,
+}
+
+/// The live admin key `presented` is, found by its hash (compared again in constant time) among
+/// the keys of `db`'s tenant and the system keys; its use is recorded at most once a minute.
+pub async fn authenticate(
+    db: &Db,
+    clock: &dyn Clock,
+    presented: &str,
+) -> Result<AuthenticatedKey, KeyError> {
     if presented.is_empty() || presented.len() > 256 {
         return Err(KeyError::Invalid);
     }
@@ -87,7 +103,10 @@ pub async fn authenticate(db: &Db, clock: &dyn Clock, presented: &str) -> Result
     {
         tracing::warn!(error = %e, "could not record the admin key's use");
     }
-    Ok(found.id)
+    Ok(AuthenticatedKey {
+        id: found.id,
+        system: found.system,
+    })
 }
 
 /// The admin keys (never the keys themselves).

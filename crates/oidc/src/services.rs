@@ -11,14 +11,20 @@ use profile::ProfileService;
 use std::sync::Arc;
 use store::{Clock, Db};
 
+/// The services of one tenant (SPEC §11): `db` is scoped to it, `provider` has its issuer and
+/// keys, `profiles` its schema. Built on first use by [`crate::tenants::Registry`].
 #[derive(Debug, Clone)]
 pub struct Services {
+    /// Which tenant these are.
+    pub tenant: Arc<crate::tenants::TenantInfo>,
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     /// The OpenID provider: keys, the client cache, the token endpoint's failure limiter.
     pub provider: Arc<crate::Provider>,
     /// The profile schema (cached) and the profile use cases.
     pub profiles: Arc<ProfileService>,
+    /// The upstream OpenID providers people of this tenant can sign in with.
+    pub upstreams: Arc<crate::upstream::Upstreams>,
     pub hasher: PasswordHasher,
     pub password_policy: PasswordPolicy,
     pub session_policy: SessionPolicy,

@@ -102,7 +102,9 @@ pub async fn create_account(
 ) -> Result<(), StoreError> {
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
+    let tenant = db.tenant().to_owned();
     users::Entity::insert(users::ActiveModel {
+        tenant_id: Set(tenant.clone()),
         id: Set(account.user_id),
         created_at: Set(now_ms),
         last_login_at: Set(None),
@@ -111,6 +113,7 @@ pub async fn create_account(
     .exec_without_returning(&tx)
     .await?;
     profiles::Entity::insert(profiles::ActiveModel {
+        tenant_id: Set(tenant.clone()),
         user_id: Set(account.user_id),
         standard: Set(account.standard_attributes),
         custom: Set(account.custom_attributes),
@@ -122,6 +125,7 @@ pub async fn create_account(
     .await?;
     for identity in account.identities {
         identities::Entity::insert(identities::ActiveModel {
+            tenant_id: Set(tenant.clone()),
             id: Set(Uuid::now_v7()),
             user_id: Set(account.user_id),
             kind: Set(identity.kind.as_str().to_owned()),
@@ -133,9 +137,10 @@ pub async fn create_account(
         .await
         .map_err(|e| StoreError::conflict_or(e, "login ID"))?;
     }
-    crate::search::reindex(&tx, account.user_id).await?;
+    crate::search::reindex(&tx, db.tenant(), account.user_id).await?;
     if let Some(hash) = account.password_hash {
         password_credentials::Entity::insert(password_credentials::ActiveModel {
+            tenant_id: Set(tenant),
             user_id: Set(account.user_id),
             hash: Set(hash),
             created_at: Set(now_ms),
@@ -144,7 +149,7 @@ pub async fn create_account(
         .exec_without_returning(&tx)
         .await?;
     }
-    audit::insert(&tx, event, now).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -176,6 +181,7 @@ pub async fn find_login_candidate(
             ))
             .equals((identities::Entity, identities::Column::UserId)),
         )
+        .and_where(Expr::col((identities::Entity, identities::Column::TenantId)).eq(db.tenant()))
         .and_where(Expr::col((identities::Entity, identities::Column::Kind)).eq(kind.as_str()))
         .and_where(Expr::col((identities::Entity, identities::Column::Value)).eq(value))
         .to_owned();
@@ -200,6 +206,7 @@ pub(crate) fn from_user_row(u: users::Model) -> User {
 
 pub async fn find_user(db: &Db, user_id: Uuid) -> Result<Option<User>, StoreError> {
     Ok(users::Entity::find_by_id(user_id)
+        .filter(users::Column::TenantId.eq(db.tenant()))
         .one(&db.read)
         .await?
         .map(from_user_row))
@@ -213,6 +220,7 @@ pub async fn list_identities(db: &Db, user_id: Uuid) -> Result<Vec<Identity>, St
 /// The identities of several users (oldest first per user), in one query.
 pub async fn identities_of(db: &Db, user_ids: &[Uuid]) -> Result<Vec<Identity>, StoreError> {
     let rows = identities::Entity::find()
+        .filter(identities::Column::TenantId.eq(db.tenant()))
         .filter(identities::Column::UserId.is_in(user_ids.iter().copied()))
         .order_by_asc(identities::Column::CreatedAt)
         .order_by_asc(identities::Column::Id)
@@ -256,6 +264,7 @@ fn from_profile_row(p: profiles::Model) -> StoredProfile {
 
 pub async fn find_profile(db: &Db, user_id: Uuid) -> Result<Option<StoredProfile>, StoreError> {
     Ok(profiles::Entity::find_by_id(user_id)
+        .filter(profiles::Column::TenantId.eq(db.tenant()))
         .one(&db.read)
         .await?
         .map(from_profile_row))
@@ -267,6 +276,7 @@ pub async fn profiles_of(
     user_ids: &[Uuid],
 ) -> Result<Vec<(Uuid, StoredProfile)>, StoreError> {
     Ok(profiles::Entity::find()
+        .filter(profiles::Column::TenantId.eq(db.tenant()))
         .filter(profiles::Column::UserId.is_in(user_ids.iter().copied()))
         .all(&db.read)
         .await?
@@ -278,7 +288,10 @@ pub async fn profiles_of(
 /// Counts users (for tests and metrics).
 pub async fn count_users(db: &Db) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
-    Ok(users::Entity::find().count(&db.read).await?)
+    Ok(users::Entity::find()
+        .filter(users::Column::TenantId.eq(db.tenant()))
+        .count(&db.read)
+        .await?)
 }
 
 /// New values for a profile.
@@ -317,6 +330,7 @@ pub async fn save_profile(
         .col_expr(profiles::Column::AvatarSeed, Expr::value(write.avatar_seed))
         .col_expr(profiles::Column::Cover, Expr::value(write.cover))
         .col_expr(profiles::Column::UpdatedAt, Expr::value(new_updated))
+        .filter(profiles::Column::TenantId.eq(db.tenant()))
         .filter(profiles::Column::UserId.eq(user_id))
         .filter(profiles::Column::UpdatedAt.eq(to_millis(expected_updated_at)))
         .exec(&tx)
@@ -326,10 +340,10 @@ pub async fn save_profile(
         return Ok(false);
     }
     if let Some(image) = write.image {
-        crate::images::replace(&tx, user_id, image, now).await?;
+        crate::images::replace(&tx, db.tenant(), user_id, image, now).await?;
     }
-    crate::search::reindex(&tx, user_id).await?;
-    audit::insert(&tx, event, now).await?;
+    crate::search::reindex(&tx, db.tenant(), user_id).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -347,17 +361,18 @@ pub async fn mark_identity_verified(
 ) -> Result<bool, StoreError> {
     let tx = db.write.begin().await?;
     if let Some(proof) = proof {
-        crate::verification_codes::spend_in(&tx, proof, to_millis(now)).await?;
+        crate::verification_codes::spend_in(&tx, db.tenant(), proof, to_millis(now)).await?;
     }
     let updated = identities::Entity::update_many()
         .col_expr(identities::Column::VerifiedAt, Expr::value(to_millis(now)))
+        .filter(identities::Column::TenantId.eq(db.tenant()))
         .filter(identities::Column::UserId.eq(user_id))
         .filter(identities::Column::Kind.eq(kind.as_str()))
         .filter(identities::Column::Value.eq(value))
         .exec(&tx)
         .await?;
     if updated.rows_affected > 0 {
-        audit::insert(&tx, event, now).await?;
+        audit::insert(&tx, db.tenant(), event, now).await?;
     }
     tx.commit().await?;
     Ok(updated.rows_affected > 0)
@@ -379,10 +394,14 @@ pub async fn reset_password(
     use crate::entity::sessions;
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
+    if !user_in_tenant(&tx, db.tenant(), user_id).await? {
+        return Err(StoreError::NotFound);
+    }
     if let Some((email, proof)) = proven_email {
-        crate::verification_codes::spend_in(&tx, proof, now_ms).await?;
+        crate::verification_codes::spend_in(&tx, db.tenant(), proof, now_ms).await?;
         identities::Entity::update_many()
             .col_expr(identities::Column::VerifiedAt, Expr::value(now_ms))
+            .filter(identities::Column::TenantId.eq(db.tenant()))
             .filter(identities::Column::UserId.eq(user_id))
             .filter(identities::Column::Kind.eq(IdentityKind::Email.as_str()))
             .filter(identities::Column::Value.eq(email))
@@ -391,6 +410,7 @@ pub async fn reset_password(
             .await?;
     }
     password_credentials::Entity::insert(password_credentials::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
         user_id: Set(user_id),
         hash: Set(password_hash.to_owned()),
         created_at: Set(now_ms),
@@ -408,6 +428,7 @@ pub async fn reset_password(
     .await?;
     let mut ended = 0;
     for session in sessions::Entity::find()
+        .filter(sessions::Column::TenantId.eq(db.tenant()))
         .filter(sessions::Column::UserId.eq(user_id))
         .all(&tx)
         .await?
@@ -415,11 +436,11 @@ pub async fn reset_password(
         if Some(session.id) == keep {
             continue;
         }
-        crate::oauth::revoke_grants_of_session(&tx, session.id, now_ms).await?;
+        crate::oauth::revoke_grants_of_session(&tx, db.tenant(), session.id, now_ms).await?;
         sessions::Entity::delete_by_id(session.id).exec(&tx).await?;
         ended += 1;
     }
-    audit::insert(&tx, event, now).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
     Ok(ended)
 }
@@ -437,10 +458,14 @@ pub async fn add_identity(
     let id = Uuid::now_v7();
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
+    if !user_in_tenant(&tx, db.tenant(), user_id).await? {
+        return Err(StoreError::NotFound);
+    }
     if let Some(proof) = proof {
-        crate::verification_codes::spend_in(&tx, proof, now_ms).await?;
+        crate::verification_codes::spend_in(&tx, db.tenant(), proof, now_ms).await?;
     }
     identities::Entity::insert(identities::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
         id: Set(id),
         user_id: Set(user_id),
         kind: Set(identity.kind.as_str().to_owned()),
@@ -451,8 +476,8 @@ pub async fn add_identity(
     .exec_without_returning(&tx)
     .await
     .map_err(|e| StoreError::conflict_or(e, "login ID"))?;
-    crate::search::reindex(&tx, user_id).await?;
-    audit::insert(&tx, event, now).await?;
+    crate::search::reindex(&tx, db.tenant(), user_id).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -477,6 +502,7 @@ pub async fn remove_identity(
     use sea_orm::PaginatorTrait;
     let tx = db.write.begin().await?;
     let mine = identities::Entity::find_by_id(identity_id)
+        .filter(identities::Column::TenantId.eq(db.tenant()))
         .filter(identities::Column::UserId.eq(user_id))
         .one(&tx)
         .await?;
@@ -493,8 +519,8 @@ pub async fn remove_identity(
     identities::Entity::delete_by_id(identity_id)
         .exec(&tx)
         .await?;
-    crate::search::reindex(&tx, user_id).await?;
-    audit::insert(&tx, event, now).await?;
+    crate::search::reindex(&tx, db.tenant(), user_id).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
     Ok(RemoveIdentity::Removed)
 }
@@ -502,6 +528,7 @@ pub async fn remove_identity(
 /// The user's password hash, if they have one.
 pub async fn password_hash(db: &Db, user_id: Uuid) -> Result<Option<String>, StoreError> {
     Ok(password_credentials::Entity::find_by_id(user_id)
+        .filter(password_credentials::Column::TenantId.eq(db.tenant()))
         .one(&db.read)
         .await?
         .map(|p| p.hash))
@@ -520,11 +547,12 @@ pub async fn set_disabled(
     let value: Option<i64> = disabled.then_some(to_millis(now));
     let updated = users::Entity::update_many()
         .col_expr(users::Column::DisabledAt, Expr::value(value))
+        .filter(users::Column::TenantId.eq(db.tenant()))
         .filter(users::Column::Id.eq(user_id))
         .exec(&tx)
         .await?;
     if updated.rows_affected > 0 {
-        audit::insert(&tx, event, now).await?;
+        audit::insert(&tx, db.tenant(), event, now).await?;
     }
     tx.commit().await?;
     Ok(updated.rows_affected > 0)
@@ -539,9 +567,13 @@ pub async fn delete_user(
     event: NewEvent,
 ) -> Result<bool, StoreError> {
     let tx = db.write.begin().await?;
-    let deleted = users::Entity::delete_by_id(user_id).exec(&tx).await?;
+    let deleted = users::Entity::delete_many()
+        .filter(users::Column::TenantId.eq(db.tenant()))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(&tx)
+        .await?;
     if deleted.rows_affected > 0 {
-        audit::insert(&tx, event, now).await?;
+        audit::insert(&tx, db.tenant(), event, now).await?;
     }
     tx.commit().await?;
     Ok(deleted.rows_affected > 0)
@@ -561,12 +593,13 @@ pub async fn set_identity_verified(
     let value: Option<i64> = verified.then_some(to_millis(now));
     let updated = identities::Entity::update_many()
         .col_expr(identities::Column::VerifiedAt, Expr::value(value))
+        .filter(identities::Column::TenantId.eq(db.tenant()))
         .filter(identities::Column::UserId.eq(user_id))
         .filter(identities::Column::Kind.eq(kind.as_str()))
         .exec(&tx)
         .await?;
     if updated.rows_affected > 0 {
-        audit::insert(&tx, event, now).await?;
+        audit::insert(&tx, db.tenant(), event, now).await?;
     }
     tx.commit().await?;
     Ok(updated.rows_affected > 0)
@@ -595,6 +628,7 @@ pub async fn remove_identity_keeping_sign_in(
 ) -> Result<RemoveIdentity, StoreError> {
     let tx = db.write.begin().await?;
     let all = identities::Entity::find()
+        .filter(identities::Column::TenantId.eq(db.tenant()))
         .filter(identities::Column::UserId.eq(user_id))
         .all(&tx)
         .await?;
@@ -602,6 +636,7 @@ pub async fn remove_identity_keeping_sign_in(
         return Ok(RemoveIdentity::NotFound);
     }
     let has_password = password_credentials::Entity::find_by_id(user_id)
+        .filter(password_credentials::Column::TenantId.eq(db.tenant()))
         .one(&tx)
         .await?
         .is_some();
@@ -620,8 +655,24 @@ pub async fn remove_identity_keeping_sign_in(
     identities::Entity::delete_by_id(identity_id)
         .exec(&tx)
         .await?;
-    crate::search::reindex(&tx, user_id).await?;
-    audit::insert(&tx, event, now).await?;
+    crate::search::reindex(&tx, db.tenant(), user_id).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
     Ok(RemoveIdentity::Removed)
+}
+
+/// Whether `user_id` is a user of `tenant` (checked inside a write before it touches rows keyed by
+/// the user id alone).
+pub(crate) async fn user_in_tenant(
+    conn: &impl ConnectionTrait,
+    tenant: &str,
+    user_id: Uuid,
+) -> Result<bool, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(users::Entity::find()
+        .filter(users::Column::TenantId.eq(tenant))
+        .filter(users::Column::Id.eq(user_id))
+        .count(conn)
+        .await?
+        > 0)
 }

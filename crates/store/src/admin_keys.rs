@@ -13,11 +13,14 @@ pub async fn insert_admin_key(
     id: Uuid,
     name: &str,
     key_hash: &str,
+    system: bool,
     now: DateTime<Utc>,
     event: NewEvent,
 ) -> Result<(), StoreError> {
     let tx = db.write.begin().await?;
     admin_keys::Entity::insert(admin_keys::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
+        system: Set(system),
         id: Set(id),
         name: Set(name.to_owned()),
         key_hash: Set(key_hash.to_owned()),
@@ -28,14 +31,16 @@ pub async fn insert_admin_key(
     .exec_without_returning(&tx)
     .await
     .map_err(|e| StoreError::conflict_or(e, "admin key"))?;
-    audit::insert(&tx, event, now).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// The stored hash of an admin key, by id (for tests and key checks).
 pub async fn find_key_hash(db: &Db, id: Uuid) -> Result<Option<String>, StoreError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
     Ok(admin_keys::Entity::find_by_id(id)
+        .filter(admin_keys::Column::TenantId.eq(db.tenant()))
         .one(&db.read)
         .await?
         .map(|k| k.key_hash))
@@ -47,20 +52,29 @@ pub struct LiveKey {
     pub id: Uuid,
     pub key_hash: String,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// A system key: it manages tenants and acts in every tenant.
+    pub system: bool,
 }
 
 /// The live (not revoked) admin key with this hash.
 pub async fn find_live_key(db: &Db, key_hash: &str) -> Result<Option<LiveKey>, StoreError> {
+    use sea_orm::sea_query::Condition;
     use sea_orm::{ColumnTrait, QueryFilter};
     Ok(admin_keys::Entity::find()
         .filter(admin_keys::Column::KeyHash.eq(key_hash))
         .filter(admin_keys::Column::RevokedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(admin_keys::Column::TenantId.eq(db.tenant()))
+                .add(admin_keys::Column::System.eq(true)),
+        )
         .one(&db.read)
         .await?
         .map(|k| LiveKey {
             id: k.id,
             key_hash: k.key_hash,
             last_used_at: k.last_used_at.map(crate::from_millis),
+            system: k.system,
         }))
 }
 
@@ -72,12 +86,14 @@ pub struct AdminKeyInfo {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub system: bool,
 }
 
 /// Every admin key, oldest first.
 pub async fn list_admin_keys(db: &Db) -> Result<Vec<AdminKeyInfo>, StoreError> {
-    use sea_orm::QueryOrder;
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
     Ok(admin_keys::Entity::find()
+        .filter(admin_keys::Column::TenantId.eq(db.tenant()))
         .order_by_asc(admin_keys::Column::CreatedAt)
         .order_by_asc(admin_keys::Column::Id)
         .all(&db.read)
@@ -89,6 +105,7 @@ pub async fn list_admin_keys(db: &Db) -> Result<Vec<AdminKeyInfo>, StoreError> {
             created_at: crate::from_millis(k.created_at),
             last_used_at: k.last_used_at.map(crate::from_millis),
             revoked_at: k.revoked_at.map(crate::from_millis),
+            system: k.system,
         })
         .collect())
 }
@@ -106,12 +123,13 @@ pub async fn revoke_admin_key(
     let tx = db.write.begin().await?;
     let updated = admin_keys::Entity::update_many()
         .col_expr(admin_keys::Column::RevokedAt, Expr::value(to_millis(now)))
+        .filter(admin_keys::Column::TenantId.eq(db.tenant()))
         .filter(admin_keys::Column::Id.eq(id))
         .filter(admin_keys::Column::RevokedAt.is_null())
         .exec(&tx)
         .await?;
     if updated.rows_affected > 0 {
-        audit::insert(&tx, event, now).await?;
+        audit::insert(&tx, db.tenant(), event, now).await?;
     }
     tx.commit().await?;
     Ok(updated.rows_affected > 0)

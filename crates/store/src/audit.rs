@@ -86,11 +86,13 @@ pub struct Event {
 /// Records `event` on `conn`: inside the caller's transaction when the event belongs to a write.
 pub(crate) async fn insert<C: ConnectionTrait>(
     conn: &C,
+    tenant: &str,
     event: NewEvent,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let (actor_type, actor_id) = event.actor.parts();
     audit_events::Entity::insert(audit_events::ActiveModel {
+        tenant_id: Set(tenant.to_owned()),
         id: Set(Uuid::now_v7()),
         occurred_at: Set(to_millis(now)),
         kind: Set(event.kind.to_owned()),
@@ -107,13 +109,14 @@ pub(crate) async fn insert<C: ConnectionTrait>(
 
 /// Records an event that is not part of another write (a failed login, …).
 pub async fn record(db: &Db, event: NewEvent, now: DateTime<Utc>) -> Result<(), StoreError> {
-    insert(&db.write, event, now).await
+    insert(&db.write, db.tenant(), event, now).await
 }
 
 /// The newest `limit` events, newest first.
 pub async fn latest(db: &Db, limit: u64) -> Result<Vec<Event>, StoreError> {
-    use sea_orm::QuerySelect;
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
     let rows = audit_events::Entity::find()
+        .filter(audit_events::Column::TenantId.eq(db.tenant()))
         .order_by_desc(audit_events::Column::Id)
         .limit(limit)
         .all(&db.read)
@@ -142,7 +145,9 @@ pub async fn list(
     limit: u64,
 ) -> Result<Vec<Event>, StoreError> {
     use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
-    let mut query = audit_events::Entity::find().order_by_desc(audit_events::Column::Id);
+    let mut query = audit_events::Entity::find()
+        .filter(audit_events::Column::TenantId.eq(db.tenant()))
+        .order_by_desc(audit_events::Column::Id);
     if let Some(user_id) = user_id {
         query = query.filter(audit_events::Column::UserId.eq(user_id));
     }

@@ -61,6 +61,7 @@ pub async fn insert_client(
 ) -> Result<(), StoreError> {
     let tx = db.write.begin().await?;
     clients::Entity::insert(clients::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
         id: Set(client.id),
         client_id: Set(client.client_id.clone()),
         name: Set(client.name.clone()),
@@ -78,7 +79,7 @@ pub async fn insert_client(
     .exec_without_returning(&tx)
     .await
     .map_err(|e| StoreError::conflict_or(e, "client_id"))?;
-    audit::insert(&tx, event, now).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -86,6 +87,7 @@ pub async fn insert_client(
 /// Every client, oldest first.
 pub async fn list_clients(db: &Db) -> Result<Vec<Client>, StoreError> {
     clients::Entity::find()
+        .filter(clients::Column::TenantId.eq(db.tenant()))
         .order_by_asc(clients::Column::CreatedAt)
         .order_by_asc(clients::Column::Id)
         .all(&db.read)
@@ -97,6 +99,7 @@ pub async fn list_clients(db: &Db) -> Result<Vec<Client>, StoreError> {
 
 pub async fn find_by_client_id(db: &Db, client_id: &str) -> Result<Option<Client>, StoreError> {
     clients::Entity::find()
+        .filter(clients::Column::TenantId.eq(db.tenant()))
         .filter(clients::Column::ClientId.eq(client_id))
         .one(&db.read)
         .await?
@@ -113,11 +116,12 @@ pub async fn delete_client(
 ) -> Result<bool, StoreError> {
     let tx = db.write.begin().await?;
     let deleted = clients::Entity::delete_many()
+        .filter(clients::Column::TenantId.eq(db.tenant()))
         .filter(clients::Column::ClientId.eq(client_id))
         .exec(&tx)
         .await?;
     if deleted.rows_affected > 0 {
-        audit::insert(&tx, event, now).await?;
+        audit::insert(&tx, db.tenant(), event, now).await?;
     }
     tx.commit().await?;
     Ok(deleted.rows_affected > 0)
@@ -130,7 +134,9 @@ pub async fn list_clients_page(
     limit: u64,
 ) -> Result<Vec<Client>, StoreError> {
     use sea_orm::QuerySelect;
-    let mut query = clients::Entity::find().order_by_asc(clients::Column::Id);
+    let mut query = clients::Entity::find()
+        .filter(clients::Column::TenantId.eq(db.tenant()))
+        .order_by_asc(clients::Column::Id);
     if let Some(after) = after {
         query = query.filter(clients::Column::Id.gt(after));
     }
@@ -153,6 +159,7 @@ pub async fn update_client(
     use sea_orm::sea_query::Expr;
     let tx = db.write.begin().await?;
     let updated = clients::Entity::update_many()
+        .filter(clients::Column::TenantId.eq(db.tenant()))
         .col_expr(clients::Column::Name, Expr::value(client.name.clone()))
         .col_expr(
             clients::Column::SecretHash,
@@ -184,7 +191,7 @@ pub async fn update_client(
         .exec(&tx)
         .await?;
     if updated.rows_affected > 0 {
-        audit::insert(&tx, event, now).await?;
+        audit::insert(&tx, db.tenant(), event, now).await?;
     }
     tx.commit().await?;
     Ok(updated.rows_affected > 0)

@@ -9,6 +9,9 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The tenant every database has, served at the root issuer.
+pub const DEFAULT_TENANT: &str = "default";
+
 /// Connection settings that do not belong in the URL.
 #[derive(Debug, Clone)]
 pub struct DbSettings {
@@ -33,8 +36,14 @@ impl Default for DbSettings {
 /// the hottest read (see [`crate::userinfo`]); on PostgreSQL that read goes to sqlx's pool
 /// directly, grouped (see [`crate::userinfo`]), since SeaORM's query future costs more to move
 /// around than the query.
+///
+/// A handle is scoped to one tenant ([`Db::tenant`]): every query it runs reads and writes that
+/// tenant's rows only, and every row it inserts belongs to it. [`Db::connect`] gives the
+/// `default` tenant; [`Db::in_tenant`] another one over the same connections. Only
+/// [`crate::tenants`] and the housekeeping sweep work across tenants.
 #[derive(Clone, Debug)]
 pub struct Db {
+    pub(crate) tenant: Arc<str>,
     pub(crate) read: DatabaseConnection,
     pub(crate) write: DatabaseConnection,
     pub(crate) sqlite_readers: Option<Arc<SqliteReaders>>,
@@ -64,6 +73,7 @@ impl Db {
             let read =
                 Database::connect(sqlite_options(url, settings.max_connections.max(1))).await?;
             Ok(Self {
+                tenant: Arc::from(DEFAULT_TENANT),
                 read,
                 write,
                 // An in-memory database is private to its connection: nothing to share.
@@ -91,11 +101,25 @@ impl Db {
                 ))
             });
             Ok(Self {
+                tenant: Arc::from(DEFAULT_TENANT),
                 read: conn.clone(),
                 write: conn,
                 sqlite_readers: None,
                 grouped_reads,
             })
+        }
+    }
+
+    /// The tenant this handle reads and writes.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The same database, scoped to tenant `id` (which the caller has checked exists).
+    pub fn in_tenant(&self, id: &str) -> Db {
+        Db {
+            tenant: Arc::from(id),
+            ..self.clone()
         }
     }
 

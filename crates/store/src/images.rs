@@ -47,11 +47,13 @@ fn small(n: u32) -> i32 {
 /// avatar goes when a new one arrives). Part of the caller's transaction.
 pub(crate) async fn replace(
     tx: &impl ConnectionTrait,
+    tenant: &str,
     owner: Uuid,
     image: NewImage,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     images::Entity::delete_many()
+        .filter(images::Column::TenantId.eq(tenant))
         .filter(images::Column::Owner.eq(owner))
         .filter(images::Column::Purpose.eq(image.purpose.as_str()))
         .filter(images::Column::Id.ne(image.id.as_str()))
@@ -59,6 +61,7 @@ pub(crate) async fn replace(
         .await?;
     for r in image.renditions {
         images::Entity::insert(images::ActiveModel {
+            tenant_id: Set(tenant.to_owned()),
             id: Set(image.id.clone()),
             size: Set(small(r.size)),
             is_default: Set(r.size == image.default_size),
@@ -85,6 +88,7 @@ pub(crate) async fn replace(
 /// The renditions of image `id`, smallest first (empty when there is no such image).
 pub async fn renditions(db: &Db, id: &str) -> Result<Vec<RenditionInfo>, StoreError> {
     let rows: Vec<(i32, bool, String, String)> = images::Entity::find()
+        .filter(images::Column::TenantId.eq(db.tenant()))
         .select_only()
         .column(images::Column::Size)
         .column(images::Column::IsDefault)
@@ -109,6 +113,7 @@ pub async fn renditions(db: &Db, id: &str) -> Result<Vec<RenditionInfo>, StoreEr
 /// The bytes of one rendition.
 pub async fn rendition_bytes(db: &Db, id: &str, size: u32) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(images::Entity::find()
+        .filter(images::Column::TenantId.eq(db.tenant()))
         .select_only()
         .column(images::Column::Data)
         .filter(images::Column::Id.eq(id))

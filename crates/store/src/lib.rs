@@ -19,6 +19,7 @@ pub mod search;
 pub mod server_secrets;
 pub mod sessions;
 pub mod signing_keys;
+pub mod tenants;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]
@@ -29,7 +30,7 @@ pub mod userinfo;
 pub mod verification_codes;
 
 pub use clock::{Clock, ManualClock, SystemClock, from_millis, to_millis};
-pub use db::{Db, DbSettings};
+pub use db::{DEFAULT_TENANT, Db, DbSettings};
 pub use uuid::Uuid;
 
 /// What can go wrong in the data layer.

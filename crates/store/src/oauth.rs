@@ -40,6 +40,7 @@ pub async fn insert_authorization_code(
     code: &AuthorizationCode,
 ) -> Result<(), StoreError> {
     authorization_codes::Entity::insert(authorization_codes::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
         code_hash: Set(code.code_hash.clone()),
         client_id: Set(code.client_id.clone()),
         user_id: Set(code.user_id),
@@ -136,11 +137,13 @@ pub enum CodeRedemption {
 /// has not reached its end of life.
 async fn approver_still_valid(
     tx: &DatabaseTransaction,
+    tenant: &str,
     code: &AuthorizationCode,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
     use crate::entity::sessions;
     let enabled = users::Entity::find_by_id(code.user_id)
+        .filter(users::Column::TenantId.eq(tenant))
         .one(tx)
         .await?
         .is_some_and(|u| u.disabled_at.is_none());
@@ -150,6 +153,7 @@ async fn approver_still_valid(
     match code.session_id {
         None => Ok(true),
         Some(session_id) => Ok(sessions::Entity::find_by_id(session_id)
+            .filter(sessions::Column::TenantId.eq(tenant))
             .one(tx)
             .await?
             .is_some_and(|s| s.expires_at > now_ms && s.user_id == code.user_id)),
@@ -158,10 +162,12 @@ async fn approver_still_valid(
 
 async fn revoke_grant_in(
     tx: &DatabaseTransaction,
+    tenant: &str,
     grant_id: Uuid,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     grants::Entity::update_many()
+        .filter(grants::Column::TenantId.eq(tenant))
         .col_expr(grants::Column::RevokedAt, Expr::value(now_ms))
         .filter(grants::Column::Id.eq(grant_id))
         .filter(grants::Column::RevokedAt.is_null())
@@ -182,6 +188,7 @@ pub async fn redeem_authorization_code(
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
     let claimed = authorization_codes::Entity::update_many()
+        .filter(authorization_codes::Column::TenantId.eq(db.tenant()))
         .col_expr(authorization_codes::Column::UsedAt, Expr::value(now_ms))
         .col_expr(authorization_codes::Column::GrantId, Expr::value(grant_id))
         .filter(authorization_codes::Column::CodeHash.eq(code.code_hash.as_str()))
@@ -194,7 +201,7 @@ pub async fn redeem_authorization_code(
             .await?
             .and_then(|c| c.grant_id);
         if let Some(previous) = previous {
-            revoke_grant_in(&tx, previous, now_ms).await?;
+            revoke_grant_in(&tx, db.tenant(), previous, now_ms).await?;
         }
         tx.commit().await?;
         return Ok(CodeRedemption::Replayed);
@@ -202,8 +209,9 @@ pub async fn redeem_authorization_code(
     // The user must still be enabled and the session that approved the code still live: a code
     // approved just before sign-out or an admin's disable must not turn into tokens after it. The
     // code stays used (with no grant), so it cannot be tried again.
-    if !approver_still_valid(&tx, code, now_ms).await? {
+    if !approver_still_valid(&tx, db.tenant(), code, now_ms).await? {
         authorization_codes::Entity::update_many()
+            .filter(authorization_codes::Column::TenantId.eq(db.tenant()))
             .col_expr(
                 authorization_codes::Column::GrantId,
                 Expr::value(Option::<Uuid>::None),
@@ -215,6 +223,7 @@ pub async fn redeem_authorization_code(
         return Ok(CodeRedemption::ApprovalEnded);
     }
     let grant = grants::Model {
+        tenant_id: db.tenant().to_owned(),
         id: grant_id,
         user_id: code.user_id,
         client_id: code.client_id.clone(),
@@ -229,7 +238,7 @@ pub async fn redeem_authorization_code(
         .exec_without_returning(&tx)
         .await?;
     if let Some(rt) = refresh_token {
-        insert_refresh_token_in(&tx, grant_id, &rt, now_ms).await?;
+        insert_refresh_token_in(&tx, db.tenant(), grant_id, &rt, now_ms).await?;
     }
     tx.commit().await?;
     Ok(CodeRedemption::Redeemed(grant_from(grant)))
@@ -237,11 +246,13 @@ pub async fn redeem_authorization_code(
 
 async fn insert_refresh_token_in(
     tx: &DatabaseTransaction,
+    tenant: &str,
     grant_id: Uuid,
     rt: &NewRefreshToken,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
+        tenant_id: Set(tenant.to_owned()),
         token_hash: Set(rt.token_hash.clone()),
         grant_id: Set(grant_id),
         created_at: Set(now_ms),
@@ -296,11 +307,15 @@ pub async fn find_refresh_token(
         .and_where(
             Expr::col((refresh_tokens::Entity, refresh_tokens::Column::TokenHash)).eq(token_hash),
         )
+        .and_where(
+            Expr::col((refresh_tokens::Entity, refresh_tokens::Column::TenantId)).eq(db.tenant()),
+        )
         .to_owned();
     let Some(row) = db.read.query_one(&query).await? else {
         return Ok(None);
     };
     let grant = grants::Model {
+        tenant_id: db.tenant().to_owned(),
         id: row.try_get("", "id")?,
         user_id: row.try_get("", "user_id")?,
         client_id: row.try_get("", "client_id")?,
@@ -339,17 +354,18 @@ pub async fn rotate_refresh_token(
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
     let claimed = refresh_tokens::Entity::update_many()
+        .filter(refresh_tokens::Column::TenantId.eq(db.tenant()))
         .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now_ms))
         .filter(refresh_tokens::Column::TokenHash.eq(old_hash))
         .filter(refresh_tokens::Column::UsedAt.is_null())
         .exec(&tx)
         .await?;
     if claimed.rows_affected == 0 {
-        revoke_grant_in(&tx, grant_id, now_ms).await?;
+        revoke_grant_in(&tx, db.tenant(), grant_id, now_ms).await?;
         tx.commit().await?;
         return Ok(Rotation::Reused);
     }
-    insert_refresh_token_in(&tx, grant_id, new, now_ms).await?;
+    insert_refresh_token_in(&tx, db.tenant(), grant_id, new, now_ms).await?;
     tx.commit().await?;
     Ok(Rotation::Rotated)
 }
@@ -357,7 +373,7 @@ pub async fn rotate_refresh_token(
 /// Revokes a grant: every token naming it stops working.
 pub async fn revoke_grant(db: &Db, grant_id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
     let tx = db.write.begin().await?;
-    revoke_grant_in(&tx, grant_id, to_millis(now)).await?;
+    revoke_grant_in(&tx, db.tenant(), grant_id, to_millis(now)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -366,15 +382,18 @@ pub async fn revoke_grant(db: &Db, grant_id: Uuid, now: DateTime<Utc>) -> Result
 /// that were not redeemed yet, inside the caller's transaction.
 pub(crate) async fn revoke_grants_of_session<C: ConnectionTrait>(
     conn: &C,
+    tenant: &str,
     session_id: Uuid,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     authorization_codes::Entity::delete_many()
+        .filter(authorization_codes::Column::TenantId.eq(tenant))
         .filter(authorization_codes::Column::SessionId.eq(session_id))
         .filter(authorization_codes::Column::UsedAt.is_null())
         .exec(conn)
         .await?;
     grants::Entity::update_many()
+        .filter(grants::Column::TenantId.eq(tenant))
         .col_expr(grants::Column::RevokedAt, Expr::value(now_ms))
         .filter(grants::Column::SessionId.eq(session_id))
         .filter(grants::Column::RevokedAt.is_null())
@@ -385,6 +404,7 @@ pub(crate) async fn revoke_grants_of_session<C: ConnectionTrait>(
 
 pub async fn find_grant(db: &Db, grant_id: Uuid) -> Result<Option<Grant>, StoreError> {
     Ok(grants::Entity::find_by_id(grant_id)
+        .filter(grants::Column::TenantId.eq(db.tenant()))
         .one(&db.read)
         .await?
         .map(grant_from))
@@ -397,6 +417,7 @@ pub async fn revoke_access_token(
     expires_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     revoked_access_tokens::Entity::insert(revoked_access_tokens::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
         jti: Set(jti.to_owned()),
         expires_at: Set(to_millis(expires_at)),
     })
@@ -428,6 +449,7 @@ pub async fn active_token_client(
     let mut query = Query::select()
         .column((clients::Entity, clients::Column::ThirdParty))
         .from(clients::Entity)
+        .and_where(Expr::col((clients::Entity, clients::Column::TenantId)).eq(db.tenant()))
         .and_where(Expr::col((clients::Entity, clients::Column::ClientId)).eq(client_id))
         .and_where(Expr::exists(revoked).not())
         .to_owned();
@@ -436,7 +458,11 @@ pub async fn active_token_client(
             .inner_join(
                 grants::Entity,
                 Expr::col((grants::Entity, grants::Column::ClientId))
-                    .equals((clients::Entity, clients::Column::ClientId)),
+                    .equals((clients::Entity, clients::Column::ClientId))
+                    .and(
+                        Expr::col((grants::Entity, grants::Column::TenantId))
+                            .equals((clients::Entity, clients::Column::TenantId)),
+                    ),
             )
             .inner_join(
                 users::Entity,
@@ -476,6 +502,7 @@ pub async fn save_consent(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     consents::Entity::insert(consents::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
         user_id: Set(user_id),
         client_id: Set(client_id.to_owned()),
         scope: Set(scope.to_owned()),
@@ -507,8 +534,13 @@ pub async fn backchannel_targets(
         .inner_join(
             clients::Entity,
             Expr::col((clients::Entity, clients::Column::ClientId))
-                .equals((grants::Entity, grants::Column::ClientId)),
+                .equals((grants::Entity, grants::Column::ClientId))
+                .and(
+                    Expr::col((clients::Entity, clients::Column::TenantId))
+                        .equals((grants::Entity, grants::Column::TenantId)),
+                ),
         )
+        .and_where(Expr::col((grants::Entity, grants::Column::TenantId)).eq(db.tenant()))
         .and_where(Expr::col((grants::Entity, grants::Column::SessionId)).eq(session_id))
         .and_where(Expr::col((grants::Entity, grants::Column::RevokedAt)).is_null())
         .and_where(
@@ -548,8 +580,13 @@ pub async fn connected_apps(db: &Db, user_id: Uuid) -> Result<Vec<ConnectedApp>,
         .inner_join(
             clients::Entity,
             Expr::col((clients::Entity, clients::Column::ClientId))
-                .equals((consents::Entity, consents::Column::ClientId)),
+                .equals((consents::Entity, consents::Column::ClientId))
+                .and(
+                    Expr::col((clients::Entity, clients::Column::TenantId))
+                        .equals((consents::Entity, consents::Column::TenantId)),
+                ),
         )
+        .and_where(Expr::col((consents::Entity, consents::Column::TenantId)).eq(db.tenant()))
         .and_where(Expr::col((consents::Entity, consents::Column::UserId)).eq(user_id))
         .order_by(
             (consents::Entity, consents::Column::GrantedAt),
@@ -583,11 +620,13 @@ pub async fn revoke_consent(
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
     let deleted = consents::Entity::delete_many()
+        .filter(consents::Column::TenantId.eq(db.tenant()))
         .filter(consents::Column::UserId.eq(user_id))
         .filter(consents::Column::ClientId.eq(client_id))
         .exec(&tx)
         .await?;
     grants::Entity::update_many()
+        .filter(grants::Column::TenantId.eq(db.tenant()))
         .col_expr(grants::Column::RevokedAt, Expr::value(now_ms))
         .filter(grants::Column::UserId.eq(user_id))
         .filter(grants::Column::ClientId.eq(client_id))
@@ -595,7 +634,7 @@ pub async fn revoke_consent(
         .exec(&tx)
         .await?;
     if deleted.rows_affected > 0 {
-        crate::audit::insert(&tx, event, now).await?;
+        crate::audit::insert(&tx, db.tenant(), event, now).await?;
     }
     tx.commit().await?;
     Ok(deleted.rows_affected > 0)

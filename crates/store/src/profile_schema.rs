@@ -35,21 +35,26 @@ pub struct StoredSchema {
 }
 
 pub async fn schema_version(db: &Db) -> Result<i64, StoreError> {
-    Ok(profile_schema_version::Entity::find_by_id(1)
-        .one(&db.read)
-        .await?
-        .map_or(0, |v| v.version))
+    Ok(
+        profile_schema_version::Entity::find_by_id(db.tenant().to_owned())
+            .filter(profile_schema_version::Column::TenantId.eq(db.tenant()))
+            .one(&db.read)
+            .await?
+            .map_or(0, |v| v.version),
+    )
 }
 
 pub async fn load_schema(db: &Db) -> Result<StoredSchema, StoreError> {
     let version = schema_version(db).await?;
     let standard = standard_attribute_access::Entity::find()
+        .filter(standard_attribute_access::Column::TenantId.eq(db.tenant()))
         .all(&db.read)
         .await?
         .into_iter()
         .map(|s| (s.name, s.end_user, s.bearer))
         .collect();
     let custom = custom_attributes::Entity::find()
+        .filter(custom_attributes::Column::TenantId.eq(db.tenant()))
         .order_by_asc(custom_attributes::Column::Position)
         .all(&db.read)
         .await?
@@ -90,26 +95,35 @@ pub async fn save_schema(
     let tx = db.write.begin().await?;
     for (name, end_user, bearer) in &schema.standard {
         standard_attribute_access::Entity::insert(standard_attribute_access::ActiveModel {
+            tenant_id: Set(db.tenant().to_owned()),
             name: Set(name.clone()),
             end_user: Set(end_user.clone()),
             bearer: Set(bearer.clone()),
             updated_at: Set(now_ms),
         })
         .on_conflict(
-            OnConflict::column(standard_attribute_access::Column::Name)
-                .update_columns([
-                    standard_attribute_access::Column::EndUser,
-                    standard_attribute_access::Column::Bearer,
-                    standard_attribute_access::Column::UpdatedAt,
-                ])
-                .to_owned(),
+            OnConflict::columns([
+                standard_attribute_access::Column::TenantId,
+                standard_attribute_access::Column::Name,
+            ])
+            .update_columns([
+                standard_attribute_access::Column::EndUser,
+                standard_attribute_access::Column::Bearer,
+                standard_attribute_access::Column::UpdatedAt,
+            ])
+            .to_owned(),
         )
         .exec_without_returning(&tx)
         .await?;
     }
     // Move every name aside (names cannot contain '~'), then write the final ones.
-    for existing in custom_attributes::Entity::find().all(&tx).await? {
+    for existing in custom_attributes::Entity::find()
+        .filter(custom_attributes::Column::TenantId.eq(db.tenant()))
+        .all(&tx)
+        .await?
+    {
         custom_attributes::Entity::update_many()
+            .filter(custom_attributes::Column::TenantId.eq(db.tenant()))
             .col_expr(
                 custom_attributes::Column::Name,
                 Expr::value(format!("~{}", existing.id.simple())),
@@ -120,6 +134,7 @@ pub async fn save_schema(
     }
     for (position, c) in schema.custom.iter().enumerate() {
         let model = custom_attributes::ActiveModel {
+            tenant_id: Set(db.tenant().to_owned()),
             id: Set(c.id),
             name: Set(c.name.clone()),
             kind: Set(c.kind.clone()),
@@ -149,24 +164,44 @@ pub async fn save_schema(
                         custom_attributes::Column::Scope,
                         custom_attributes::Column::UpdatedAt,
                     ])
+                    // An id is a definition of this tenant or a new one: never another's.
+                    .action_and_where(
+                        Expr::col((
+                            custom_attributes::Entity,
+                            custom_attributes::Column::TenantId,
+                        ))
+                        .eq(db.tenant()),
+                    )
                     .to_owned(),
             )
             .exec_without_returning(&tx)
             .await
             .map_err(|e| StoreError::conflict_or(e, "attribute name"))?;
     }
-    profile_schema_version::Entity::update_many()
-        .col_expr(
-            profile_schema_version::Column::Version,
-            Expr::col(profile_schema_version::Column::Version).add(1),
-        )
-        .exec(&tx)
-        .await?;
-    let version = profile_schema_version::Entity::find_by_id(1)
+    profile_schema_version::Entity::insert(profile_schema_version::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
+        version: Set(1),
+    })
+    .on_conflict(
+        OnConflict::column(profile_schema_version::Column::TenantId)
+            .value(
+                profile_schema_version::Column::Version,
+                Expr::col((
+                    profile_schema_version::Entity,
+                    profile_schema_version::Column::Version,
+                ))
+                .add(1),
+            )
+            .to_owned(),
+    )
+    .exec_without_returning(&tx)
+    .await?;
+    let version = profile_schema_version::Entity::find_by_id(db.tenant().to_owned())
+        .filter(profile_schema_version::Column::TenantId.eq(db.tenant()))
         .one(&tx)
         .await?
         .map_or(0, |v| v.version);
-    audit::insert(&tx, event, now).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
     Ok(version)
 }

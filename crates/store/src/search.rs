@@ -101,15 +101,25 @@ fn entries(
 }
 
 /// Rewrites the index rows of `user_id` from what is stored now. Part of the caller's transaction.
-pub(crate) async fn reindex(tx: &impl ConnectionTrait, user_id: Uuid) -> Result<(), StoreError> {
+pub(crate) async fn reindex(
+    tx: &impl ConnectionTrait,
+    tenant: &str,
+    user_id: Uuid,
+) -> Result<(), StoreError> {
     profile_search::Entity::delete_many()
+        .filter(profile_search::Column::TenantId.eq(tenant))
         .filter(profile_search::Column::UserId.eq(user_id))
         .exec(tx)
         .await?;
-    let Some(profile) = profiles::Entity::find_by_id(user_id).one(tx).await? else {
+    let Some(profile) = profiles::Entity::find_by_id(user_id)
+        .filter(profiles::Column::TenantId.eq(tenant))
+        .one(tx)
+        .await?
+    else {
         return Ok(());
     };
     let ids: Vec<(String, String)> = identities::Entity::find()
+        .filter(identities::Column::TenantId.eq(tenant))
         .select_only()
         .column(identities::Column::Kind)
         .column(identities::Column::Value)
@@ -120,6 +130,7 @@ pub(crate) async fn reindex(tx: &impl ConnectionTrait, user_id: Uuid) -> Result<
     let rows: Vec<_> = entries(&profile.standard, &profile.custom, &ids)
         .into_iter()
         .map(|(field, value)| profile_search::ActiveModel {
+            tenant_id: Set(tenant.to_owned()),
             field: Set(field),
             value: Set(value),
             user_id: Set(user_id),
@@ -136,13 +147,19 @@ pub(crate) async fn reindex(tx: &impl ConnectionTrait, user_id: Uuid) -> Result<
 /// Builds the index for every user when it is empty but users exist (a database from before the
 /// index). Returns how many users were indexed.
 pub async fn rebuild_if_empty(db: &Db) -> Result<u64, StoreError> {
-    if profile_search::Entity::find().count(&db.read).await? > 0 {
+    if profile_search::Entity::find()
+        .filter(profile_search::Column::TenantId.eq(db.tenant()))
+        .count(&db.read)
+        .await?
+        > 0
+    {
         return Ok(0);
     }
     let mut after: Option<Uuid> = None;
     let mut indexed = 0;
     loop {
         let mut page = users::Entity::find()
+            .filter(users::Column::TenantId.eq(db.tenant()))
             .select_only()
             .column(users::Column::Id)
             .order_by_asc(users::Column::Id)
@@ -156,7 +173,7 @@ pub async fn rebuild_if_empty(db: &Db) -> Result<u64, StoreError> {
         };
         let tx = db.write.begin().await?;
         for id in &ids {
-            reindex(&tx, *id).await?;
+            reindex(&tx, db.tenant(), *id).await?;
         }
         tx.commit().await?;
         indexed += ids.len() as u64;
@@ -181,19 +198,21 @@ pub struct UserQuery {
     pub limit: u64,
 }
 
-fn with_identity(kind: &str, value: &str) -> SelectStatement {
+fn with_identity(tenant: &str, kind: &str, value: &str) -> SelectStatement {
     Query::select()
         .column(identities::Column::UserId)
         .from(identities::Entity)
+        .and_where(Expr::col(identities::Column::TenantId).eq(tenant))
         .and_where(Expr::col(identities::Column::Kind).eq(kind))
         .and_where(Expr::col(identities::Column::Value).eq(value))
         .to_owned()
 }
 
-fn with_token(field: &str, matches: Expr) -> SelectStatement {
+fn with_token(tenant: &str, field: &str, matches: Expr) -> SelectStatement {
     Query::select()
         .column(profile_search::Column::UserId)
         .from(profile_search::Entity)
+        .and_where(Expr::col(profile_search::Column::TenantId).eq(tenant))
         .and_where(Expr::col(profile_search::Column::Field).eq(field))
         .and_where(matches)
         .to_owned()
@@ -201,12 +220,12 @@ fn with_token(field: &str, matches: Expr) -> SelectStatement {
 
 /// One page of users matching `query`, ordered by id.
 pub async fn search_users(db: &Db, query: &UserQuery) -> Result<Vec<User>, StoreError> {
-    let rows = select_users(query).all(&db.read).await?;
+    let rows = select_users(db.tenant(), query).all(&db.read).await?;
     Ok(rows.into_iter().map(from_user_row).collect())
 }
 
-fn select_users(query: &UserQuery) -> sea_orm::Select<users::Entity> {
-    let mut select = users::Entity::find();
+fn select_users(tenant: &str, query: &UserQuery) -> sea_orm::Select<users::Entity> {
+    let mut select = users::Entity::find().filter(users::Column::TenantId.eq(tenant));
     if let Some(after) = query.after {
         select = select.filter(users::Column::Id.gt(after));
     }
@@ -221,7 +240,8 @@ fn select_users(query: &UserQuery) -> sea_orm::Select<users::Entity> {
         ("username", &query.username),
     ] {
         if let Some(value) = value {
-            select = select.filter(users::Column::Id.in_subquery(with_identity(kind, value)));
+            select =
+                select.filter(users::Column::Id.in_subquery(with_identity(tenant, kind, value)));
         }
     }
     for word in &query.words {
@@ -230,13 +250,15 @@ fn select_users(query: &UserQuery) -> sea_orm::Select<users::Entity> {
         let range = Expr::col(profile_search::Column::Value)
             .gte(word.as_str())
             .and(Expr::col(profile_search::Column::Value).lt(upper.as_str()));
-        select = select.filter(users::Column::Id.in_subquery(with_token(Q, range)));
+        select = select.filter(users::Column::Id.in_subquery(with_token(tenant, Q, range)));
     }
     for (definition, value) in &query.attributes {
         let exact = Expr::col(profile_search::Column::Value).eq(token(value).as_str());
-        select = select.filter(
-            users::Column::Id.in_subquery(with_token(&attribute_field(*definition), exact)),
-        );
+        select = select.filter(users::Column::Id.in_subquery(with_token(
+            tenant,
+            &attribute_field(*definition),
+            exact,
+        )));
     }
     select.order_by_asc(users::Column::Id).limit(query.limit)
 }
@@ -259,7 +281,10 @@ mod tests {
             limit: 50,
             ..UserQuery::default()
         };
-        let stmt = sea_orm::QueryTrait::build(&select_users(&query), sea_orm::DbBackend::Sqlite);
+        let stmt = sea_orm::QueryTrait::build(
+            &select_users(crate::DEFAULT_TENANT, &query),
+            sea_orm::DbBackend::Sqlite,
+        );
         let explain = sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Sqlite,
             format!("EXPLAIN QUERY PLAN {}", stmt.sql),

@@ -56,6 +56,7 @@ pub async fn start_session(
 ) -> Result<Session, StoreError> {
     let now_ms = to_millis(now);
     let model = sessions::Model {
+        tenant_id: db.tenant().to_owned(),
         id: new.id,
         user_id: new.user_id,
         token_hash: new.token_hash,
@@ -71,11 +72,12 @@ pub async fn start_session(
         .exec_without_returning(&tx)
         .await?;
     users::Entity::update_many()
+        .filter(users::Column::TenantId.eq(db.tenant()))
         .col_expr(users::Column::LastLoginAt, Expr::value(now_ms))
         .filter(users::Column::Id.eq(new.user_id))
         .exec(&tx)
         .await?;
-    audit::insert(&tx, event, now).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
     Ok(from_model(model))
 }
@@ -105,11 +107,13 @@ pub async fn find_by_token_hash(
             Expr::col((users::Entity, users::Column::Id)).equals((sessions::Entity, C::UserId)),
         )
         .and_where(Expr::col((sessions::Entity, C::TokenHash)).eq(token_hash))
+        .and_where(Expr::col((sessions::Entity, C::TenantId)).eq(db.tenant()))
         .to_owned();
     let Some(row) = db.read.query_one(&query).await? else {
         return Ok(None);
     };
     let model = sessions::Model {
+        tenant_id: db.tenant().to_owned(),
         id: row.try_get("", "id")?,
         user_id: row.try_get("", "user_id")?,
         token_hash: row.try_get("", "token_hash")?,
@@ -127,6 +131,7 @@ pub async fn find_by_token_hash(
 /// Records that the session was used at `now`.
 pub async fn touch(db: &Db, session_id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
     sessions::Entity::update_many()
+        .filter(sessions::Column::TenantId.eq(db.tenant()))
         .col_expr(sessions::Column::LastUsedAt, Expr::value(to_millis(now)))
         .filter(sessions::Column::Id.eq(session_id))
         .exec(&db.write)
@@ -142,11 +147,15 @@ pub async fn end_session(
     event: NewEvent,
 ) -> Result<bool, StoreError> {
     let tx = db.write.begin().await?;
-    let deleted = sessions::Entity::delete_by_id(session_id).exec(&tx).await?;
+    let deleted = sessions::Entity::delete_many()
+        .filter(sessions::Column::TenantId.eq(db.tenant()))
+        .filter(sessions::Column::Id.eq(session_id))
+        .exec(&tx)
+        .await?;
     // Ending a session ends the refresh tokens (and grants) issued under it.
-    crate::oauth::revoke_grants_of_session(&tx, session_id, to_millis(now)).await?;
+    crate::oauth::revoke_grants_of_session(&tx, db.tenant(), session_id, to_millis(now)).await?;
     if deleted.rows_affected > 0 {
-        audit::insert(&tx, event, now).await?;
+        audit::insert(&tx, db.tenant(), event, now).await?;
     }
     tx.commit().await?;
     Ok(deleted.rows_affected > 0)
@@ -154,7 +163,9 @@ pub async fn end_session(
 
 /// Deletes a session that has expired (no event: nobody ended it).
 pub async fn delete_expired(db: &Db, session_id: Uuid) -> Result<(), StoreError> {
-    sessions::Entity::delete_by_id(session_id)
+    sessions::Entity::delete_many()
+        .filter(sessions::Column::TenantId.eq(db.tenant()))
+        .filter(sessions::Column::Id.eq(session_id))
         .exec(&db.write)
         .await?;
     Ok(())
@@ -163,6 +174,7 @@ pub async fn delete_expired(db: &Db, session_id: Uuid) -> Result<(), StoreError>
 /// The user's sessions, most recently used first.
 pub async fn list_for_user(db: &Db, user_id: Uuid) -> Result<Vec<Session>, StoreError> {
     Ok(sessions::Entity::find()
+        .filter(sessions::Column::TenantId.eq(db.tenant()))
         .filter(sessions::Column::UserId.eq(user_id))
         .order_by_desc(sessions::Column::LastUsedAt)
         .all(&db.read)

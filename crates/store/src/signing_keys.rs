@@ -38,6 +38,7 @@ fn from_model(m: signing_keys::Model) -> StoredSigningKey {
 /// Keys that can still verify tokens at `now` (active or retired but not expired), newest first.
 pub async fn live_keys(db: &Db, now: DateTime<Utc>) -> Result<Vec<StoredSigningKey>, StoreError> {
     Ok(signing_keys::Entity::find()
+        .filter(signing_keys::Column::TenantId.eq(db.tenant()))
         .filter(
             Condition::any()
                 .add(signing_keys::Column::ExpiresAt.is_null())
@@ -62,6 +63,7 @@ pub async fn activate_key(
 ) -> Result<(), StoreError> {
     let tx = db.write.begin().await?;
     signing_keys::Entity::update_many()
+        .filter(signing_keys::Column::TenantId.eq(db.tenant()))
         .col_expr(signing_keys::Column::RetiredAt, Expr::value(to_millis(now)))
         .col_expr(
             signing_keys::Column::ExpiresAt,
@@ -72,6 +74,7 @@ pub async fn activate_key(
         .exec(&tx)
         .await?;
     signing_keys::Entity::insert(signing_keys::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
         kid: Set(new.kid.clone()),
         alg: Set(new.alg.clone()),
         private_key: Set(new.private_key.clone()),

@@ -19,6 +19,7 @@ pub struct Throttle {
 /// The states of `keys` that exist, in one query.
 pub async fn load(db: &Db, keys: &[String]) -> Result<Vec<(String, Throttle)>, StoreError> {
     Ok(throttles::Entity::find()
+        .filter(throttles::Column::TenantId.eq(db.tenant()))
         .filter(throttles::Column::Key.is_in(keys.iter().cloned()))
         .all(&db.read)
         .await?
@@ -41,11 +42,13 @@ pub async fn load(db: &Db, keys: &[String]) -> Result<Vec<(String, Throttle)>, S
 /// counting at once both count.
 async fn lock_row(
     tx: &sea_orm::DatabaseTransaction,
+    tenant: &str,
     key: &str,
     now_ms: i64,
     window_start: i64,
 ) -> Result<throttles::Model, StoreError> {
     throttles::Entity::insert(throttles::ActiveModel {
+        tenant_id: Set(tenant.to_owned()),
         key: Set(key.to_owned()),
         failures: Set(0),
         window_start: Set(window_start),
@@ -53,13 +56,13 @@ async fn lock_row(
         updated_at: Set(now_ms),
     })
     .on_conflict(
-        OnConflict::column(throttles::Column::Key)
+        OnConflict::columns([throttles::Column::TenantId, throttles::Column::Key])
             .value(throttles::Column::UpdatedAt, Expr::value(now_ms))
             .to_owned(),
     )
     .exec_without_returning(tx)
     .await?;
-    throttles::Entity::find_by_id(key.to_owned())
+    throttles::Entity::find_by_id((tenant.to_owned(), key.to_owned()))
         .one(tx)
         .await?
         .ok_or(StoreError::NotFound)
@@ -77,7 +80,7 @@ pub async fn record_failure(
 ) -> Result<Throttle, StoreError> {
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
-    let row = lock_row(&tx, key, now_ms, now_ms).await?;
+    let row = lock_row(&tx, db.tenant(), key, now_ms, now_ms).await?;
     let (failures, window_start) = if now_ms - row.window_start >= window.num_milliseconds() {
         (1u32, now)
     } else {
@@ -88,6 +91,7 @@ pub async fn record_failure(
     };
     let locked_until = lock(failures, window_start);
     throttles::Entity::update_many()
+        .filter(throttles::Column::TenantId.eq(db.tenant()))
         .col_expr(throttles::Column::Failures, Expr::value(failures as i32))
         .col_expr(
             throttles::Column::WindowStart,
@@ -120,7 +124,14 @@ pub async fn count_for_report(
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
     // Never reported: the first occurrence is due at once.
-    let row = lock_row(&tx, key, now_ms, now_ms - interval.num_milliseconds()).await?;
+    let row = lock_row(
+        &tx,
+        db.tenant(),
+        key,
+        now_ms,
+        now_ms - interval.num_milliseconds(),
+    )
+    .await?;
     let pending = row.failures.max(0).saturating_add(1);
     let due = now_ms - row.window_start >= interval.num_milliseconds();
     let (failures, window_start) = if due {
@@ -129,6 +140,7 @@ pub async fn count_for_report(
         (pending, row.window_start)
     };
     throttles::Entity::update_many()
+        .filter(throttles::Column::TenantId.eq(db.tenant()))
         .col_expr(throttles::Column::Failures, Expr::value(failures))
         .col_expr(throttles::Column::WindowStart, Expr::value(window_start))
         .filter(throttles::Column::Key.eq(key))
@@ -141,6 +153,7 @@ pub async fn count_for_report(
 /// Forgets a key's failures (after a success).
 pub async fn clear(db: &Db, key: &str) -> Result<(), StoreError> {
     throttles::Entity::delete_many()
+        .filter(throttles::Column::TenantId.eq(db.tenant()))
         .filter(throttles::Column::Key.eq(key))
         .exec(&db.write)
         .await?;
@@ -149,8 +162,10 @@ pub async fn clear(db: &Db, key: &str) -> Result<(), StoreError> {
 
 /// Counts `key`'s failures without changing them (for tests and the Admin API).
 pub async fn failures(db: &Db, key: &str) -> Result<u32, StoreError> {
-    Ok(throttles::Entity::find_by_id(key.to_owned())
-        .one(&db.read)
-        .await?
-        .map_or(0, |t| t.failures.max(0) as u32))
+    Ok(
+        throttles::Entity::find_by_id((db.tenant().to_owned(), key.to_owned()))
+            .one(&db.read)
+            .await?
+            .map_or(0, |t| t.failures.max(0) as u32),
+    )
 }

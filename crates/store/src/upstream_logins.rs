@@ -30,10 +30,12 @@ pub struct PendingLogin {
 /// Stores a pending sign-in, and clears those that expired before `now`.
 pub async fn insert(db: &Db, login: &PendingLogin, now: DateTime<Utc>) -> Result<(), StoreError> {
     upstream_logins::Entity::delete_many()
+        .filter(upstream_logins::Column::TenantId.eq(db.tenant()))
         .filter(upstream_logins::Column::ExpiresAt.lt(to_millis(now)))
         .exec(&db.write)
         .await?;
     upstream_logins::Entity::insert(upstream_logins::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
         state_hash: Set(login.state_hash.clone()),
         upstream_id: Set(login.upstream_id.clone()),
         browser_hash: Set(login.browser_hash.clone()),
@@ -72,6 +74,7 @@ pub async fn find(db: &Db, state_hash: &str) -> Result<Option<PendingLogin>, Sto
 /// Marks a pending sign-in used unless someone used it first; `false` when it was already used.
 pub async fn consume(db: &Db, state_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
     let done = upstream_logins::Entity::update_many()
+        .filter(upstream_logins::Column::TenantId.eq(db.tenant()))
         .col_expr(
             upstream_logins::Column::ConsumedAt,
             Expr::value(to_millis(now)),

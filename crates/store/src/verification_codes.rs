@@ -42,6 +42,7 @@ fn from_model(m: verification_codes::Model) -> StoredCode {
 
 pub async fn insert(db: &Db, code: &StoredCode) -> Result<(), StoreError> {
     verification_codes::Entity::insert(verification_codes::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
         id: Set(code.id),
         purpose: Set(code.purpose.clone()),
         target: Set(code.target.clone()),
@@ -65,6 +66,7 @@ pub async fn latest(
     target: &str,
 ) -> Result<Option<StoredCode>, StoreError> {
     Ok(verification_codes::Entity::find()
+        .filter(verification_codes::Column::TenantId.eq(db.tenant()))
         .filter(verification_codes::Column::Purpose.eq(purpose))
         .filter(verification_codes::Column::Target.eq(target))
         .order_by_desc(verification_codes::Column::CreatedAt)
@@ -81,6 +83,7 @@ pub async fn counts_since(
     since: DateTime<Utc>,
 ) -> Result<(u64, u64), StoreError> {
     let to_target = verification_codes::Entity::find()
+        .filter(verification_codes::Column::TenantId.eq(db.tenant()))
         .filter(verification_codes::Column::Target.eq(target))
         .filter(verification_codes::Column::CreatedAt.gte(to_millis(since)))
         .count(&db.read)
@@ -88,6 +91,7 @@ pub async fn counts_since(
     let from_ip = match ip {
         Some(ip) => {
             verification_codes::Entity::find()
+                .filter(verification_codes::Column::TenantId.eq(db.tenant()))
                 .filter(verification_codes::Column::Ip.eq(ip))
                 .filter(verification_codes::Column::CreatedAt.gte(to_millis(since)))
                 .count(&db.read)
@@ -110,6 +114,7 @@ pub async fn claim_attempt(
 ) -> Result<Option<StoredCode>, StoreError> {
     let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
     let claimed = verification_codes::Entity::update_many()
+        .filter(verification_codes::Column::TenantId.eq(db.tenant()))
         .col_expr(
             verification_codes::Column::Attempts,
             Expr::col(verification_codes::Column::Attempts).add(1),
@@ -130,6 +135,7 @@ pub async fn count_for_user_since(
     since: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     Ok(verification_codes::Entity::find()
+        .filter(verification_codes::Column::TenantId.eq(db.tenant()))
         .filter(verification_codes::Column::UserId.eq(user_id))
         .filter(verification_codes::Column::Purpose.is_in(purposes.iter().copied()))
         .filter(verification_codes::Column::CreatedAt.gte(to_millis(since)))
@@ -151,10 +157,12 @@ pub struct CodeSpend {
 /// Uses up `spend` inside the caller's transaction.
 pub(crate) async fn spend_in<C: sea_orm::ConnectionTrait>(
     conn: &C,
+    tenant: &str,
     spend: &CodeSpend,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let done = verification_codes::Entity::update_many()
+        .filter(verification_codes::Column::TenantId.eq(tenant))
         .col_expr(verification_codes::Column::ConsumedAt, Expr::value(now_ms))
         .filter(verification_codes::Column::Id.eq(spend.code_id))
         .filter(verification_codes::Column::ConsumedAt.is_null())
@@ -163,7 +171,7 @@ pub(crate) async fn spend_in<C: sea_orm::ConnectionTrait>(
     if done.rows_affected != 1 {
         return Err(StoreError::AlreadyUsed);
     }
-    crate::entity::throttles::Entity::delete_by_id(spend.throttle_key.clone())
+    crate::entity::throttles::Entity::delete_by_id((tenant.to_owned(), spend.throttle_key.clone()))
         .exec(conn)
         .await?;
     Ok(())

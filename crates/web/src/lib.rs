@@ -24,19 +24,45 @@ pub mod signed_in;
 use actix_web::web;
 use std::sync::Arc;
 
-/// What the pages need, shared by every worker: the services handle (through `Deref`, so
-/// `state.db`, `state.profiles`, … read as before) and what only the browser faces use.
+/// What the pages need: the services of the request's tenant (through `Deref`, so `state.db`,
+/// `state.profiles`, … are the tenant's) and what only the browser faces use.
+///
+/// The application holds the `default` tenant's as `web::Data<WebState>`; handlers take
+/// `WebState` itself, which is that one with the services of the tenant the request is for
+/// (put in the request's extensions by the tenant routing in `src/tenancy.rs`).
 #[derive(Debug, Clone)]
 pub struct WebState {
-    pub services: oidc::Services,
+    pub services: Arc<oidc::Services>,
     /// Cookies get the `Secure` attribute (the issuer is https).
     pub secure_cookies: bool,
-    /// Upstream OpenID providers people can sign in with.
-    pub upstreams: Arc<oidc::upstream::Upstreams>,
     /// The key of every form's CSRF token (a server secret kept in the database).
     pub csrf_key: csrf::CsrfKey,
     /// The names of Tessera's cookies (`__Host-` prefixed on https).
     pub cookies: session_cookie::CookieNames,
+}
+
+impl WebState {
+    /// The state for `req`: its tenant's services, or `None` when the application has no
+    /// `WebState`.
+    pub fn of(req: &actix_web::HttpRequest) -> Option<WebState> {
+        let mut state = req.app_data::<web::Data<WebState>>()?.get_ref().clone();
+        if let Some(services) = actix_web::HttpMessage::extensions(req).get::<Arc<oidc::Services>>()
+        {
+            state.services = services.clone();
+        }
+        Some(state)
+    }
+}
+
+impl actix_web::FromRequest for WebState {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(WebState::of(req).ok_or_else(|| {
+            actix_web::error::ErrorInternalServerError("the web state is not configured")
+        }))
+    }
 }
 
 impl std::ops::Deref for WebState {
@@ -56,7 +82,8 @@ async fn stylesheet() -> actix_web::HttpResponse {
         .body(STYLESHEET)
 }
 
-/// Registers the pages' routes. The caller provides `web::Data<WebState>`.
+/// Registers the pages' routes. The caller provides `web::Data<WebState>` (the `default`
+/// tenant's).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Routes are tried in order and every pattern with a parameter costs a regex match: the hot
     // OpenID Connect endpoints (all static paths) come first.

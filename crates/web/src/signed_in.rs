@@ -10,7 +10,7 @@ use crate::render::{PageError, see_other};
 use crate::session_cookie::current_session;
 use actix_web::dev::Payload;
 use actix_web::http::{Method, StatusCode};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
 use auth::sessions::Session;
 use auth::verification::Gate;
 use std::future::Future;
@@ -97,9 +97,9 @@ pub async fn gate(state: &WebState, user_id: profile::Uuid) -> Result<Gate, Page
 }
 
 async fn extract(req: HttpRequest) -> Result<SignedIn, NotSignedIn> {
-    let state = req
-        .app_data::<web::Data<WebState>>()
+    let state = WebState::of(&req)
         .ok_or_else(|| NotSignedIn::Page(PageError::Internal("no web state".into())))?;
+    let state = &state;
     let session = current_session(state, &req)
         .await
         .map_err(|e| NotSignedIn::Page(e.into()))?

@@ -221,6 +221,21 @@ impl Upstreams {
         })
     }
 
+    /// Upstreams for another issuer (a tenant's), sharing this one's HTTP client.
+    pub fn for_issuer(&self, issuer: &str, settings: Vec<UpstreamSettings>) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            list: settings
+                .into_iter()
+                .map(|settings| Upstream {
+                    settings,
+                    discovery: RwLock::new(None),
+                })
+                .collect(),
+            http: self.http.clone(),
+        }
+    }
+
     /// The configured upstreams, in configuration order.
     pub fn settings(&self) -> impl Iterator<Item = &UpstreamSettings> {
         self.list.iter().map(|u| &u.settings)

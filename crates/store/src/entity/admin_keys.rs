@@ -3,6 +3,10 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "admin_keys")]
 pub struct Model {
+    /// The tenant the row belongs to (`tenants.id`).
+    pub tenant_id: String,
+    /// A system key (`tessera admin-key create --system`): manages tenants, acts in every tenant.
+    pub system: bool,
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub name: String,

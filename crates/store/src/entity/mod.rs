@@ -19,6 +19,7 @@ pub mod server_secrets;
 pub mod sessions;
 pub mod signing_keys;
 pub mod standard_attribute_access;
+pub mod tenants;
 pub mod throttles;
 pub mod upstream_logins;
 pub mod users;

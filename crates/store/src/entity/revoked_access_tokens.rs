@@ -3,6 +3,8 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "revoked_access_tokens")]
 pub struct Model {
+    /// The tenant the row belongs to (`tenants.id`).
+    pub tenant_id: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub jti: String,
     pub expires_at: i64,

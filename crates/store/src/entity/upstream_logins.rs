@@ -3,6 +3,8 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "upstream_logins")]
 pub struct Model {
+    /// The tenant the row belongs to (`tenants.id`).
+    pub tenant_id: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub state_hash: String,
     pub upstream_id: String,

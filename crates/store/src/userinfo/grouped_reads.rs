@@ -45,10 +45,13 @@ pub(crate) fn group_sql() -> &'static str {
             .collect();
         format!(
             "SELECT {}, k.ord \
-            FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS k(grant_id, client_id, jti, ord) \
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) \
+                WITH ORDINALITY AS k(grant_id, client_id, jti, tenant_id, ord) \
             INNER JOIN grants ON grants.id = k.grant_id AND grants.client_id = k.client_id \
+                AND grants.tenant_id = k.tenant_id \
             INNER JOIN users ON users.id = grants.user_id \
             INNER JOIN clients ON clients.client_id = grants.client_id \
+                AND clients.tenant_id = grants.tenant_id \
             INNER JOIN profiles ON profiles.user_id = grants.user_id \
             LEFT JOIN identities ON identities.user_id = grants.user_id \
             WHERE grants.revoked_at IS NULL AND users.disabled_at IS NULL \
@@ -66,6 +69,7 @@ const ORD_COLUMN: usize = Col::ALL.len();
 /// What one UserInfo read looks up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ReadKey {
+    pub tenant: String,
     pub jti: String,
     pub client_id: String,
     pub grant_id: Uuid,
@@ -170,10 +174,12 @@ impl GroupedReads {
         let grants: Vec<Uuid> = keys.iter().map(|k| k.grant_id).collect();
         let clients: Vec<&str> = keys.iter().map(|k| k.client_id.as_str()).collect();
         let jtis: Vec<&str> = keys.iter().map(|k| k.jti.as_str()).collect();
+        let tenants: Vec<&str> = keys.iter().map(|k| k.tenant.as_str()).collect();
         let rows = sqlx::query(group_sql())
             .bind(grants)
             .bind(clients)
             .bind(jtis)
+            .bind(tenants)
             .fetch_all(&self.pool)
             .await
             .map_err(|e| {

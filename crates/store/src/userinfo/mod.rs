@@ -34,6 +34,7 @@ pub struct UserInfoBundle {
 /// Which request value goes into a placeholder of the prepared UserInfo query.
 #[derive(Debug, Clone)]
 enum Slot {
+    Tenant,
     Jti,
     Client,
     Grant,
@@ -46,6 +47,7 @@ struct PreparedQuery {
     slots: Vec<Slot>,
 }
 
+const SENTINEL_TENANT: &str = "\u{1}tessera:tenant";
 const SENTINEL_JTI: &str = "\u{1}tessera:jti";
 const SENTINEL_CLIENT: &str = "\u{1}tessera:client";
 const SENTINEL_GRANT: Uuid = Uuid::max();
@@ -53,6 +55,7 @@ const SENTINEL_GRANT: Uuid = Uuid::max();
 fn prepare_userinfo(backend: sea_orm::DbBackend) -> Option<PreparedQuery> {
     use sea_orm::sea_query::Value;
     let stmt = backend.build(&userinfo_query(
+        SENTINEL_TENANT,
         SENTINEL_JTI,
         SENTINEL_CLIENT,
         SENTINEL_GRANT,
@@ -64,6 +67,7 @@ fn prepare_userinfo(backend: sea_orm::DbBackend) -> Option<PreparedQuery> {
         .unwrap_or_default()
         .iter()
         .map(|v| match v {
+            Value::String(Some(s)) if s == SENTINEL_TENANT => Some(Slot::Tenant),
             Value::String(Some(s)) if s == SENTINEL_JTI => Some(Slot::Jti),
             Value::String(Some(s)) if s == SENTINEL_CLIENT => Some(Slot::Client),
             Value::Uuid(Some(u)) if *u == SENTINEL_GRANT => Some(Slot::Grant),
@@ -89,6 +93,7 @@ fn prepared_userinfo(backend: sea_orm::DbBackend) -> Option<&'static PreparedQue
 
 /// The single-read UserInfo query (see [`read`]).
 fn userinfo_query(
+    tenant: &str,
     jti: &str,
     client_id: &str,
     grant_id: Uuid,
@@ -119,7 +124,11 @@ fn userinfo_query(
         .inner_join(
             clients::Entity,
             Expr::col((clients::Entity, clients::Column::ClientId))
-                .equals((grants::Entity, grants::Column::ClientId)),
+                .equals((grants::Entity, grants::Column::ClientId))
+                .and(
+                    Expr::col((clients::Entity, clients::Column::TenantId))
+                        .equals((grants::Entity, grants::Column::TenantId)),
+                ),
         )
         .inner_join(
             profiles::Entity,
@@ -132,6 +141,7 @@ fn userinfo_query(
                 .equals((grants::Entity, grants::Column::UserId)),
         )
         .and_where(Expr::col((grants::Entity, grants::Column::Id)).eq(grant_id))
+        .and_where(Expr::col((grants::Entity, grants::Column::TenantId)).eq(tenant))
         .and_where(Expr::col((grants::Entity, grants::Column::ClientId)).eq(client_id))
         .and_where(Expr::col((grants::Entity, grants::Column::RevokedAt)).is_null())
         .and_where(Expr::col((users::Entity, users::Column::DisabledAt)).is_null())
@@ -159,12 +169,12 @@ pub async fn read(
     let Some(prepared) = prepared_userinfo(backend) else {
         let rows = db
             .read
-            .query_all(&userinfo_query(jti, client_id, grant_id))
+            .query_all(&userinfo_query(db.tenant(), jti, client_id, grant_id))
             .await?;
         return bundle_from_rows(rows.iter());
     };
     if let Some(readers) = &db.sqlite_readers {
-        match userinfo_bundle_here(readers, prepared, jti, client_id, grant_id) {
+        match userinfo_bundle_here(readers, prepared, db.tenant(), jti, client_id, grant_id) {
             Ok(bundle) => return bundle,
             Err(sqlite_readers::ReadError::Busy(_)) => {}
             Err(e) => tracing::warn!(error = %e, "UserInfo read on the calling thread failed"),
@@ -172,6 +182,7 @@ pub async fn read(
     }
     if let Some(grouped) = &db.grouped_reads {
         let key = grouped_reads::ReadKey {
+            tenant: db.tenant().to_owned(),
             jti: jti.to_owned(),
             client_id: client_id.to_owned(),
             grant_id,
@@ -180,12 +191,21 @@ pub async fn read(
             return answer;
         }
         // Not answered in a group (no runtime, or it stopped): one statement of its own.
-        return userinfo_bundle_postgres(&grouped.pool, prepared, jti, client_id, grant_id).await;
+        return userinfo_bundle_postgres(
+            &grouped.pool,
+            prepared,
+            db.tenant(),
+            jti,
+            client_id,
+            grant_id,
+        )
+        .await;
     }
     let values: Vec<sea_orm::sea_query::Value> = prepared
         .slots
         .iter()
         .map(|slot| match slot {
+            Slot::Tenant => db.tenant().into(),
             Slot::Jti => jti.into(),
             Slot::Client => client_id.into(),
             Slot::Grant => grant_id.into(),
@@ -202,6 +222,7 @@ pub async fn read(
 fn userinfo_bundle_here(
     readers: &sqlite_readers::SqliteReaders,
     prepared: &PreparedQuery,
+    tenant: &str,
     jti: &str,
     client_id: &str,
     grant_id: Uuid,
@@ -210,6 +231,7 @@ fn userinfo_bundle_here(
     let grant = grant_id.as_bytes();
     let values = prepared.slots.iter().map(|slot| -> &dyn rusqlite::ToSql {
         match slot {
+            Slot::Tenant => &tenant,
             Slot::Jti => &jti,
             Slot::Client => &client_id,
             Slot::Grant => grant,
@@ -234,6 +256,7 @@ async fn userinfo_bundle_postgres(
     pool: &sea_orm::sqlx::PgPool,
     // 'static: the SQL is built once from sea-query, with every request value bound.
     prepared: &'static PreparedQuery,
+    tenant: &str,
     jti: &str,
     client_id: &str,
     grant_id: Uuid,
@@ -241,6 +264,7 @@ async fn userinfo_bundle_postgres(
     let mut query = sea_orm::sqlx::query(prepared.sql.as_str());
     for slot in &prepared.slots {
         query = match slot {
+            Slot::Tenant => query.bind(tenant),
             Slot::Jti => query.bind(jti),
             Slot::Client => query.bind(client_id),
             Slot::Grant => query.bind(grant_id),
@@ -509,7 +533,7 @@ mod prepared_tests {
     fn the_userinfo_query_is_prepared_for_both_backends() {
         for backend in [sea_orm::DbBackend::Sqlite, sea_orm::DbBackend::Postgres] {
             let prepared = prepare_userinfo(backend).expect("every value is a request value");
-            assert_eq!(prepared.slots.len(), 3, "{backend:?}");
+            assert_eq!(prepared.slots.len(), 4, "{backend:?}");
             assert!(
                 !prepared.sql.contains("tessera:"),
                 "no sentinel left in the SQL"

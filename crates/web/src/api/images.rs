@@ -45,7 +45,7 @@ async fn me_upload(
 
 /// `POST /api/v1/me/avatar`.
 pub async fn upload_avatar(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
@@ -54,7 +54,7 @@ pub async fn upload_avatar(
 
 /// `POST /api/v1/me/cover`.
 pub async fn upload_cover(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
@@ -63,7 +63,7 @@ pub async fn upload_cover(
 
 /// `POST /api/v1/me/images/{attribute}`.
 pub async fn upload_attribute(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
@@ -81,7 +81,7 @@ fn requested_size(req: &HttpRequest) -> Option<u32> {
 /// `GET /images/{id}`: a stored image. `?size=N` picks the smallest rendition at least N pixels
 /// (the largest when none is); without it, the default rendition.
 pub async fn serve(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -202,7 +202,7 @@ async fn redirect_to_image(
 
 /// `GET /api/v1/users/{selector}/avatar`.
 pub async fn public_avatar(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
@@ -211,7 +211,7 @@ pub async fn public_avatar(
 
 /// `GET /api/v1/users/{selector}/cover`.
 pub async fn public_cover(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {

@@ -148,7 +148,7 @@ async fn token_profile(
 
 /// `GET /api/v1/me`: the user's id, identities and profile — as the end user sees them for a
 /// first-party client, exactly what UserInfo gives for a third-party one.
-pub async fn me(state: web::Data<WebState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+pub async fn me(state: WebState, req: HttpRequest) -> Result<HttpResponse, Problem> {
     let user = token_user(&state, &req).await?;
     let (profile, identities) = token_profile(&state, &user).await?;
     Ok(json_no_store(
@@ -167,10 +167,7 @@ pub async fn me(state: web::Data<WebState>, req: HttpRequest) -> Result<HttpResp
 }
 
 /// `GET /api/v1/me/profile`.
-pub async fn get_profile(
-    state: web::Data<WebState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, Problem> {
+pub async fn get_profile(state: WebState, req: HttpRequest) -> Result<HttpResponse, Problem> {
     let user = token_user(&state, &req).await?;
     let (profile, _) = token_profile(&state, &user).await?;
     Ok(json_no_store(
@@ -218,7 +215,7 @@ async fn write_profile(
 
 /// `PUT /api/v1/me/profile`: replaces every attribute the end user may write.
 pub async fn put_profile(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
@@ -227,7 +224,7 @@ pub async fn put_profile(
 
 /// `PATCH /api/v1/me/profile`: JSON merge patch.
 pub async fn patch_profile(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {

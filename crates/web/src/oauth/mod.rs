@@ -62,7 +62,7 @@ fn json_response(
     .body(body)
 }
 
-pub async fn discovery(state: web::Data<WebState>) -> HttpResponse {
+pub async fn discovery(state: WebState) -> HttpResponse {
     json_response(
         StatusCode::OK,
         state.provider.discovery_json().to_owned(),
@@ -70,7 +70,7 @@ pub async fn discovery(state: web::Data<WebState>) -> HttpResponse {
     )
 }
 
-pub async fn jwks(state: web::Data<WebState>) -> HttpResponse {
+pub async fn jwks(state: WebState) -> HttpResponse {
     json_response(
         StatusCode::OK,
         state.provider.keys().jwks_json().to_owned(),
@@ -131,7 +131,7 @@ fn parse_form<T: for<'de> Deserialize<'de>>(
         .map_err(|e| OAuthError::invalid_request(format!("malformed parameters: {e}")))
 }
 
-pub async fn token(state: web::Data<WebState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn token(state: WebState, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let params: TokenRequest = match parse_form(&req, &body) {
         Ok(p) => p,
         Err(e) => return oauth_error(&e, Method::None),
@@ -170,11 +170,7 @@ pub async fn token(state: web::Data<WebState>, req: HttpRequest, body: web::Byte
     }
 }
 
-pub async fn revoke(
-    state: web::Data<WebState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn revoke(state: WebState, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let params: TokenParams = match parse_form(&req, &body) {
         Ok(p) => p,
         Err(e) => return oauth_error(&e, Method::None),
@@ -193,11 +189,7 @@ pub async fn revoke(
     }
 }
 
-pub async fn introspect(
-    state: web::Data<WebState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn introspect(state: WebState, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let params: TokenParams = match parse_form(&req, &body) {
         Ok(p) => p,
         Err(e) => return oauth_error(&e, Method::None),
@@ -237,11 +229,7 @@ fn bearer_error(status: StatusCode, code: &str, description: &str) -> HttpRespon
 
 /// `GET`/`POST /oauth2/userinfo`: the token in `Authorization: Bearer` or (POST) the form field
 /// `access_token`, not both.
-pub async fn userinfo(
-    state: web::Data<WebState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn userinfo(state: WebState, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let from_header = match http_kit::authorization(&req) {
         http_kit::Authorization::Bearer(token) => Some(token.to_owned()),
         http_kit::Authorization::Missing => None,
@@ -467,17 +455,14 @@ async fn run_authorize(
 }
 
 /// `GET /oauth2/authorize`.
-pub async fn authorize_get(
-    state: web::Data<WebState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, PageError> {
+pub async fn authorize_get(state: WebState, req: HttpRequest) -> Result<HttpResponse, PageError> {
     let query = req.query_string().to_owned();
     run_authorize(&state, &req, &query, None).await
 }
 
 /// `POST /oauth2/authorize` (form-encoded parameters, OpenID Connect Core §3.1.2.1).
 pub async fn authorize_post(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
@@ -495,7 +480,7 @@ pub struct ConsentForm {
 
 /// `POST /oauth2/consent`: the user's answer to the consent page.
 pub async fn consent(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     form: CsrfForm<ConsentForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -619,7 +604,7 @@ fn empty_to_none(p: &mut oidc::logout::EndSessionRequest) {
 
 /// `GET`/`POST /oauth2/logout`: RP-initiated logout.
 pub async fn end_session_request(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
@@ -651,7 +636,7 @@ pub async fn end_session_request(
 
 /// `POST /oauth2/logout/confirm`: the user confirmed signing out.
 pub async fn end_session_confirm(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     form: CsrfForm<EndSessionConfirm>,
 ) -> Result<HttpResponse, PageError> {

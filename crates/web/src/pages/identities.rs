@@ -77,7 +77,7 @@ pub struct KindQuery {
 
 /// `GET /identities/add?type=email|phone`.
 pub async fn add_form(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     _signed_in: SignedIn,
     query: web::Query<KindQuery>,
@@ -110,7 +110,7 @@ pub struct AddForm {
 
 /// `POST /identities/add`: sends a code to the new address or number.
 pub async fn add(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     form: CsrfForm<AddForm>,
@@ -196,7 +196,7 @@ pub async fn add(
 
 /// `POST /identities/confirm`: the code proves the address; it becomes a verified login ID.
 pub async fn confirm(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     form: CsrfForm<AddForm>,
@@ -248,7 +248,7 @@ pub async fn confirm(
 
 /// `POST /identities/{id}/remove`: never the last one.
 pub async fn remove(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     path: web::Path<String>,

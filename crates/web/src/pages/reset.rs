@@ -38,7 +38,7 @@ struct CodePage {
 }
 
 /// `GET /reset-password`.
-pub async fn request_form(state: web::Data<WebState>, req: HttpRequest) -> HttpResponse {
+pub async fn request_form(state: WebState, req: HttpRequest) -> HttpResponse {
     let csrf = Csrf::for_request(&state, &req);
     let tpl = RequestPage {
         csrf_token: csrf.form_token(),
@@ -78,7 +78,7 @@ fn code_page(
 
 /// `POST /reset-password`: sends a code if an account has the address; answers the same either way.
 pub async fn request(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     form: CsrfForm<RequestForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -141,7 +141,7 @@ pub struct CodeQuery {
 
 /// `GET /reset-password/code?email=…`.
 pub async fn code_form(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     query: web::Query<CodeQuery>,
 ) -> HttpResponse {
@@ -167,7 +167,7 @@ pub struct CodeForm {
 
 /// `POST /reset-password/code`: the code and the new password.
 pub async fn reset(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     form: CsrfForm<CodeForm>,
 ) -> Result<HttpResponse, PageError> {

@@ -285,7 +285,7 @@ pub struct SettingsQuery {
 
 /// `GET /settings`.
 pub async fn show(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     query: web::Query<SettingsQuery>,
@@ -332,7 +332,7 @@ pub async fn show(
 /// `POST /settings/profile`: saves every attribute the user may edit; refuses the whole form if
 /// anything is wrong, keeping what they typed.
 pub async fn save_profile(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     form: CsrfForm<HashMap<String, String>>,
@@ -408,7 +408,7 @@ pub struct PasswordForm {
 
 /// `POST /settings/password`: needs the current password; ends the other sessions.
 pub async fn change_password(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     form: CsrfForm<PasswordForm>,
@@ -449,7 +449,7 @@ pub async fn change_password(
 
 /// `POST /settings/sessions/{id}/revoke`: signs out one of the user's other sessions.
 pub async fn revoke_session(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     path: web::Path<String>,
@@ -469,7 +469,7 @@ pub async fn revoke_session(
 
 /// `POST /settings/sessions/revoke-others`: signs out everywhere but here.
 pub async fn revoke_other_sessions(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     _form: CsrfForm<crate::csrf::NoFields>,
@@ -485,7 +485,7 @@ pub async fn revoke_other_sessions(
 
 /// `POST /settings/avatar/regenerate`: a new generated avatar.
 pub async fn regenerate_avatar(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     _form: CsrfForm<crate::csrf::NoFields>,
@@ -522,7 +522,7 @@ pub async fn regenerate_avatar(
 
 /// `POST /settings/apps/{client_id}/revoke`: withdraws a third-party app's access.
 pub async fn revoke_app(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     path: web::Path<String>,

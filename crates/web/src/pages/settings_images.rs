@@ -122,7 +122,7 @@ fn sentence(e: &ImageError) -> String {
 
 /// `POST /settings/avatar`.
 pub async fn avatar(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     payload: web::Payload,
@@ -132,7 +132,7 @@ pub async fn avatar(
 
 /// `POST /settings/cover`.
 pub async fn cover(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     payload: web::Payload,
@@ -142,7 +142,7 @@ pub async fn cover(
 
 /// `POST /settings/images/{attribute}`.
 pub async fn attribute(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: SignedIn,
     path: web::Path<String>,

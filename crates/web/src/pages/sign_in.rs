@@ -92,7 +92,7 @@ impl LoginPage {
 }
 
 pub async fn login_form(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -121,7 +121,7 @@ pub async fn login_form(
 }
 
 pub async fn login(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     form: CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -227,7 +227,7 @@ impl SignUpPage {
 }
 
 pub async fn signup_form(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -246,7 +246,7 @@ pub async fn signup_form(
 }
 
 pub async fn signup(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     form: CsrfForm<SignUpForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -339,7 +339,7 @@ pub(crate) fn normalised(email: &str) -> String {
 }
 
 /// `GET /`: the account lives at `/settings`.
-pub async fn home(state: web::Data<WebState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+pub async fn home(state: WebState, req: HttpRequest) -> Result<HttpResponse, PageError> {
     Ok(match current_session(&state, &req).await? {
         Some(_) => see_other("/settings"),
         None => see_other("/login"),
@@ -352,10 +352,7 @@ struct LogoutPage {
     csrf_token: String,
 }
 
-pub async fn logout_form(
-    state: web::Data<WebState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, PageError> {
+pub async fn logout_form(state: WebState, req: HttpRequest) -> Result<HttpResponse, PageError> {
     if current_session(&state, &req).await?.is_none() {
         return Ok(see_other("/login"));
     }
@@ -372,7 +369,7 @@ pub async fn logout_form(
 }
 
 pub async fn logout(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     _form: CsrfForm<crate::csrf::NoFields>,
 ) -> Result<HttpResponse, PageError> {

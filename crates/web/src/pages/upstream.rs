@@ -213,7 +213,7 @@ pub struct StartQuery {
 
 /// `GET /login/upstream/{id}`: "Sign in with …".
 pub async fn login(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<StartQuery>,
@@ -225,7 +225,7 @@ pub async fn login(
 
 /// `GET /login/upstream/{id}/callback`.
 pub async fn callback(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
@@ -305,7 +305,7 @@ pub async fn callback(
 
 /// `POST /settings/upstream/{id}/link`: links another provider account to the signed-in user.
 pub async fn link(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: crate::signed_in::SignedIn,
     path: web::Path<String>,
@@ -318,7 +318,7 @@ pub async fn link(
 
 /// `POST /settings/upstream/{identity_id}/unlink`: refused when it is the last way to sign in.
 pub async fn unlink(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     signed_in: crate::signed_in::SignedIn,
     path: web::Path<String>,

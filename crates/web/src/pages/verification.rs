@@ -134,7 +134,7 @@ fn render(state: &WebState, req: &HttpRequest, status: StatusCode, view: View) -
 
 /// `GET /verify-email`.
 pub async fn verify_form(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     query: web::Query<VerifyQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -168,7 +168,7 @@ pub struct CodeForm {
 
 /// `POST /verify-email`: checks the code.
 pub async fn verify(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     form: CsrfForm<CodeForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -210,7 +210,7 @@ pub async fn verify(
 
 /// `POST /verify-email/resend`.
 pub async fn resend(
-    state: web::Data<WebState>,
+    state: WebState,
     req: HttpRequest,
     form: CsrfForm<CodeForm>,
 ) -> Result<HttpResponse, PageError> {

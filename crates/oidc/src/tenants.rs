@@ -1,0 +1,354 @@
+//! Tenants (SPEC §11): which tenants exist, and the services of each, built on first use.
+//!
+//! The `default` tenant is served at the base URL and its services are built at start-up, as a
+//! single-tenant server's always were. Tenant `t` is served under `{base}/t/{t}`: its services
+//! (a store handle scoped to it, a provider with its own issuer and keys, a profile service with
+//! its own schema, its upstreams) are built the first time a request names it and kept. A tenant
+//! nobody uses costs one row in `tenants` and nothing in memory.
+//!
+//! A loaded tenant is checked again against the database at most every [`RECHECK`], so that a
+//! tenant deleted by another process (`tessera tenant delete`) stops being served within that
+//! time; one deleted through this process is forgotten at once ([`Registry::forget`]).
+
+use crate::services::Services;
+use crate::upstream::UpstreamSettings;
+use crate::{Provider, ProviderSettings};
+use auth::InternalError;
+use profile::ProfileService;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use store::audit::Actor;
+use store::audit::NewEvent;
+use store::{DEFAULT_TENANT, Db};
+
+pub use store::tenants::{Deletion, Tenant};
+
+/// How long a loaded tenant is served before checking that it still exists.
+pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What a tenant's services know about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantInfo {
+    pub id: String,
+    pub name: String,
+    /// Where its pages and endpoints are, relative to the base URL: `""` for `default`,
+    /// `/t/{id}` for the others.
+    pub path: String,
+}
+
+impl TenantInfo {
+    fn of(tenant: &Tenant) -> Self {
+        Self {
+            id: tenant.id.clone(),
+            name: tenant.name.clone(),
+            path: path_of(&tenant.id),
+        }
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.id == DEFAULT_TENANT
+    }
+}
+
+/// The path prefix tenant `id` is served under.
+pub fn path_of(id: &str) -> String {
+    if id == DEFAULT_TENANT {
+        String::new()
+    } else {
+        format!("/t/{id}")
+    }
+}
+
+/// Whether `id` is a well-formed tenant id: `^[a-z][a-z0-9-]{1,62}$`.
+pub fn valid_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    (2..=63).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes[1..]
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+/// Why a tenant could not be created or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error(
+        "a tenant id is 2 to 63 characters: a lowercase letter, then lowercase letters, digits or '-'"
+    )]
+    InvalidId,
+    #[error("the name must be 1 to 200 characters")]
+    InvalidName,
+    #[error("a tenant with this id exists")]
+    Exists,
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+/// Creates tenant `id` (SPEC §11), recording the event in the `default` tenant's audit log.
+pub async fn create(
+    db: &Db,
+    clock: &dyn store::Clock,
+    id: &str,
+    name: Option<&str>,
+    actor: Actor,
+) -> Result<Tenant, TenantError> {
+    if !valid_id(id) {
+        return Err(TenantError::InvalidId);
+    }
+    let name = name.map(str::trim).unwrap_or(id);
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(TenantError::InvalidName);
+    }
+    let event = NewEvent::new("tenant.created", actor)
+        .detail(serde_json::json!({ "tenant_id": id, "name": name }));
+    let system = db.in_tenant(DEFAULT_TENANT);
+    match store::tenants::create(
+        &system,
+        id,
+        name,
+        &serde_json::json!({}),
+        clock.now(),
+        event,
+    )
+    .await
+    {
+        Ok(t) => Ok(t),
+        Err(store::StoreError::Conflict(_)) => Err(TenantError::Exists),
+        Err(e) => Err(TenantError::Internal(InternalError(e))),
+    }
+}
+
+/// The tenant `id`, if it exists.
+pub async fn find(db: &Db, id: &str) -> Result<Option<Tenant>, InternalError> {
+    if !valid_id(id) {
+        return Ok(None);
+    }
+    Ok(store::tenants::find(db, id).await?)
+}
+
+/// Tenants in id order, after `after`, at most `limit`.
+pub async fn list(db: &Db, after: Option<&str>, limit: u64) -> Result<Vec<Tenant>, InternalError> {
+    Ok(store::tenants::list(db, after, limit).await?)
+}
+
+/// Deletes tenant `id` and everything in it, in one transaction; `default` is refused.
+pub async fn delete(
+    db: &Db,
+    clock: &dyn store::Clock,
+    id: &str,
+    actor: Actor,
+) -> Result<Deletion, InternalError> {
+    if !valid_id(id) {
+        return Ok(Deletion::NotFound);
+    }
+    let event =
+        NewEvent::new("tenant.deleted", actor).detail(serde_json::json!({ "tenant_id": id }));
+    let system = db.in_tenant(DEFAULT_TENANT);
+    Ok(store::tenants::delete(&system, id, clock.now(), event).await?)
+}
+
+/// How every tenant's services are made: the `default` tenant's, and what another tenant's
+/// differ by (its store scope, issuer, keys, schema, upstreams).
+#[derive(Debug, Clone)]
+pub struct Blueprint {
+    /// The `default` tenant's services; another tenant's start as a copy.
+    pub default: Services,
+    /// The base URL (the `default` tenant's issuer).
+    pub base_url: String,
+    /// `images.redirect_hosts`, for every tenant.
+    pub redirect_hosts: Vec<String>,
+    /// Upstreams of tenants other than `default` (by tenant id, from the configuration).
+    pub tenant_upstreams: HashMap<String, Vec<UpstreamSettings>>,
+}
+
+struct Loaded {
+    services: Arc<Services>,
+    checked: std::time::Instant,
+}
+
+/// The tenants this process serves, loaded on first use.
+pub struct Registry {
+    blueprint: Blueprint,
+    default: Arc<Services>,
+    loaded: RwLock<HashMap<String, Loaded>>,
+    /// One tenant is built at a time: two requests for a new tenant build it once.
+    building: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}
+
+/// Why a tenant's services could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+    #[error("signing keys: {0}")]
+    Keys(String),
+    #[error("profile schema: {0}")]
+    Profile(String),
+}
+
+impl Registry {
+    pub fn new(blueprint: Blueprint) -> Self {
+        Self {
+            default: Arc::new(blueprint.default.clone()),
+            blueprint,
+            loaded: RwLock::new(HashMap::new()),
+            building: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The `default` tenant's services (built at start-up).
+    pub fn default_services(&self) -> &Arc<Services> {
+        &self.default
+    }
+
+    /// How many tenants other than `default` this process has loaded.
+    pub fn loaded_count(&self) -> usize {
+        self.loaded.read().map_or(0, |m| m.len())
+    }
+
+    /// The services of tenant `id`, building them on first use; `None` when there is no such
+    /// tenant.
+    pub async fn get(&self, id: &str) -> Result<Option<Arc<Services>>, LoadError> {
+        if id == DEFAULT_TENANT {
+            return Ok(Some(self.default.clone()));
+        }
+        if !valid_id(id) {
+            return Ok(None);
+        }
+        if let Some(services) = self.fresh(id) {
+            return Ok(Some(services));
+        }
+        let _building = self.building.lock().await;
+        if let Some(services) = self.fresh(id) {
+            return Ok(Some(services));
+        }
+        let db = &self.blueprint.default.db;
+        let Some(tenant) = store::tenants::find(db, id).await.map_err(InternalError)? else {
+            self.forget(id);
+            return Ok(None);
+        };
+        let services = match self.cached(id) {
+            // Still there: serve what is built.
+            Some(services) => services,
+            None => Arc::new(self.build(&tenant).await?),
+        };
+        if let Ok(mut map) = self.loaded.write() {
+            map.insert(
+                id.to_owned(),
+                Loaded {
+                    services: services.clone(),
+                    checked: std::time::Instant::now(),
+                },
+            );
+        }
+        Ok(Some(services))
+    }
+
+    /// Stops serving tenant `id` from memory (after deleting it).
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut map) = self.loaded.write() {
+            map.remove(id);
+        }
+    }
+
+    fn cached(&self, id: &str) -> Option<Arc<Services>> {
+        let map = self.loaded.read().ok()?;
+        map.get(id).map(|l| l.services.clone())
+    }
+
+    fn fresh(&self, id: &str) -> Option<Arc<Services>> {
+        let map = self.loaded.read().ok()?;
+        map.get(id)
+            .filter(|l| l.checked.elapsed() < RECHECK)
+            .map(|l| l.services.clone())
+    }
+
+    async fn build(&self, tenant: &Tenant) -> Result<Services, LoadError> {
+        let base = &self.blueprint.default;
+        let info = TenantInfo::of(tenant);
+        let issuer = format!("{}{}", self.blueprint.base_url, info.path);
+        let db = base.db.in_tenant(&tenant.id);
+        let settings = ProviderSettings {
+            issuer: issuer.clone(),
+            ..base.provider.settings.clone()
+        };
+        let provider = Arc::new(
+            Provider::start(&db, base.clock.as_ref(), settings)
+                .await
+                .map_err(|e| LoadError::Keys(e.to_string()))?,
+        );
+        provider.spawn_key_reloader(
+            db.clone(),
+            base.clock.clone(),
+            std::time::Duration::from_secs(60),
+        );
+        let profiles = Arc::new(
+            ProfileService::start(&db, &issuer)
+                .await
+                .map_err(|e| LoadError::Profile(e.to_string()))?
+                .with_redirect_hosts(self.blueprint.redirect_hosts.clone()),
+        );
+        let upstreams = Arc::new(
+            base.upstreams.for_issuer(
+                &issuer,
+                self.blueprint
+                    .tenant_upstreams
+                    .get(&tenant.id)
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+        );
+        tracing::info!(tenant = %tenant.id, "tenant loaded");
+        Ok(Services {
+            tenant: Arc::new(info),
+            db,
+            provider,
+            profiles,
+            upstreams,
+            ..base.clone()
+        })
+    }
+}
+
+/// The `default` tenant's description.
+pub fn default_info(name: &str) -> TenantInfo {
+    TenantInfo {
+        id: DEFAULT_TENANT.to_owned(),
+        name: name.to_owned(),
+        path: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids() {
+        for ok in ["ab", "acme", "a-1", "x0-y", &format!("a{}", "b".repeat(62))] {
+            assert!(valid_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "1a",
+            "-a",
+            "Acme",
+            "ac_me",
+            "ac.me",
+            "acmé",
+            "a b",
+            &format!("a{}", "b".repeat(63)),
+        ] {
+            assert!(!valid_id(bad), "{bad}");
+        }
+        assert_eq!(path_of("default"), "");
+        assert_eq!(path_of("acme"), "/t/acme");
+    }
+}
