@@ -183,7 +183,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         ));
     }
     // The issuer of the tenant the command acts in.
-    let issuer = format!("{}{}", config.server.issuer, oidc::tenants::path_of(tenant));
+    let issuer = oidc::tenants::issuer_of(&config.server.issuer, tenant);
     match command {
         Command::Serve => serve(&config, clock).await,
         Command::Openapi => {
@@ -456,7 +456,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 oidc::tenants::create(&db, clock.as_ref(), &id, name.as_deref(), Actor::Cli).await;
             db.close().await;
             let t = created.map_err(|e| StartError::Other(e.to_string()))?;
-            let issuer = format!("{}{}", config.server.issuer, oidc::tenants::path_of(&t.id));
+            let issuer = oidc::tenants::issuer_of(&config.server.issuer, &t.id);
             out.print(
                 serde_json::json!({ "id": t.id, "name": t.name, "issuer": issuer }),
                 &format!("Tenant {} created; its issuer is {issuer}", t.id),
@@ -476,8 +476,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 all.extend(page);
             }
             db.close().await;
-            let issuer_of =
-                |id: &str| format!("{}{}", config.server.issuer, oidc::tenants::path_of(id));
+            let issuer_of = |id: &str| oidc::tenants::issuer_of(&config.server.issuer, id);
             let json: Vec<_> = all
                 .iter()
                 .map(|t| {

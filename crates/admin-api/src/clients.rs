@@ -9,7 +9,6 @@ use http_kit::parse_json_body;
 use oidc::clients::Client;
 use oidc::clients::{ClientError, ClientRegistration};
 use profile::Actor;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 fn client_json(c: &Client) -> Value {
@@ -41,12 +40,6 @@ fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such client")
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Page {
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
 /// `GET /clients?limit=&cursor=`.
 #[utoipa::path(
     get,
@@ -66,7 +59,7 @@ pub struct Page {
 pub async fn list(
     state: AdminState,
     req: HttpRequest,
-    page: web::Query<Page>,
+    page: web::Query<paging::Page>,
 ) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
     let limit = paging::limit(page.limit.as_deref())?;

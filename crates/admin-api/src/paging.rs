@@ -8,6 +8,13 @@ use profile::Uuid;
 use serde_json::{Value, json};
 
 pub const DEFAULT_LIMIT: u64 = 50;
+
+/// The `limit` and `cursor` query parameters of a list.
+#[derive(Debug, serde::Deserialize)]
+pub struct Page {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
 pub const MAX_LIMIT: u64 = 200;
 
 /// A 400 naming the offending parameter.

@@ -2,36 +2,26 @@
 //! the root only and only to system keys (`tessera admin-key create --system`). A tenant's own
 //! Admin API is the rest of this crate under `/t/{id}/admin/api/v1`.
 
+use crate::users::invalid;
 use crate::{AdminState, authenticate_system, paging};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use http_kit::{Problem, json_no_store, parse_json_body};
 use oidc::tenants::{Deletion, Tenant, TenantError};
 use profile::Actor;
-use serde::Deserialize;
 use serde_json::Value;
 
 fn tenant_json(state: &AdminState, t: &Tenant) -> Value {
     crate::model::to_json(&crate::model::Tenant {
         id: t.id.clone(),
         name: t.name.clone(),
-        issuer: format!(
-            "{}{}",
-            state.provider.settings.issuer,
-            oidc::tenants::path_of(&t.id)
-        ),
+        issuer: oidc::tenants::issuer_of(state.tenants.base_url(), &t.id),
         created_at: t.created_at.to_rfc3339(),
     })
 }
 
 fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such tenant")
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Page {
-    limit: Option<String>,
-    cursor: Option<String>,
 }
 
 /// `GET /tenants?limit=&cursor=`.
@@ -53,7 +43,7 @@ pub struct Page {
 pub async fn list(
     state: AdminState,
     req: HttpRequest,
-    page: web::Query<Page>,
+    page: web::Query<paging::Page>,
 ) -> Result<HttpResponse, Problem> {
     authenticate_system(&state, &req).await?;
     let limit = paging::limit(page.limit.as_deref())?;
@@ -91,25 +81,17 @@ pub async fn create(
 ) -> Result<HttpResponse, Problem> {
     let key = authenticate_system(&state, &req).await?;
     let body: Value = parse_json_body(&req, &body)?;
-    let invalid = |pointer: &str, message: String| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Unprocessable Content",
-            message.clone(),
-        )
-        .with_errors(vec![(pointer.to_owned(), message)])
-    };
     let Some(object) = body.as_object() else {
-        return Err(invalid("", "the body must be a JSON object".into()));
+        return Err(invalid("", "the body must be a JSON object"));
     };
     let id = match object.get("id") {
         Some(Value::String(s)) => s.as_str(),
-        _ => return Err(invalid("/id", "id is required (a string)".into())),
+        _ => return Err(invalid("/id", "id is required (a string)")),
     };
     let name = match object.get("name") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.as_str()),
-        Some(_) => return Err(invalid("/name", "name must be a string".into())),
+        Some(_) => return Err(invalid("/name", "name must be a string")),
     };
     match oidc::tenants::create(
         &state.db,

@@ -25,7 +25,8 @@ pub(crate) fn user_id(raw: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(raw).map_err(|_| not_found())
 }
 
-fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
+/// A 422 naming the offending field.
+pub(crate) fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
     let message = message.into();
     Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,

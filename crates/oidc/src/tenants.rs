@@ -59,6 +59,11 @@ pub fn path_of(id: &str) -> String {
     }
 }
 
+/// The issuer of tenant `id` on a server whose base URL is `base_url`.
+pub fn issuer_of(base_url: &str, id: &str) -> String {
+    format!("{base_url}{}", path_of(id))
+}
+
 /// Whether `id` is a well-formed tenant id: `^[a-z][a-z0-9-]{1,62}$`.
 pub fn valid_id(id: &str) -> bool {
     let bytes = id.as_bytes();
@@ -207,6 +212,11 @@ impl Registry {
         &self.default
     }
 
+    /// The base URL (the `default` tenant's issuer).
+    pub fn base_url(&self) -> &str {
+        &self.blueprint.base_url
+    }
+
     /// How many tenants other than `default` this process has loaded.
     pub fn loaded_count(&self) -> usize {
         self.loaded.read().map_or(0, |m| m.len())
@@ -224,10 +234,8 @@ impl Registry {
         if let Some(services) = self.fresh(id) {
             return Ok(Some(services));
         }
-        let _building = self.building.lock().await;
-        if let Some(services) = self.fresh(id) {
-            return Ok(Some(services));
-        }
+        // Whether it exists is read without the build lock: requests for unknown (or stale)
+        // tenants never queue behind the building of another.
         let db = &self.blueprint.default.db;
         let Some(tenant) = store::tenants::find(db, id).await.map_err(InternalError)? else {
             self.forget(id);
@@ -236,7 +244,13 @@ impl Registry {
         let services = match self.cached(id) {
             // Still there: serve what is built.
             Some(services) => services,
-            None => Arc::new(self.build(&tenant).await?),
+            None => {
+                let _building = self.building.lock().await;
+                match self.cached(id) {
+                    Some(services) => services,
+                    None => Arc::new(self.build(&tenant).await?),
+                }
+            }
         };
         if let Ok(mut map) = self.loaded.write() {
             map.insert(
@@ -272,7 +286,7 @@ impl Registry {
     async fn build(&self, tenant: &Tenant) -> Result<Services, LoadError> {
         let base = &self.blueprint.default;
         let info = TenantInfo::of(tenant);
-        let issuer = format!("{}{}", self.blueprint.base_url, info.path);
+        let issuer = issuer_of(&self.blueprint.base_url, &tenant.id);
         let db = base.db.in_tenant(&tenant.id);
         let settings = ProviderSettings {
             issuer: issuer.clone(),
