@@ -37,10 +37,21 @@ fn split(path: &str) -> Option<(&str, &str)> {
     })
 }
 
+/// 404 for a tenant that is not served: problem+json on the APIs (as their own errors), text
+/// elsewhere.
 fn not_found(req: ServiceRequest) -> ServiceResponse<BoxBody> {
-    let resp = HttpResponse::build(StatusCode::NOT_FOUND)
-        .content_type("text/plain; charset=utf-8")
-        .body("Not found");
+    let api = split(req.path()).is_some_and(|(_, rest)| rest.starts_with("/admin/api/"));
+    let resp = if api {
+        actix_web::ResponseError::error_response(&http_kit::Problem::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "no such tenant",
+        ))
+    } else {
+        HttpResponse::build(StatusCode::NOT_FOUND)
+            .content_type("text/plain; charset=utf-8")
+            .body("Not found")
+    };
     req.into_response(resp)
 }
 

@@ -4,54 +4,17 @@
 mod common;
 
 use common::*;
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
-};
+use openidconnect::core::{CoreAuthenticationFlow, CoreUserInfoClaims};
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope,
-    TokenResponse,
+    AccessTokenHash, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    RefreshToken, Scope, TokenResponse,
 };
-use std::future::Future;
-use std::pin::Pin;
 use store::audit::Actor;
 
-const PASSWORD: &str = "correct horse battery";
-const REDIRECT: &str = "http://127.0.0.1:1/callback";
-
-type HttpFuture =
-    Pin<Box<dyn Future<Output = Result<openidconnect::HttpResponse, reqwest::Error>> + Send>>;
-
-/// The relying party's HTTP client, as the closure `openidconnect` wants.
-fn rp_http() -> impl Fn(openidconnect::HttpRequest) -> HttpFuture {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    move |req: openidconnect::HttpRequest| {
-        let client = client.clone();
-        Box::pin(async move {
-            let (parts, body) = req.into_parts();
-            let resp = client
-                .request(parts.method, parts.uri.to_string())
-                .headers(parts.headers)
-                .body(body)
-                .send()
-                .await?;
-            let mut out = http::Response::builder().status(resp.status());
-            for (k, v) in resp.headers() {
-                out = out.header(k, v);
-            }
-            let body = resp.bytes().await?.to_vec();
-            Ok(out.body(body).unwrap_or_default())
-        })
-    }
-}
-
-struct Registered {
-    client_id: String,
-    secret: Option<String>,
-}
+use common::flows::{token_post, userinfo_status};
+use common::rp::{
+    PASSWORD, REDIRECT, Registered, discover, exchange, query_param, rp_http, start_flow,
+};
 
 async fn register(
     server: &TestServer,
@@ -79,173 +42,6 @@ async fn register(
         client_id: registered.client.client_id,
         secret: registered.client_secret,
     }
-}
-
-type Rp = openidconnect::Client<
-    openidconnect::EmptyAdditionalClaims,
-    openidconnect::core::CoreAuthDisplay,
-    openidconnect::core::CoreGenderClaim,
-    openidconnect::core::CoreJweContentEncryptionAlgorithm,
-    openidconnect::core::CoreJsonWebKey,
-    openidconnect::core::CoreAuthPrompt,
-    openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
-    openidconnect::core::CoreTokenResponse,
-    openidconnect::core::CoreTokenIntrospectionResponse,
-    openidconnect::core::CoreRevocableToken,
-    openidconnect::core::CoreRevocationErrorResponse,
-    openidconnect::EndpointSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointNotSet,
-    openidconnect::EndpointMaybeSet,
-    openidconnect::EndpointMaybeSet,
->;
-
-async fn discover(server: &TestServer, reg: &Registered) -> Rp {
-    let http = rp_http();
-    let metadata = CoreProviderMetadata::discover_async(
-        IssuerUrl::new(server.base.clone()).expect("issuer"),
-        &http,
-    )
-    .await
-    .expect("discovery");
-    CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(reg.client_id.clone()),
-        reg.secret.clone().map(ClientSecret::new),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).expect("redirect"))
-}
-
-/// Follows the browser through the authorization endpoint (signing in when asked) until it is
-/// sent back to the client; returns the callback URL.
-async fn browse_to_callback(
-    server: &TestServer,
-    browser: &reqwest::Client,
-    start: &str,
-    email: &str,
-) -> url::Url {
-    let mut next = start.to_owned();
-    for _ in 0..10 {
-        let resp = browser.get(&next).send().await.expect("browse");
-        if resp.status().is_redirection() {
-            let loc = location(&resp);
-            if loc.starts_with(REDIRECT) || loc.starts_with("http://127.0.0.1:1/") {
-                return url::Url::parse(&loc).expect("callback");
-            }
-            next = if loc.starts_with('/') {
-                server.url(&loc)
-            } else {
-                loc
-            };
-            continue;
-        }
-        let html = resp.text().await.expect("page");
-        assert!(
-            html.contains("name=\"login_id\""),
-            "expected the login form, got:\n{html}"
-        );
-        let token = hidden_field(&html, "csrf_token");
-        let return_to = hidden_field(&html, "return_to");
-        let resp = browser
-            .post(server.url("/login"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("login_id", email),
-                ("password", PASSWORD),
-                ("return_to", return_to.as_str()),
-            ])
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(resp.status(), 303, "login failed");
-        next = server.url(&location(&resp));
-    }
-    panic!("too many redirects");
-}
-
-fn query_param(url: &url::Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-struct Flow {
-    code: String,
-    verifier: PkceCodeVerifier,
-    nonce: Nonce,
-}
-
-async fn start_flow(server: &TestServer, rp: &Rp, browser: &reqwest::Client, email: &str) -> Flow {
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (auth_url, state, nonce) = rp
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .add_scope(Scope::new("email".into()))
-        .set_pkce_challenge(challenge)
-        .url();
-    let callback = browse_to_callback(server, browser, auth_url.as_str(), email).await;
-    assert_eq!(
-        query_param(&callback, "state").as_deref(),
-        Some(state.secret().as_str())
-    );
-    assert_eq!(
-        query_param(&callback, "iss").as_deref(),
-        Some(server.base.as_str())
-    );
-    let code = query_param(&callback, "code").unwrap_or_else(|| panic!("no code in {callback}"));
-    Flow {
-        code,
-        verifier,
-        nonce,
-    }
-}
-
-/// Redeems a flow's code with its PKCE verifier.
-async fn exchange(rp: &Rp, flow: &Flow) -> openidconnect::core::CoreTokenResponse {
-    rp.exchange_code(AuthorizationCode::new(flow.code.clone()))
-        .expect("token endpoint")
-        .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier.secret().clone()))
-        .request_async(&rp_http())
-        .await
-        .expect("code exchange")
-}
-
-async fn userinfo_status(server: &TestServer, token: &str) -> u16 {
-    reqwest::Client::new()
-        .get(server.url("/oauth2/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("userinfo")
-        .status()
-        .as_u16()
-}
-
-async fn token_post(
-    server: &TestServer,
-    form: &[(&str, &str)],
-    basic: Option<(&str, &str)>,
-) -> (u16, serde_json::Value) {
-    let mut req = reqwest::Client::new()
-        .post(server.url("/oauth2/token"))
-        .form(form);
-    if let Some((id, secret)) = basic {
-        req = req.basic_auth(id, Some(secret));
-    }
-    let resp = req.send().await.expect("token");
-    let status = resp.status().as_u16();
-    let cache = resp
-        .headers()
-        .get("cache-control")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    assert_eq!(cache, "no-store");
-    (status, resp.json().await.expect("json"))
 }
 
 async fn signed_up_browser(server: &TestServer, email: &str) -> reqwest::Client {

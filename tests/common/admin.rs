@@ -1,13 +1,13 @@
 //! Calling the Admin API from tests.
 
-use super::TestServer;
+use super::Site;
 use serde_json::Value;
 
 /// A fresh admin key.
-pub async fn admin_key(server: &TestServer) -> String {
+pub async fn admin_key(server: &(impl Site + ?Sized)) -> String {
     auth::admin_keys::create_admin_key(
         server.db(),
-        server.clock.as_ref(),
+        server.clock(),
         "tests",
         false,
         store::audit::Actor::Cli,
@@ -20,7 +20,7 @@ pub async fn admin_key(server: &TestServer) -> String {
 /// Calls the Admin API: (status, JSON body or null, headers). Error answers must be
 /// problem+json.
 pub async fn call(
-    server: &TestServer,
+    server: &(impl Site + ?Sized),
     key: Option<&str>,
     method: reqwest::Method,
     path: &str,

@@ -1,7 +1,7 @@
 //! The authorization code flow driven by hand (for tests that need raw responses): a PKCE pair,
 //! the code for a signed-in browser, the token exchange, UserInfo.
 
-use super::{TestServer, location};
+use super::{Site, location};
 use serde_json::Value;
 
 pub const REDIRECT: &str = "http://127.0.0.1:1/callback";
@@ -36,7 +36,7 @@ pub fn code_from(resp: &reqwest::Response) -> String {
 
 /// Exchanges a code with `client_secret_basic`; returns the token response.
 pub async fn exchange(
-    server: &TestServer,
+    server: &(impl Site + ?Sized),
     client_id: &str,
     secret: Option<&str>,
     code: &str,
@@ -59,7 +59,7 @@ pub async fn exchange(
 }
 
 /// UserInfo for an access token (expects 200).
-pub async fn userinfo(server: &TestServer, access_token: &str) -> Value {
+pub async fn userinfo(server: &(impl Site + ?Sized), access_token: &str) -> Value {
     let resp = reqwest::Client::new()
         .get(server.url("/oauth2/userinfo"))
         .bearer_auth(access_token)
@@ -72,7 +72,7 @@ pub async fn userinfo(server: &TestServer, access_token: &str) -> Value {
 
 /// A whole flow for a signed-in browser (no consent page): the token response.
 pub async fn tokens_for(
-    server: &TestServer,
+    server: &(impl Site + ?Sized),
     browser: &reqwest::Client,
     client_id: &str,
     secret: Option<&str>,
@@ -88,10 +88,10 @@ pub async fn tokens_for(
 }
 
 /// Registers a client (first- or third-party) with `REDIRECT`: (client id, secret).
-pub async fn register(server: &TestServer, third_party: bool) -> (String, String) {
+pub async fn register(server: &(impl Site + ?Sized), third_party: bool) -> (String, String) {
     let r = oidc::clients::register_client(
         server.db(),
-        server.clock.as_ref(),
+        server.clock(),
         oidc::clients::ClientRegistration {
             name: "App".into(),
             redirect_uris: vec![REDIRECT.into()],
@@ -107,7 +107,7 @@ pub async fn register(server: &TestServer, third_party: bool) -> (String, String
 
 /// A code flow for a signed-in browser (consenting if asked); returns the access token.
 pub async fn access_token(
-    server: &TestServer,
+    server: &(impl Site + ?Sized),
     b: &reqwest::Client,
     client: &(String, String),
     scope: &str,
@@ -135,4 +135,41 @@ pub async fn access_token(
         .as_str()
         .expect("access token")
         .to_owned()
+}
+
+/// UserInfo's status for a bearer token.
+pub async fn userinfo_status(server: &(impl Site + ?Sized), token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(server.url("/oauth2/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("userinfo")
+        .status()
+        .as_u16()
+}
+
+/// POSTs a form to the token endpoint (with `client_secret_basic` when given); every answer
+/// must be `Cache-Control: no-store`.
+pub async fn token_post(
+    server: &(impl Site + ?Sized),
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .form(form);
+    if let Some((id, secret)) = basic {
+        req = req.basic_auth(id, Some(secret));
+    }
+    let resp = req.send().await.expect("token");
+    let status = resp.status().as_u16();
+    let cache = resp
+        .headers()
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(cache, "no-store");
+    (status, resp.json().await.expect("json"))
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod flows;
 pub mod peers;
+pub mod rp;
 
 use std::sync::Arc;
 use store::ManualClock;
@@ -125,6 +126,60 @@ impl TestServer {
     }
 }
 
+/// Where a test talks to: a server's root (the default tenant) or one tenant under `/t/{id}`.
+/// The page and flow helpers take any site.
+pub trait Site {
+    fn url(&self, path: &str) -> String;
+    /// The store, scoped to the site's tenant.
+    fn db(&self) -> &store::Db;
+    fn clock(&self) -> &ManualClock;
+}
+
+impl Site for TestServer {
+    fn url(&self, path: &str) -> String {
+        TestServer::url(self, path)
+    }
+    fn db(&self) -> &store::Db {
+        &self.database.db
+    }
+    fn clock(&self) -> &ManualClock {
+        self.clock.as_ref()
+    }
+}
+
+/// Tenant `id` of a test server, served under `{base}/t/{id}` (see [`TestServer::tenant`]).
+pub struct TenantSite {
+    pub id: String,
+    /// `{server base}/t/{id}`: the tenant's issuer.
+    pub base: String,
+    db: store::Db,
+    clock: Arc<ManualClock>,
+}
+
+impl Site for TenantSite {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+    fn db(&self) -> &store::Db {
+        &self.db
+    }
+    fn clock(&self) -> &ManualClock {
+        self.clock.as_ref()
+    }
+}
+
+impl TestServer {
+    /// Tenant `id` of this server (it must be created before its routes answer).
+    pub fn tenant(&self, id: &str) -> TenantSite {
+        TenantSite {
+            id: id.to_owned(),
+            base: format!("{}/t/{id}", self.base),
+            db: self.database.db.in_tenant(id),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
 /// A second server on another server's database.
 pub struct SharedServer {
     pub base: String,
@@ -239,7 +294,7 @@ pub fn location(resp: &reqwest::Response) -> String {
 
 /// Signs up through the real form; returns the response (303 on success).
 pub async fn sign_up(
-    server: &TestServer,
+    server: &(impl Site + ?Sized),
     client: &reqwest::Client,
     email: &str,
     password: &str,
@@ -259,7 +314,7 @@ pub async fn sign_up(
 
 /// Signs in through the real form; returns the response (303 on success).
 pub async fn log_in(
-    server: &TestServer,
+    server: &(impl Site + ?Sized),
     client: &reqwest::Client,
     login_id: &str,
     password: &str,
@@ -278,7 +333,10 @@ pub async fn log_in(
 }
 
 /// Whether the client's session is live: `/settings` shows the page instead of redirecting.
-pub async fn signed_in_as(server: &TestServer, client: &reqwest::Client) -> Option<String> {
+pub async fn signed_in_as(
+    server: &(impl Site + ?Sized),
+    client: &reqwest::Client,
+) -> Option<String> {
     let resp = client
         .get(server.url("/settings"))
         .send()

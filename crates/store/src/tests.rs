@@ -474,6 +474,7 @@ async fn userinfo_reads_that_arrive_together_share_one_statement_on_postgres() {
         .bind(vec![ann])
         .bind(vec![client.as_str()])
         .bind(vec!["a1"])
+        .bind(vec![t.db.tenant()])
         .fetch_one(&grouped.pool)
         .await
         .expect("group query");
