@@ -423,3 +423,174 @@ async fn schema_export_and_import() {
     let after = json(&tessera(&url, &["schema", "export", "--json"], None));
     assert_eq!(after, renamed, "refused imports changed nothing");
 }
+
+#[tokio::test]
+async fn tenant_create_list_delete_and_commands_in_a_tenant() {
+    let (url, _dir) = TestDatabase::create_empty().await.expect("db");
+    assert!(tessera(&url, &["migrate"], None).status.success());
+    let out = json(&tessera(
+        &url,
+        &["tenant", "create", "acme", "--name", "Acme Corp", "--json"],
+        None,
+    ));
+    assert_eq!(out["id"], "acme");
+    assert_eq!(out["name"], "Acme Corp");
+    assert!(
+        out["issuer"].as_str().expect("issuer").ends_with("/t/acme"),
+        "{out}"
+    );
+    for bad in ["acme", "default", "Bad_Id", "x"] {
+        let out = tessera(&url, &["tenant", "create", bad], None);
+        assert!(!out.status.success(), "{bad}");
+    }
+    let list = json(&tessera(&url, &["tenant", "list", "--json"], None));
+    let ids: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|t| t["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, ["acme", "default"]);
+
+    // Commands act in the tenant `--tenant` names; the same email is a new user there.
+    for tenant in ["default", "acme"] {
+        let out = tessera(
+            &url,
+            &[
+                "--tenant",
+                tenant,
+                "user",
+                "create",
+                "--email",
+                "ivy@example.com",
+            ],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{tenant}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let client = json(&tessera(
+        &url,
+        &[
+            "--tenant",
+            "acme",
+            "client",
+            "create",
+            "--name",
+            "App",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--json",
+        ],
+        None,
+    ));
+    let client_id = client["client_id"].as_str().expect("client id").to_owned();
+    let db = store::Db::connect(&url, &Default::default())
+        .await
+        .expect("connect");
+    let acme = db.in_tenant("acme");
+    assert_eq!(store::accounts::count_users(&db).await.expect("count"), 1);
+    assert_eq!(store::accounts::count_users(&acme).await.expect("count"), 1);
+    assert!(
+        store::clients::find_by_client_id(&acme, &client_id)
+            .await
+            .expect("q")
+            .is_some()
+    );
+    assert!(
+        store::clients::find_by_client_id(&db, &client_id)
+            .await
+            .expect("q")
+            .is_none(),
+        "the client is acme's only"
+    );
+    let listed = json(&tessera(&url, &["client", "list", "--json"], None));
+    assert!(!listed.to_string().contains(&client_id));
+
+    // `--tenant` must name a tenant, and does not apply to commands over every tenant.
+    let out = tessera(
+        &url,
+        &[
+            "--tenant",
+            "nope",
+            "user",
+            "create",
+            "--email",
+            "a@b.example",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no tenant"));
+    for args in [
+        &["--tenant", "acme", "migrate"][..],
+        &["--tenant", "acme", "tenant", "list"],
+        &[
+            "--tenant",
+            "acme",
+            "admin-key",
+            "create",
+            "--name",
+            "x",
+            "--system",
+        ],
+    ] {
+        assert!(!tessera(&url, args, None).status.success(), "{args:?}");
+    }
+    // A tenant admin key is created in its tenant; a system key at the root only.
+    let key = json(&tessera(
+        &url,
+        &[
+            "--tenant",
+            "acme",
+            "admin-key",
+            "create",
+            "--name",
+            "ops",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(key["tenant"], "acme");
+    let system = json(&tessera(
+        &url,
+        &[
+            "admin-key",
+            "create",
+            "--name",
+            "root",
+            "--system",
+            "--json",
+        ],
+        None,
+    ));
+    assert!(system["key"].as_str().is_some());
+
+    // Delete: refused for default and unknown ids; removes everything of acme.
+    for bad in ["default", "nope"] {
+        assert!(
+            !tessera(&url, &["tenant", "delete", bad], None)
+                .status
+                .success()
+        );
+    }
+    let out = json(&tessera(
+        &url,
+        &["tenant", "delete", "acme", "--json"],
+        None,
+    ));
+    assert_eq!(out["deleted"], true);
+    assert_eq!(store::accounts::count_users(&acme).await.expect("count"), 0);
+    assert!(
+        store::clients::find_by_client_id(&acme, &client_id)
+            .await
+            .expect("q")
+            .is_none()
+    );
+    assert_eq!(store::accounts::count_users(&db).await.expect("count"), 1);
+    let list = json(&tessera(&url, &["tenant", "list", "--json"], None));
+    assert_eq!(list.as_array().map(|a| a.len()), Some(1));
+}

@@ -19,6 +19,8 @@ pub mod search;
 pub mod server_secrets;
 pub mod sessions;
 pub mod signing_keys;
+#[cfg(test)]
+mod tenant_migration_tests;
 pub mod tenants;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

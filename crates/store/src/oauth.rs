@@ -67,6 +67,7 @@ pub async fn find_authorization_code(
 ) -> Result<Option<AuthorizationCode>, StoreError> {
     Ok(
         authorization_codes::Entity::find_by_id(code_hash.to_owned())
+            .filter(authorization_codes::Column::TenantId.eq(db.tenant()))
             .one(&db.read)
             .await?
             .map(|m| AuthorizationCode {
@@ -197,6 +198,7 @@ pub async fn redeem_authorization_code(
         .await?;
     if claimed.rows_affected == 0 {
         let previous = authorization_codes::Entity::find_by_id(code.code_hash.clone())
+            .filter(authorization_codes::Column::TenantId.eq(db.tenant()))
             .one(&tx)
             .await?
             .and_then(|c| c.grant_id);
@@ -487,6 +489,7 @@ pub async fn find_consent(
 ) -> Result<Option<String>, StoreError> {
     Ok(
         consents::Entity::find_by_id((user_id, client_id.to_owned()))
+            .filter(consents::Column::TenantId.eq(db.tenant()))
             .one(&db.read)
             .await?
             .map(|c| c.scope),

@@ -55,6 +55,7 @@ pub async fn insert(db: &Db, login: &PendingLogin, now: DateTime<Utc>) -> Result
 /// The pending sign-in whose state hashes to `state_hash`, used or not.
 pub async fn find(db: &Db, state_hash: &str) -> Result<Option<PendingLogin>, StoreError> {
     Ok(upstream_logins::Entity::find_by_id(state_hash.to_owned())
+        .filter(upstream_logins::Column::TenantId.eq(db.tenant()))
         .one(&db.write)
         .await?
         .map(|m| PendingLogin {
