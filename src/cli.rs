@@ -452,8 +452,18 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         }
         Command::Tenant(TenantCommand::Create { id, name }) => {
             let db = server::open_database(&config).await?;
-            let created =
-                oidc::tenants::create(&db, clock.as_ref(), &id, name.as_deref(), Actor::Cli).await;
+            let created = oidc::tenants::create(
+                &db,
+                clock.as_ref(),
+                &id,
+                oidc::tenants::TenantChange {
+                    name: name.as_deref(),
+                    settings: None,
+                },
+                config.password.max_length,
+                Actor::Cli,
+            )
+            .await;
             db.close().await;
             let t = created.map_err(|e| StartError::Other(e.to_string()))?;
             let issuer = oidc::tenants::issuer_of(&config.server.issuer, &t.id);

@@ -30,6 +30,46 @@ pub struct Config {
     pub images: ImagesConfig,
     /// Upstream OpenID providers people can sign in with (`[[upstream]]` entries).
     pub upstream: Vec<UpstreamConfig>,
+    /// The login IDs people may use besides their email address (`[login_ids]`).
+    pub login_ids: LoginIdsConfig,
+    /// Tenants' settings and upstream providers (`[[tenant]]`, `[[tenant.upstream]]`).
+    pub tenant: Vec<TenantConfig>,
+}
+
+/// `[login_ids]`: login IDs beyond the email address every account has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginIdsConfig {
+    /// People may add a phone number (verified by SMS) in their settings.
+    pub phone: bool,
+    /// People may sign in with a username.
+    pub username: bool,
+}
+
+impl Default for LoginIdsConfig {
+    fn default() -> Self {
+        Self {
+            phone: true,
+            username: true,
+        }
+    }
+}
+
+/// One `[[tenant]]` entry (SPEC §11). A tenant named here is created at start-up when missing;
+/// its settings are defaults that its stored settings (`PATCH /admin/api/v1/tenants/{id}`)
+/// override.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantConfig {
+    pub id: String,
+    /// The display name it is created with (default: the id).
+    pub name: String,
+    pub email_verification_required: Option<bool>,
+    pub password_min_length: Option<usize>,
+    /// Of `email`, `phone`, `username`; with `email`.
+    pub login_ids: Option<Vec<String>>,
+    /// Its upstream OpenID providers (same keys as `[[upstream]]`).
+    pub upstream: Vec<UpstreamConfig>,
 }
 
 /// One `[[upstream]]` entry: an OpenID provider people can sign in with.
@@ -224,6 +264,8 @@ pub struct ServerConfig {
     pub forwarded_header: String,
     /// When set, `/metrics` requires `Authorization: Bearer <metrics_token>`.
     pub metrics_token: String,
+    /// The display name of the root (`default`) tenant: page titles, header, emails, SMS.
+    pub name: String,
 }
 
 /// Rate limits beyond brute-force protection (SPEC §8), kept in the database.
@@ -302,6 +344,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             forwarded_header: "x-forwarded-for".into(),
             metrics_token: String::new(),
+            name: "Tessera".into(),
         }
     }
 }
@@ -618,89 +661,78 @@ impl Config {
             return Err(ConfigError::new("log.level", "not a valid log filter"));
         }
         self.upstream_settings()?;
+        self.configured_tenants()?;
+        let name = &self.server.name;
+        if name.trim().is_empty()
+            || name.chars().count() > 200
+            || name.chars().any(char::is_control)
+        {
+            return Err(ConfigError::new(
+                "server.name",
+                "must be 1 to 200 characters",
+            ));
+        }
         Ok(())
     }
 
     /// The `[[upstream]]` entries, checked: keys are named `upstream[N].key`.
     pub fn upstream_settings(&self) -> Result<Vec<oidc::upstream::UpstreamSettings>, ConfigError> {
-        let mut out: Vec<oidc::upstream::UpstreamSettings> = Vec::new();
-        for (n, u) in self.upstream.iter().enumerate() {
-            let key = |k: &str| format!("upstream[{n}].{k}");
-            let id_ok = (1..=64).contains(&u.id.len())
-                && u.id.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
-                });
-            if !id_ok {
+        upstream_list(&self.upstream, "upstream")
+    }
+
+    /// The `[[tenant]]` entries, checked: keys are named `tenant[N].key`.
+    pub fn configured_tenants(
+        &self,
+    ) -> Result<std::collections::HashMap<String, oidc::tenants::ConfiguredTenant>, ConfigError>
+    {
+        let mut out = std::collections::HashMap::new();
+        for (n, t) in self.tenant.iter().enumerate() {
+            let key = |k: &str| format!("tenant[{n}].{k}");
+            if !oidc::tenants::valid_id(&t.id) || t.id == store::DEFAULT_TENANT {
                 return Err(ConfigError::new(
                     key("id"),
-                    "is required: 1 to 64 of a-z, 0-9, - and _",
+                    "must be a tenant id other than default (a lowercase letter, then lowercase letters, digits or -; 2 to 63)",
                 ));
             }
-            if out.iter().any(|o| o.id == u.id) {
+            if out.contains_key(&t.id) {
                 return Err(ConfigError::new(
                     key("id"),
-                    format!("{:?} is used twice", u.id),
+                    format!("{:?} is used twice", t.id),
                 ));
             }
-            if u.issuer.is_empty() {
-                return Err(ConfigError::new(key("issuer"), "is required"));
-            }
-            let issuer_ok = url::Url::parse(&u.issuer).is_ok_and(|i| {
-                matches!(i.scheme(), "http" | "https")
-                    && i.host().is_some()
-                    && i.query().is_none()
-                    && i.fragment().is_none()
-            }) && u.issuer.len() <= 255;
-            if !issuer_ok {
-                return Err(ConfigError::new(
-                    key("issuer"),
-                    "must be an http(s) URL without query or fragment",
-                ));
-            }
-            if out.iter().any(|o| o.issuer == u.issuer) {
-                return Err(ConfigError::new(key("issuer"), "is used by two upstreams"));
-            }
-            if u.client_id.is_empty() {
-                return Err(ConfigError::new(key("client_id"), "is required"));
-            }
-            if u.name.chars().count() > 64 || u.name.chars().any(char::is_control) {
+            if t.name.chars().count() > 200 || t.name.chars().any(char::is_control) {
                 return Err(ConfigError::new(
                     key("name"),
-                    "must be at most 64 characters",
+                    "must be at most 200 characters",
                 ));
             }
-            let scope_ok = |s: &String| {
-                !s.is_empty()
-                    && s.bytes()
-                        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+            let settings = oidc::tenant_settings::TenantSettings {
+                email_verification_required: t.email_verification_required,
+                password_min_length: t.password_min_length,
+                login_ids: t.login_ids.clone(),
             };
-            if !u.scopes.iter().all(scope_ok) {
-                return Err(ConfigError::new(
-                    key("scopes"),
-                    "each scope must be a non-empty word of printable ASCII",
-                ));
-            }
-            let population = oidc::upstream::Population::parse(&u.population).ok_or_else(|| {
-                ConfigError::new(
-                    key("population"),
-                    "must be \"on_signup\", \"every_login\" or \"none\"",
-                )
-            })?;
-            out.push(oidc::upstream::UpstreamSettings {
-                id: u.id.clone(),
-                name: if u.name.is_empty() {
-                    u.id.clone()
-                } else {
-                    u.name.clone()
+            settings
+                .validate(self.password.max_length)
+                .map_err(|e| ConfigError::new(key(&e.pointer[1..].replace('/', ".")), e.message))?;
+            let upstreams = upstream_list(&t.upstream, &key("upstream"))?;
+            out.insert(
+                t.id.clone(),
+                oidc::tenants::ConfiguredTenant {
+                    name: Some(t.name.clone()).filter(|n| !n.trim().is_empty()),
+                    settings,
+                    upstreams,
                 },
-                issuer: u.issuer.clone(),
-                client_id: u.client_id.clone(),
-                client_secret: Some(u.client_secret.clone()).filter(|s| !s.is_empty()),
-                scopes: u.scopes.clone(),
-                population,
-            });
+            );
         }
         Ok(out)
+    }
+
+    /// `[login_ids]`.
+    pub fn login_ids(&self) -> auth::login_id::EnabledLoginIds {
+        auth::login_id::EnabledLoginIds {
+            phone: self.login_ids.phone,
+            username: self.login_ids.username,
+        }
     }
 
     /// `server.trusted_proxies`, parsed.
@@ -836,4 +868,89 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.server.issuer.starts_with("https://")
     }
+}
+
+/// Upstream entries (`[[upstream]]`, or a tenant's), checked: keys are named `{prefix}[N].key`.
+fn upstream_list(
+    list: &[UpstreamConfig],
+    prefix: &str,
+) -> Result<Vec<oidc::upstream::UpstreamSettings>, ConfigError> {
+    let mut out: Vec<oidc::upstream::UpstreamSettings> = Vec::new();
+    for (n, u) in list.iter().enumerate() {
+        let key = |k: &str| format!("{prefix}[{n}].{k}");
+        let id_ok = (1..=64).contains(&u.id.len())
+            && u.id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !id_ok {
+            return Err(ConfigError::new(
+                key("id"),
+                "is required: 1 to 64 of a-z, 0-9, - and _",
+            ));
+        }
+        if out.iter().any(|o| o.id == u.id) {
+            return Err(ConfigError::new(
+                key("id"),
+                format!("{:?} is used twice", u.id),
+            ));
+        }
+        if u.issuer.is_empty() {
+            return Err(ConfigError::new(key("issuer"), "is required"));
+        }
+        let issuer_ok = url::Url::parse(&u.issuer).is_ok_and(|i| {
+            matches!(i.scheme(), "http" | "https")
+                && i.host().is_some()
+                && i.query().is_none()
+                && i.fragment().is_none()
+        }) && u.issuer.len() <= 255;
+        if !issuer_ok {
+            return Err(ConfigError::new(
+                key("issuer"),
+                "must be an http(s) URL without query or fragment",
+            ));
+        }
+        if out.iter().any(|o| o.issuer == u.issuer) {
+            return Err(ConfigError::new(key("issuer"), "is used by two upstreams"));
+        }
+        if u.client_id.is_empty() {
+            return Err(ConfigError::new(key("client_id"), "is required"));
+        }
+        if u.name.chars().count() > 64 || u.name.chars().any(char::is_control) {
+            return Err(ConfigError::new(
+                key("name"),
+                "must be at most 64 characters",
+            ));
+        }
+        let scope_ok = |s: &String| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        };
+        if !u.scopes.iter().all(scope_ok) {
+            return Err(ConfigError::new(
+                key("scopes"),
+                "each scope must be a non-empty word of printable ASCII",
+            ));
+        }
+        let population = oidc::upstream::Population::parse(&u.population).ok_or_else(|| {
+            ConfigError::new(
+                key("population"),
+                "must be \"on_signup\", \"every_login\" or \"none\"",
+            )
+        })?;
+        out.push(oidc::upstream::UpstreamSettings {
+            id: u.id.clone(),
+            name: if u.name.is_empty() {
+                u.id.clone()
+            } else {
+                u.name.clone()
+            },
+            issuer: u.issuer.clone(),
+            client_id: u.client_id.clone(),
+            client_secret: Some(u.client_secret.clone()).filter(|s| !s.is_empty()),
+            scopes: u.scopes.clone(),
+            population,
+        });
+    }
+    Ok(out)
 }

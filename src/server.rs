@@ -86,7 +86,7 @@ impl AppState {
                 .map_err(|e| StartError::Other(format!("upstream HTTP client: {e}")))?,
         );
         let services = oidc::Services {
-            tenant: Arc::new(oidc::tenants::default_info("Default")),
+            tenant: Arc::new(oidc::tenants::default_info(&config.server.name)),
             upstreams,
             db: db.clone(),
             clock,
@@ -101,14 +101,19 @@ impl AppState {
             mailer: config.mailer()?,
             sms: config.sms_sender()?,
             require_email_verification: config.verification.email.required,
+            login_ids: config.login_ids(),
             generate_nickname: config.profile.generate_nickname,
         };
         let tenants = Arc::new(oidc::tenants::Registry::new(oidc::tenants::Blueprint {
             default: services,
             base_url: config.server.issuer.clone(),
             redirect_hosts: config.images.redirect_hosts.clone(),
-            tenant_upstreams: Default::default(),
+            configured: config.configured_tenants()?,
         }));
+        tenants
+            .create_configured()
+            .await
+            .map_err(|e| StartError::Other(format!("tenants of the configuration: {e}")))?;
         let services = tenants.default_services().clone();
         let web = ::web::WebState {
             services: services.clone(),

@@ -155,6 +155,33 @@ fn unknown_keys_and_bad_values_name_the_key() {
             "images.redirect_hosts[0]",
             "host name",
         ),
+        ("[server]\nname = \" \"\n", "server.name", "1 to 200"),
+        (
+            "[[tenant]]\nid = \"default\"\n",
+            "tenant[0].id",
+            "other than default",
+        ),
+        ("[[tenant]]\nid = \"Acme\"\n", "tenant[0].id", "tenant id"),
+        (
+            "[[tenant]]\nid = \"acme\"\n[[tenant]]\nid = \"acme\"\n",
+            "tenant[1].id",
+            "twice",
+        ),
+        (
+            "[[tenant]]\nid = \"acme\"\npassword_min_length = 3\n",
+            "tenant[0].password_min_length",
+            "from 8",
+        ),
+        (
+            "[[tenant]]\nid = \"acme\"\nlogin_ids = [\"email\", \"fax\"]\n",
+            "tenant[0].login_ids.1",
+            "username",
+        ),
+        (
+            "[[tenant]]\nid = \"acme\"\n[[tenant.upstream]]\nid = \"corp\"\n",
+            "tenant[0].upstream[0].issuer",
+            "required",
+        ),
     ];
     for (i, (text, key, words)) in cases.iter().enumerate() {
         let file = write(dir.path(), &format!("c{i}.toml"), text);
@@ -226,5 +253,45 @@ fn environment_overrides_and_start_up_errors() {
     assert!(
         err.contains("database.url2") && err.contains("bad.toml"),
         "{err}"
+    );
+}
+
+#[test]
+fn tenants_take_settings_and_upstreams_from_the_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = write(
+        dir.path(),
+        "t.toml",
+        r#"
+[[tenant]]
+id = "acme"
+name = "Acme Corp"
+password_min_length = 12
+login_ids = ["email"]
+
+[[tenant.upstream]]
+id = "corp"
+issuer = "https://id.acme.example"
+client_id = "tessera"
+
+[[tenant]]
+id = "globex"
+"#,
+    );
+    let c = load(Some(&file)).expect("valid");
+    let tenants = c.configured_tenants().expect("tenants");
+    let acme = &tenants["acme"];
+    assert_eq!(acme.name.as_deref(), Some("Acme Corp"));
+    assert_eq!(acme.settings.password_min_length, Some(12));
+    assert_eq!(acme.settings.login_ids, Some(vec!["email".to_owned()]));
+    assert_eq!(acme.upstreams.len(), 1);
+    assert_eq!(acme.upstreams[0].issuer, "https://id.acme.example");
+    let globex = &tenants["globex"];
+    assert_eq!(globex.name, None);
+    assert_eq!(globex.settings, Default::default());
+    assert!(globex.upstreams.is_empty());
+    assert!(
+        c.upstream.is_empty(),
+        "a tenant's upstreams are not the root's"
     );
 }

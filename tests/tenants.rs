@@ -235,6 +235,20 @@ async fn the_system_admin_api_creates_lists_and_deletes_tenants() {
         "a tenant signs with its own keys"
     );
 
+    // Generated avatars are seeded by the tenant too: one user id and seed, two images.
+    let avatar = |url: String| async move {
+        let resp = reqwest::get(url).await.expect("avatar");
+        assert_eq!(resp.status(), 200);
+        resp.text().await.expect("svg")
+    };
+    let path = format!("/avatars/{}/0123456789abcdef.svg", uuid::Uuid::now_v7());
+    let (root_avatar, acme_avatar) = (
+        avatar(server.url(&path)).await,
+        avatar(acme.url(&path)).await,
+    );
+    assert!(acme_avatar.starts_with("<svg"));
+    assert_ne!(root_avatar, acme_avatar);
+
     // Unknown, malformed and `default` tenants are 404, on every route.
     for path in [
         "/t/nope/.well-known/openid-configuration",
@@ -565,7 +579,7 @@ async fn a_verification_code_of_one_tenant_is_refused_by_another() {
     let acme = create_tenant(&server, &system, "acme").await;
     let globex = create_tenant(&server, &system, "globex").await;
 
-    // The same address signs up in both; each tenant mails its own code, with its own links.
+    // The same address signs up in both; each tenant mails its own code, under its own name.
     let (in_acme, in_globex) = (browser(), browser());
     let resp = sign_up(&acme, &in_acme, "mia@example.com", PASSWORD).await;
     assert_eq!(resp.status(), 303);
@@ -581,8 +595,16 @@ async fn a_verification_code_of_one_tenant_is_refused_by_another() {
     inbox.wait_for(2).await;
     let globex_code = inbox.last_code();
     let mails = inbox.messages.lock().expect("inbox").clone();
-    assert!(!mails[0].contains("/t/globex"), "{}", mails[0]);
-    assert!(!mails[1].contains("/t/acme"), "{}", mails[1]);
+    assert!(
+        mails[0].contains("Your acme Inc. verification code"),
+        "{}",
+        mails[0]
+    );
+    assert!(
+        mails[1].contains("Your globex Inc. verification code"),
+        "{}",
+        mails[1]
+    );
 
     let submit = |site: &TenantSite, b: &reqwest::Client, code: String| {
         let (b, url) = (b.clone(), site.url("/verify-email"));
@@ -683,4 +705,284 @@ async fn two_tenants_serve_relying_parties_at_the_same_time() {
         "acme's relying party refuses globex's ID token"
     );
     drop((acme, globex));
+}
+
+/// Per-tenant settings (display name, email verification, password policy, login IDs) through
+/// the system Admin API, seen by the tenant's pages at once and by no other tenant.
+#[tokio::test]
+async fn tenant_settings_change_its_pages_and_no_others() {
+    let server = TestServer::start_with(|c| c.server.name = "Example ID".into()).await;
+    let system = system_key(&server).await;
+    let acme = create_tenant(&server, &system, "acme").await;
+    let globex = create_tenant(&server, &system, "globex").await;
+
+    // Settings are checked field by field; a refused change changes nothing.
+    for (bad, pointer) in [
+        (
+            json!({ "settings": { "password_min_length": 4 } }),
+            "/settings/password_min_length",
+        ),
+        (
+            json!({ "settings": { "login_ids": ["username"] } }),
+            "/settings/login_ids",
+        ),
+        (
+            json!({ "settings": { "login_ids": ["email", "fax"] } }),
+            "/settings/login_ids/1",
+        ),
+        (
+            json!({ "settings": { "theme": "dark" } }),
+            "/settings/theme",
+        ),
+        (json!({ "settings": "strict" }), "/settings"),
+        (json!({ "name": "" }), "/name"),
+        (json!({ "id": "other" }), "/id"),
+    ] {
+        let (status, body, _) = call(
+            &server,
+            Some(&system),
+            Method::PATCH,
+            "/tenants/acme",
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(body["errors"][0]["pointer"], pointer, "{bad}");
+    }
+    let (status, _, _) = call(
+        &server,
+        Some(&system),
+        Method::PATCH,
+        "/tenants/default",
+        Some(json!({ "name": "Root" })),
+    )
+    .await;
+    assert_eq!(
+        status, 409,
+        "the default tenant is the configuration file's"
+    );
+    let (status, _, _) = call(
+        &server,
+        Some(&system),
+        Method::PATCH,
+        "/tenants/nope",
+        Some(json!({ "name": "Nope" })),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let tenant_key = admin_key(&acme).await;
+    let (status, _, _) = call(
+        &server,
+        Some(&tenant_key),
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({ "name": "Mine" })),
+    )
+    .await;
+    assert_eq!(status, 401, "acme's own key is not even known at the root");
+
+    let (status, body, _) = call(
+        &server,
+        Some(&system),
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({
+            "name": "Acme Corp",
+            "settings": {
+                "email_verification_required": true,
+                "password_min_length": 12,
+                "login_ids": ["email"],
+            },
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Acme Corp");
+    assert_eq!(body["settings"]["password_min_length"], 12);
+
+    // The display name: acme's pages carry it; globex and the root keep theirs.
+    let title = |url: String| async move {
+        let html = reqwest::get(url)
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html");
+        let start = html.find("<title>").expect("title") + 7;
+        html[start..start + html[start..].find("</title>").expect("end")].to_owned()
+    };
+    assert!(title(acme.url("/login")).await.ends_with("· Acme Corp"));
+    assert!(title(globex.url("/login")).await.ends_with("· globex Inc."));
+    assert!(title(server.url("/login")).await.ends_with("· Example ID"));
+
+    // The password policy: 10 characters is too short at acme only.
+    let b = browser();
+    let resp = sign_up(&acme, &b, "ann@example.com", "ten chars!").await;
+    assert_eq!(resp.status(), 422);
+    assert!(resp.text().await.expect("html").contains("at least 12"));
+    let g = browser();
+    assert_eq!(
+        sign_up(&globex, &g, "ann@example.com", "ten chars!")
+            .await
+            .status(),
+        303
+    );
+
+    // Email verification: required at acme, not at globex (the server's setting here).
+    let resp = sign_up(&acme, &b, "ann@example.com", "twelve chars!").await;
+    assert_eq!(resp.status(), 303);
+    assert!(
+        location(&resp).starts_with("/t/acme/verify-email"),
+        "{}",
+        location(&resp)
+    );
+    assert_eq!(
+        signed_in_as(&globex, &g).await.as_deref(),
+        Some("ann@example.com")
+    );
+
+    // Login IDs: usernames sign in at globex, not at acme (the same answer as a wrong password).
+    for site in [&acme, &globex] {
+        let (status, body, _) = call(
+            site,
+            Some(&system),
+            Method::POST,
+            "/users",
+            Some(json!({
+                "identities": [
+                    { "type": "email", "value": "una@example.com", "verified": true },
+                    { "type": "username", "value": "una" },
+                ],
+                "password": "a long password",
+            })),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let una = browser();
+    assert_eq!(
+        log_in(&globex, &una, "una", "a long password")
+            .await
+            .status(),
+        303
+    );
+    let resp = log_in(&acme, &una, "una", "a long password").await;
+    assert_eq!(resp.status(), 401);
+    let refused = resp.text().await.expect("html");
+    let resp = log_in(&acme, &una, "una", "a wrong password").await;
+    assert_eq!(resp.status(), 401);
+    let wrong = resp.text().await.expect("html");
+    let message = |html: &str| html.contains("The login ID or password is incorrect.");
+    assert!(message(&refused) && message(&wrong));
+    assert_eq!(
+        log_in(&acme, &una, "una@example.com", "a long password")
+            .await
+            .status(),
+        303
+    );
+    // Phone numbers cannot be added at acme.
+    let settings = una
+        .get(acme.url("/settings"))
+        .send()
+        .await
+        .expect("settings")
+        .text()
+        .await
+        .expect("html");
+    assert!(!settings.contains("type=phone"), "no phone link at acme");
+    let token = csrf_token(&una, &acme.url("/identities/add?type=phone")).await;
+    let resp = una
+        .post(acme.url("/identities/add"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("kind", "phone"),
+            ("value", "+33612345678"),
+        ])
+        .send()
+        .await
+        .expect("add phone");
+    assert_eq!(resp.status(), 422);
+
+    // Settings replace the stored ones whole: clearing them brings the server's back.
+    let (status, body, _) = call(
+        &server,
+        Some(&system),
+        Method::PATCH,
+        "/tenants/acme",
+        Some(json!({ "settings": {} })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Acme Corp", "the name is kept");
+    assert_eq!(
+        log_in(&acme, &browser(), "una", "a long password")
+            .await
+            .status(),
+        303
+    );
+}
+
+/// `[[tenant]]` in the configuration: created at start-up, with its settings and upstreams; the
+/// stored settings win over the file's.
+#[tokio::test]
+async fn configured_tenants_are_created_with_their_settings_and_upstreams() {
+    let server = TestServer::start_with(|c| {
+        c.tenant = vec![tessera::config::TenantConfig {
+            id: "initech".into(),
+            name: "Initech".into(),
+            password_min_length: Some(16),
+            upstream: vec![tessera::config::UpstreamConfig {
+                id: "corp".into(),
+                issuer: "https://id.initech.example".into(),
+                client_id: "tessera".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }];
+    })
+    .await;
+    let system = system_key(&server).await;
+    let initech = server.tenant("initech");
+    let (status, body, _) = call(
+        &server,
+        Some(&system),
+        Method::GET,
+        "/tenants/initech",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "created at start-up");
+    assert_eq!(body["name"], "Initech");
+    let login = reqwest::get(initech.url("/login"))
+        .await
+        .expect("login")
+        .text()
+        .await
+        .expect("html");
+    assert!(login.contains("/t/initech/login/upstream/corp"), "{login}");
+    let root_login = reqwest::get(server.url("/login"))
+        .await
+        .expect("login")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        !root_login.contains("upstream/corp"),
+        "the root has no such upstream"
+    );
+
+    let b = browser();
+    let resp = sign_up(&initech, &b, "ann@example.com", "fifteen chars!!").await;
+    assert_eq!(resp.status(), 422, "the file's password_min_length");
+    let (status, _, _) = call(
+        &server,
+        Some(&system),
+        Method::PATCH,
+        "/tenants/initech",
+        Some(json!({ "settings": { "password_min_length": 10 } })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let resp = sign_up(&initech, &b, "ann@example.com", "fifteen chars!!").await;
+    assert_eq!(resp.status(), 303, "the stored setting wins");
 }

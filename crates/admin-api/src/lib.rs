@@ -224,6 +224,7 @@ pub fn routes() -> Vec<(&'static str, Method, actix_web::Route)> {
         ("/tenants", Method::GET, get().to(tenants::list)),
         ("/tenants", Method::POST, post().to(tenants::create)),
         ("/tenants/{id}", Method::GET, get().to(tenants::get)),
+        ("/tenants/{id}", Method::PATCH, patch().to(tenants::patch)),
         (
             "/tenants/{id}",
             Method::DELETE,

@@ -383,7 +383,13 @@ pub struct Tenant {
     pub name: String,
     /// Its issuer: the base URL for `default`, `{base}/t/{id}` for the others.
     pub issuer: String,
+    /// Its own settings; an absent one is the server's configuration: `email_verification_required`
+    /// (boolean), `password_min_length` (8 to `password.max_length`), `login_ids` (of `email`,
+    /// `phone`, `username`; with `email`).
+    #[schema(value_type = Object)]
+    pub settings: Value,
     pub created_at: String,
+    pub updated_at: String,
 }
 
 /// The problem+json answers of the Admin API, one type per status, for `responses(...)` in the

@@ -67,6 +67,7 @@ impl Modify for AdminKeyAuth {
         tenants::list,
         tenants::create,
         tenants::get,
+        tenants::patch,
         tenants::delete,
         document,
     ),

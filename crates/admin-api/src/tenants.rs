@@ -7,7 +7,7 @@ use crate::{AdminState, authenticate_system, paging};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use http_kit::{Problem, json_no_store, parse_json_body};
-use oidc::tenants::{Deletion, Tenant, TenantError};
+use oidc::tenants::{Deletion, Tenant, TenantChange, TenantError};
 use profile::Actor;
 use serde_json::Value;
 
@@ -16,8 +16,39 @@ fn tenant_json(state: &AdminState, t: &Tenant) -> Value {
         id: t.id.clone(),
         name: t.name.clone(),
         issuer: oidc::tenants::issuer_of(state.tenants.base_url(), &t.id),
+        settings: t.settings.clone(),
         created_at: t.created_at.to_rfc3339(),
+        updated_at: t.updated_at.to_rfc3339(),
     })
+}
+
+/// A change as the body gives it: `name` (a string) and `settings` (an object, checked by the
+/// use case).
+fn change_of(object: &serde_json::Map<String, Value>) -> Result<TenantChange<'_>, Problem> {
+    let name = match object.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err(invalid("/name", "name must be a string")),
+    };
+    let settings = match object.get("settings") {
+        None | Some(Value::Null) => None,
+        Some(v @ Value::Object(_)) => Some(v),
+        Some(_) => return Err(invalid("/settings", "settings must be a JSON object")),
+    };
+    Ok(TenantChange { name, settings })
+}
+
+fn tenant_problem(e: TenantError) -> Problem {
+    match e {
+        e @ TenantError::InvalidId => invalid("/id", e.to_string()),
+        e @ TenantError::InvalidName => invalid("/name", e.to_string()),
+        TenantError::InvalidSetting(s) => invalid(&format!("/settings{}", s.pointer), s.message),
+        e @ (TenantError::Exists | TenantError::IsDefault) => {
+            Problem::new(StatusCode::CONFLICT, "Conflict", e.to_string())
+        }
+        TenantError::NotFound => not_found(),
+        TenantError::Internal(e) => Problem::internal(e),
+    }
 }
 
 fn not_found() -> Problem {
@@ -66,7 +97,7 @@ pub async fn list(
     path = "/tenants",
     tag = "tenants",
     summary = "Create a tenant (system keys)",
-    request_body(content = Value, description = "`{\"id\": \"acme\", \"name\": \"Acme\"}`; the name defaults to the id"),
+    request_body(content = Value, description = "`{\"id\": \"acme\", \"name\": \"Acme\", \"settings\": {…}}`; the name defaults to the id, settings (see `Tenant`) to none"),
     responses(
         (status = 201, description = "Created; served at its `issuer` at once", body = crate::model::Tenant),
         crate::model::errors::E401, crate::model::errors::E403, crate::model::errors::E409,
@@ -88,30 +119,73 @@ pub async fn create(
         Some(Value::String(s)) => s.as_str(),
         _ => return Err(invalid("/id", "id is required (a string)")),
     };
-    let name = match object.get("name") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(_) => return Err(invalid("/name", "name must be a string")),
-    };
-    match oidc::tenants::create(
+    let created = oidc::tenants::create(
         &state.db,
         state.clock.as_ref(),
         id,
-        name,
+        change_of(object)?,
+        state.password_policy.max_length,
         Actor::AdminKey(key.0),
     )
     .await
+    .map_err(tenant_problem)?;
+    Ok(json_no_store(
+        StatusCode::CREATED,
+        &tenant_json(&state, &created),
+    ))
+}
+
+/// `PATCH /tenants/{id}` with `{"name": …, "settings": {…}}`: either or both; `settings`
+/// replaces the stored settings whole.
+#[utoipa::path(
+    patch,
+    path = "/tenants/{id}",
+    tag = "tenants",
+    summary = "Change a tenant's name or settings (system keys; never `default`)",
+    params(("id" = String, Path, description = "The tenant's id")),
+    request_body(content = Value, description = "`{\"name\": \"Acme\", \"settings\": {\"email_verification_required\": true, \"password_min_length\": 12, \"login_ids\": [\"email\", \"username\"]}}`"),
+    responses(
+        (status = 200, description = "Changed; served with the change on the next request", body = crate::model::Tenant),
+        crate::model::errors::E401, crate::model::errors::E403, crate::model::errors::E404,
+        crate::model::errors::E409, crate::model::errors::E415, crate::model::errors::E422,
+    ),
+    security(("admin_key" = []))
+)]
+pub async fn patch(
+    state: AdminState,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate_system(&state, &req).await?;
+    let body: Value = parse_json_body(&req, &body)?;
+    let Some(object) = body.as_object() else {
+        return Err(invalid("", "the body must be a JSON object"));
+    };
+    if let Some(k) = object
+        .keys()
+        .find(|k| !matches!(k.as_str(), "name" | "settings"))
     {
-        Ok(t) => Ok(json_no_store(StatusCode::CREATED, &tenant_json(&state, &t))),
-        Err(e @ TenantError::InvalidId) => Err(invalid("/id", e.to_string())),
-        Err(e @ TenantError::InvalidName) => Err(invalid("/name", e.to_string())),
-        Err(e @ TenantError::Exists) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "Conflict",
-            e.to_string(),
-        )),
-        Err(TenantError::Internal(e)) => Err(Problem::internal(e)),
+        return Err(invalid(
+            &format!("/{k}"),
+            "only name and settings can change",
+        ));
     }
+    let updated = oidc::tenants::update(
+        &state.db,
+        state.clock.as_ref(),
+        &path,
+        change_of(object)?,
+        state.password_policy.max_length,
+        Actor::AdminKey(key.0),
+    )
+    .await
+    .map_err(tenant_problem)?;
+    state.tenants.recheck(&updated.id);
+    Ok(json_no_store(
+        StatusCode::OK,
+        &tenant_json(&state, &updated),
+    ))
 }
 
 /// `GET /tenants/{id}`.

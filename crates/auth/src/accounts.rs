@@ -258,6 +258,8 @@ pub struct LoginAttempt {
     pub login_id: String,
     pub password: String,
     pub ip: Option<String>,
+    /// The login IDs the tenant lets people sign in with; another kind is an unknown login ID.
+    pub enabled: crate::login_id::EnabledLoginIds,
 }
 
 /// Checks a login ID and password; records the failure in the audit log.
@@ -268,7 +270,8 @@ pub async fn authenticate(
     policy: &BruteForcePolicy,
     attempt: LoginAttempt,
 ) -> Result<Uuid, LoginError> {
-    let parsed = login_id::parse_login_id(&attempt.login_id);
+    let parsed = login_id::parse_login_id(&attempt.login_id)
+        .filter(|(kind, _)| attempt.enabled.allows(*kind));
     // Locks are per login ID whether or not an account has it.
     let subject = match &parsed {
         Some((kind, value)) => brute_force::Subject::LoginId { kind: *kind, value },

@@ -36,6 +36,7 @@ pub struct Email {
 #[derive(Template)]
 #[template(path = "email/code.txt")]
 struct CodeText<'a> {
+    site_name: &'a str,
     heading: &'a str,
     intro: &'a str,
     code: &'a str,
@@ -45,15 +46,17 @@ struct CodeText<'a> {
 #[derive(Template)]
 #[template(path = "email/code.html")]
 struct CodeHtml<'a> {
+    site_name: &'a str,
     heading: &'a str,
     intro: &'a str,
     code: &'a str,
     minutes: i64,
 }
 
-/// The email that carries a code.
+/// The email that carries a code, from `site_name` (the tenant's display name).
 pub fn code_email(
     to: &str,
+    site_name: &str,
     purpose: crate::codes::Purpose,
     code: &str,
     minutes: i64,
@@ -61,12 +64,12 @@ pub fn code_email(
     use crate::codes::Purpose;
     let (subject, heading, intro) = match purpose {
         Purpose::ResetPassword => (
-            "Your Tessera password reset code",
+            format!("Your {site_name} password reset code"),
             "Reset your password",
             "Enter this code to choose a new password:",
         ),
         _ => (
-            "Your Tessera verification code",
+            format!("Your {site_name} verification code"),
             "Confirm your email address",
             "Enter this code to confirm that this address is yours:",
         ),
@@ -74,8 +77,9 @@ pub fn code_email(
     let render = |e: askama::Error| DeliveryError::Config(e.to_string());
     Ok(Email {
         to: to.to_owned(),
-        subject: subject.to_owned(),
+        subject,
         text: CodeText {
+            site_name,
             heading,
             intro,
             code,
@@ -84,6 +88,7 @@ pub fn code_email(
         .render()
         .map_err(render)?,
         html: CodeHtml {
+            site_name,
             heading,
             intro,
             code,

@@ -15,6 +15,35 @@ pub enum LoginIdError {
     InvalidUsername,
 }
 
+/// Which login IDs people of a tenant may use beyond their email address (which every account
+/// has): a phone number they add in their settings, and a username to sign in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnabledLoginIds {
+    pub phone: bool,
+    pub username: bool,
+}
+
+impl Default for EnabledLoginIds {
+    fn default() -> Self {
+        Self {
+            phone: true,
+            username: true,
+        }
+    }
+}
+
+impl EnabledLoginIds {
+    /// Whether people may sign in with or add a login ID of `kind` (upstream links are not
+    /// login IDs and are always allowed).
+    pub fn allows(self, kind: IdentityKind) -> bool {
+        match kind {
+            IdentityKind::Phone => self.phone,
+            IdentityKind::Username => self.username,
+            _ => true,
+        }
+    }
+}
+
 fn normalise(input: &str) -> String {
     input.trim().nfkc().collect::<String>().to_lowercase()
 }

@@ -64,6 +64,9 @@ pub enum StartError {
     /// The login ID is taken (by this user when `mine`).
     #[error("the login ID is already in use")]
     Taken { mine: bool },
+    /// The tenant does not let people add login IDs of this kind.
+    #[error("this kind of login ID is not enabled")]
+    NotEnabled,
     #[error(transparent)]
     Send(#[from] SendError),
 }
@@ -79,7 +82,11 @@ pub async fn start_adding(
     kind: Kind,
     value: &str,
     ip: Option<&str>,
+    enabled: crate::login_id::EnabledLoginIds,
 ) -> Result<(), StartError> {
+    if !enabled.allows(kind.identity()) {
+        return Err(StartError::NotEnabled);
+    }
     if let Some(owner) = store::accounts::find_login_candidate(db, kind.identity(), value)
         .await
         .map_err(|e| StartError::Send(SendError::Internal(InternalError(e))))?

@@ -52,6 +52,8 @@ pub async fn pending_email(db: &Db, user_id: Uuid) -> Result<Option<String>, Int
 pub struct Channels<'a> {
     pub mailer: &'a Mailer,
     pub sms: &'a SmsSender,
+    /// Who the messages are from: the tenant's display name.
+    pub site_name: &'a str,
 }
 
 /// A code to send.
@@ -115,12 +117,18 @@ pub async fn send_code(
     let sent = match send.purpose {
         Purpose::VerifyPhone => {
             let body = format!(
-                "Your Tessera code is {}. It expires in {minutes} minutes.",
-                issued.code
+                "Your {} code is {}. It expires in {minutes} minutes.",
+                channels.site_name, issued.code
             );
             channels.sms.send(send.target, &body).await
         }
-        purpose => match crate::delivery::code_email(send.target, purpose, &issued.code, minutes) {
+        purpose => match crate::delivery::code_email(
+            send.target,
+            channels.site_name,
+            purpose,
+            &issued.code,
+            minutes,
+        ) {
             Ok(message) => channels.mailer.send(&message).await,
             Err(e) => Err(e),
         },

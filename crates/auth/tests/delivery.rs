@@ -53,7 +53,14 @@ async fn a_code_email_arrives_over_smtp_with_text_and_html() {
         std::path::Path::new("/nonexistent"),
     )
     .expect("mailer");
-    let email = code_email("ann@example.com", Purpose::VerifyEmail, "123456", 5).expect("email");
+    let email = code_email(
+        "ann@example.com",
+        "Tessera",
+        Purpose::VerifyEmail,
+        "123456",
+        5,
+    )
+    .expect("email");
     mailer.send(&email).await.expect("sent");
     let messages = inbox.messages.lock().expect("inbox").clone();
     assert_eq!(messages.len(), 1);
@@ -79,7 +86,14 @@ async fn an_unreachable_smtp_server_is_an_error_not_a_silent_drop() {
         std::path::Path::new("/nonexistent"),
     )
     .expect("mailer");
-    let email = code_email("ann@example.com", Purpose::ResetPassword, "654321", 5).expect("email");
+    let email = code_email(
+        "ann@example.com",
+        "Tessera",
+        Purpose::ResetPassword,
+        "654321",
+        5,
+    )
+    .expect("email");
     assert!(mailer.send(&email).await.is_err());
     assert!(Mailer::new(Some("not a url"), "x@y.z", std::path::Path::new("/tmp")).is_err());
     assert!(Mailer::new(None, "not an address", std::path::Path::new("/tmp")).is_err());
@@ -91,7 +105,10 @@ async fn without_smtp_emails_are_written_as_eml_files() {
     let mail_dir = dir.path().join("mail");
     let mailer = Mailer::new(None, "no-reply@tessera.test", &mail_dir).expect("mailer");
     mailer
-        .send(&code_email("bob@example.com", Purpose::VerifyEmail, "777777", 5).expect("email"))
+        .send(
+            &code_email("bob@example.com", "Acme", Purpose::VerifyEmail, "777777", 5)
+                .expect("email"),
+        )
         .await
         .expect("written");
     let files: Vec<_> = std::fs::read_dir(&mail_dir)
@@ -102,6 +119,10 @@ async fn without_smtp_emails_are_written_as_eml_files() {
     assert!(files[0].path().extension().is_some_and(|e| e == "eml"));
     let text = std::fs::read_to_string(files[0].path()).expect("eml");
     assert!(text.contains("777777") && text.contains("bob@example.com"));
+    assert!(
+        text.contains("Subject: Your Acme verification code") && text.matches("Acme").count() >= 3,
+        "the message is from the tenant's display name"
+    );
 }
 
 /// A one-request HTTP listener answering `status`; returns its URL and the request body.

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod logout;
 pub mod provider;
 pub mod services;
+pub mod tenant_settings;
 pub mod tenants;
 pub mod tokens;
 pub mod upstream;

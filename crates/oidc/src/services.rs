@@ -36,6 +36,8 @@ pub struct Services {
     pub sms: SmsSender,
     /// New users prove their email address before anything else continues.
     pub require_email_verification: bool,
+    /// The login IDs people may sign in with and add besides their email address.
+    pub login_ids: auth::login_id::EnabledLoginIds,
     /// New profiles get a generated nickname.
     pub generate_nickname: bool,
 }

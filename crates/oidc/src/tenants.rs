@@ -7,10 +7,14 @@
 //! nobody uses costs one row in `tenants` and nothing in memory.
 //!
 //! A loaded tenant is checked again against the database at most every [`RECHECK`], so that a
-//! tenant deleted by another process (`tessera tenant delete`) stops being served within that
-//! time; one deleted through this process is forgotten at once ([`Registry::forget`]).
+//! tenant deleted or changed by another process (`tessera tenant delete`, a `PATCH` served by
+//! another server) stops being served, or is served with its new name and settings, within that
+//! time; one deleted or changed through this process is seen at once ([`Registry::forget`],
+//! [`Registry::recheck`]). A changed row (a later `updated_at`) re-applies the tenant's settings
+//! to what is built; keys and schema are not loaded again.
 
 use crate::services::Services;
+use crate::tenant_settings::{SettingError, TenantSettings};
 use crate::upstream::UpstreamSettings;
 use crate::{Provider, ProviderSettings};
 use auth::InternalError;
@@ -85,38 +89,107 @@ pub enum TenantError {
     InvalidName,
     #[error("a tenant with this id exists")]
     Exists,
+    #[error("{}: {}", .0.pointer, .0.message)]
+    InvalidSetting(SettingError),
+    #[error("no such tenant")]
+    NotFound,
+    /// The `default` tenant is set up by the configuration file, not changed at run time.
+    #[error("the default tenant is configured in the configuration file")]
+    IsDefault,
     #[error(transparent)]
     Internal(#[from] InternalError),
 }
 
-/// Creates tenant `id` (SPEC §11), recording the event in the `default` tenant's audit log.
+fn checked_name(name: &str) -> Result<&str, TenantError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(TenantError::InvalidName);
+    }
+    Ok(name)
+}
+
+/// A change to a tenant: a new display name, new settings (replacing the stored ones whole), or
+/// both. `settings` is what the Admin API received; it is checked here.
+#[derive(Debug, Clone, Default)]
+pub struct TenantChange<'a> {
+    pub name: Option<&'a str>,
+    pub settings: Option<&'a serde_json::Value>,
+}
+
+/// Changes tenant `id` (never `default`); its services pick the change up on their next request
+/// (in every process: they compare the row's `updated_at`). `max_password_length` bounds the
+/// password setting (the server's `password.max_length`).
+pub async fn update(
+    db: &Db,
+    clock: &dyn store::Clock,
+    id: &str,
+    change: TenantChange<'_>,
+    max_password_length: usize,
+    actor: Actor,
+) -> Result<Tenant, TenantError> {
+    if id == DEFAULT_TENANT {
+        return Err(TenantError::IsDefault);
+    }
+    let Some(current) = find(db, id).await? else {
+        return Err(TenantError::NotFound);
+    };
+    let name = match change.name {
+        Some(n) => checked_name(n)?.to_owned(),
+        None => current.name.clone(),
+    };
+    let settings = match change.settings {
+        Some(v) => TenantSettings::from_json(v, max_password_length)
+            .map_err(TenantError::InvalidSetting)?
+            .to_json(),
+        None => current.settings.clone(),
+    };
+    let event = NewEvent::new("tenant.updated", actor).detail(serde_json::json!({
+        "tenant_id": id,
+        "name": name,
+        "settings": settings,
+    }));
+    let system = db.in_tenant(DEFAULT_TENANT);
+    let now = clock.now();
+    // Strictly later than what processes have loaded, even within one millisecond.
+    let at = now.max(current.updated_at + chrono::Duration::milliseconds(1));
+    if !store::tenants::update(&system, id, &name, &settings, at, event)
+        .await
+        .map_err(InternalError)?
+    {
+        return Err(TenantError::NotFound);
+    }
+    Ok(Tenant {
+        name,
+        settings,
+        updated_at: at,
+        ..current
+    })
+}
+
+/// Creates tenant `id` (SPEC §11) with `change`'s name (default: the id) and settings, recording
+/// the event in the `default` tenant's audit log.
 pub async fn create(
     db: &Db,
     clock: &dyn store::Clock,
     id: &str,
-    name: Option<&str>,
+    change: TenantChange<'_>,
+    max_password_length: usize,
     actor: Actor,
 ) -> Result<Tenant, TenantError> {
     if !valid_id(id) {
         return Err(TenantError::InvalidId);
     }
-    let name = name.map(str::trim).unwrap_or(id);
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(TenantError::InvalidName);
-    }
+    let name = checked_name(change.name.unwrap_or(id))?;
+    let settings = match change.settings {
+        Some(v) => TenantSettings::from_json(v, max_password_length)
+            .map_err(TenantError::InvalidSetting)?
+            .to_json(),
+        None => serde_json::json!({}),
+    };
     let event = NewEvent::new("tenant.created", actor)
         .detail(serde_json::json!({ "tenant_id": id, "name": name }));
     let system = db.in_tenant(DEFAULT_TENANT);
-    match store::tenants::create(
-        &system,
-        id,
-        name,
-        &serde_json::json!({}),
-        clock.now(),
-        event,
-    )
-    .await
-    {
+    match store::tenants::create(&system, id, name, &settings, clock.now(), event).await {
         Ok(t) => Ok(t),
         Err(store::StoreError::Conflict(_)) => Err(TenantError::Exists),
         Err(e) => Err(TenantError::Internal(InternalError(e))),
@@ -162,12 +235,29 @@ pub struct Blueprint {
     pub base_url: String,
     /// `images.redirect_hosts`, for every tenant.
     pub redirect_hosts: Vec<String>,
-    /// Upstreams of tenants other than `default` (by tenant id, from the configuration).
-    pub tenant_upstreams: HashMap<String, Vec<UpstreamSettings>>,
+    /// `[[tenant]]` entries of the configuration, by tenant id (never `default`).
+    pub configured: HashMap<String, ConfiguredTenant>,
+}
+
+/// A `[[tenant]]` entry of the configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct ConfiguredTenant {
+    /// The display name it is created with at start-up when it does not exist.
+    pub name: Option<String>,
+    /// Defaults for its settings (its stored settings win).
+    pub settings: TenantSettings,
+    /// Its upstream providers (`[[tenant.upstream]]`).
+    pub upstreams: Vec<UpstreamSettings>,
 }
 
 struct Loaded {
+    /// The tenant's services before its settings (keys, schema, upstreams: what is costly).
+    built: Arc<Services>,
+    /// `built` with the settings of the row last read.
     services: Arc<Services>,
+    /// The row's `updated_at` when `services` was made: a later one (name or settings changed,
+    /// maybe by another process) re-applies the settings.
+    updated_at: chrono::DateTime<chrono::Utc>,
     checked: std::time::Instant,
 }
 
@@ -241,27 +331,95 @@ impl Registry {
             self.forget(id);
             return Ok(None);
         };
-        let services = match self.cached(id) {
+        let built = match self.cached(id) {
             // Still there: serve what is built.
-            Some(services) => services,
+            Some((built, services, updated_at)) if updated_at == tenant.updated_at => {
+                self.loaded_at(id, built, services.clone(), updated_at);
+                return Ok(Some(services));
+            }
+            Some((built, _, _)) => built,
             None => {
                 let _building = self.building.lock().await;
                 match self.cached(id) {
-                    Some(services) => services,
+                    Some((built, _, _)) => built,
                     None => Arc::new(self.build(&tenant).await?),
                 }
             }
         };
+        let services = Arc::new(self.with_settings(&built, &tenant));
+        self.loaded_at(id, built, services.clone(), tenant.updated_at);
+        Ok(Some(services))
+    }
+
+    fn loaded_at(
+        &self,
+        id: &str,
+        built: Arc<Services>,
+        services: Arc<Services>,
+        updated_at: chrono::DateTime<chrono::Utc>,
+    ) {
         if let Ok(mut map) = self.loaded.write() {
             map.insert(
                 id.to_owned(),
                 Loaded {
-                    services: services.clone(),
+                    built,
+                    services,
+                    updated_at,
                     checked: std::time::Instant::now(),
                 },
             );
         }
-        Ok(Some(services))
+    }
+
+    /// `built` with the tenant's name and settings (stored, then configured, then the server's).
+    fn with_settings(&self, built: &Services, tenant: &Tenant) -> Services {
+        let configured = self
+            .blueprint
+            .configured
+            .get(&tenant.id)
+            .map(|c| c.settings.clone())
+            .unwrap_or_default();
+        let settings = TenantSettings::from_stored(&tenant.id, &tenant.settings).or(&configured);
+        let mut services = settings.apply(built);
+        services.tenant = Arc::new(TenantInfo::of(tenant));
+        services
+    }
+
+    /// Creates the configuration's `[[tenant]]` entries that do not exist yet (at start-up).
+    pub async fn create_configured(&self) -> Result<(), TenantError> {
+        let base = &self.blueprint.default;
+        for (id, configured) in &self.blueprint.configured {
+            let change = TenantChange {
+                name: configured.name.as_deref(),
+                settings: None,
+            };
+            match create(
+                &base.db,
+                base.clock.as_ref(),
+                id,
+                change,
+                base.password_policy.max_length,
+                Actor::Cli,
+            )
+            .await
+            {
+                Ok(_) => tracing::info!(tenant = %id, "tenant of the configuration created"),
+                Err(TenantError::Exists) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the next request for tenant `id` read its row again (after changing it here; other
+    /// processes see a change within [`RECHECK`]).
+    pub fn recheck(&self, id: &str) {
+        if let Ok(mut map) = self.loaded.write()
+            && let Some(loaded) = map.get_mut(id)
+            && let Some(stale) = std::time::Instant::now().checked_sub(RECHECK)
+        {
+            loaded.checked = stale;
+        }
     }
 
     /// Stops serving tenant `id` from memory (after deleting it).
@@ -271,9 +429,14 @@ impl Registry {
         }
     }
 
-    fn cached(&self, id: &str) -> Option<Arc<Services>> {
+    /// What is loaded for `id`: (built, served, the row's `updated_at` then).
+    fn cached(
+        &self,
+        id: &str,
+    ) -> Option<(Arc<Services>, Arc<Services>, chrono::DateTime<chrono::Utc>)> {
         let map = self.loaded.read().ok()?;
-        map.get(id).map(|l| l.services.clone())
+        map.get(id)
+            .map(|l| (l.built.clone(), l.services.clone(), l.updated_at))
     }
 
     fn fresh(&self, id: &str) -> Option<Arc<Services>> {
@@ -312,9 +475,9 @@ impl Registry {
             base.upstreams.for_issuer(
                 &issuer,
                 self.blueprint
-                    .tenant_upstreams
+                    .configured
                     .get(&tenant.id)
-                    .cloned()
+                    .map(|c| c.upstreams.clone())
                     .unwrap_or_default(),
             ),
         );

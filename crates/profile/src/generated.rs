@@ -40,10 +40,16 @@ pub fn is_avatar_seed(seed: &str) -> bool {
     (8..=64).contains(&seed.len()) && seed.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// The avatar as SVG: a symmetric 5×5 pattern in a colour, both derived from the user id and
-/// seed. Same inputs, same image.
-pub fn avatar_svg(user_id: &str, seed: &str) -> String {
-    let digest = Sha256::digest(format!("{user_id}:{seed}").as_bytes());
+/// The avatar as SVG: a symmetric 5×5 pattern in a colour, both derived from the tenant, the user
+/// id and the seed (SPEC §11: the same user id in two tenants gets two avatars). Same inputs, same
+/// image. The `default` tenant hashes the user id and seed alone, as before tenants existed, so
+/// no avatar of an existing database changes.
+pub fn avatar_svg(tenant: &str, user_id: &str, seed: &str) -> String {
+    let digest = if tenant == "default" {
+        Sha256::digest(format!("{user_id}:{seed}").as_bytes())
+    } else {
+        Sha256::digest(format!("{tenant}\0{user_id}:{seed}").as_bytes())
+    };
     let hue = u16::from_be_bytes([digest[0], digest[1]]) % 360;
     let fg = format!("hsl({hue}, 55%, 50%)");
     let bg = format!("hsl({}, 40%, 92%)", (hue + 180) % 360);
@@ -83,10 +89,15 @@ mod tests {
 
     #[test]
     fn avatars_are_deterministic_and_change_with_the_seed() {
-        let a = avatar_svg("user-1", "seed-a");
-        assert_eq!(a, avatar_svg("user-1", "seed-a"));
-        assert_ne!(a, avatar_svg("user-1", "seed-b"));
-        assert_ne!(a, avatar_svg("user-2", "seed-a"));
+        let a = avatar_svg("default", "user-1", "seed-a");
+        assert_eq!(a, avatar_svg("default", "user-1", "seed-a"));
+        assert_ne!(a, avatar_svg("default", "user-1", "seed-b"));
+        assert_ne!(a, avatar_svg("default", "user-2", "seed-a"));
+        // Seeded by the tenant too: one user id and seed, two tenants, three images.
+        let acme = avatar_svg("acme", "user-1", "seed-a");
+        assert_ne!(acme, a);
+        assert_ne!(acme, avatar_svg("globex", "user-1", "seed-a"));
+        assert_eq!(acme, avatar_svg("acme", "user-1", "seed-a"));
         assert!(a.starts_with("<svg") && a.ends_with("</svg>"));
         let seed = avatar_seed();
         assert!(is_avatar_seed(&seed) && seed != avatar_seed());

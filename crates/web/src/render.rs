@@ -13,14 +13,37 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// Renders `page` with `status`; sets the CSRF cookie when the browser needs one.
+/// Renders `page` with `status` for the request's tenant (its display name is the template
+/// value `site_name`, read by `base.html`); sets the CSRF cookie when the browser needs one.
 pub fn page<T: Template>(
     status: StatusCode,
     page: &T,
     csrf: Option<&Csrf>,
-    secure: bool,
+    state: &crate::WebState,
 ) -> HttpResponse {
-    match page.render() {
+    render_page(
+        status,
+        page,
+        csrf,
+        state.secure_cookies,
+        Some(&state.tenant.name),
+    )
+}
+
+/// [`page`] without a request's state (the error page: the generic name).
+fn render_page<T: Template>(
+    status: StatusCode,
+    page: &T,
+    csrf: Option<&Csrf>,
+    secure: bool,
+    site_name: Option<&str>,
+) -> HttpResponse {
+    let mut values: std::collections::HashMap<&str, Box<dyn std::any::Any>> =
+        std::collections::HashMap::with_capacity(1);
+    if let Some(name) = site_name {
+        values.insert("site_name", Box::new(name.to_owned()));
+    }
+    match page.render_with_values(&values) {
         Ok(html) => {
             let mut builder = HttpResponseBuilder::new(status);
             builder
@@ -114,6 +137,6 @@ impl ResponseError for PageError {
                 }
             }
         };
-        page(self.status_code(), &tpl, None, false)
+        render_page(self.status_code(), &tpl, None, false, None)
     }
 }

@@ -232,7 +232,7 @@ pub async fn patch_profile(
 }
 
 /// `GET /avatars/{user_id}/{seed}.svg`: the generated avatar. A URL never changes its image.
-pub async fn avatar(path: web::Path<(String, String)>) -> HttpResponse {
+pub async fn avatar(state: WebState, path: web::Path<(String, String)>) -> HttpResponse {
     let (user_id, file) = path.into_inner();
     let seed = file.strip_suffix(".svg").unwrap_or("");
     if Uuid::parse_str(&user_id).is_err() || !profile::generated::is_avatar_seed(seed) {
@@ -242,5 +242,9 @@ pub async fn avatar(path: web::Path<(String, String)>) -> HttpResponse {
         .content_type("image/svg+xml")
         .insert_header(("Cache-Control", "public, max-age=31536000, immutable"))
         .insert_header(("Content-Security-Policy", "default-src 'none'"))
-        .body(profile::generated::avatar_svg(&user_id, seed))
+        .body(profile::generated::avatar_svg(
+            &state.services.tenant.id,
+            &user_id,
+            seed,
+        ))
 }

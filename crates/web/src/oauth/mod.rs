@@ -370,12 +370,7 @@ async fn run_authorize(
                 back_href: "/",
                 back_label: "Go to your account",
             };
-            return Ok(page(
-                StatusCode::BAD_REQUEST,
-                &tpl,
-                None,
-                state.secure_cookies,
-            ));
+            return Ok(page(StatusCode::BAD_REQUEST, &tpl, None, state));
         }
     };
     let session = current_session(state, req).await?;
@@ -418,7 +413,7 @@ async fn run_authorize(
                 back_href: "/",
                 back_label: "Go to your account",
             };
-            page(StatusCode::BAD_REQUEST, &tpl, None, state.secure_cookies)
+            page(StatusCode::BAD_REQUEST, &tpl, None, state)
         }
         AuthorizeOutcome::Login { signup, login_hint } => {
             let mut target = url::form_urlencoded::Serializer::new(String::new());
@@ -449,7 +444,7 @@ async fn run_authorize(
                     .collect(),
                 request: query.to_owned(),
             };
-            page(StatusCode::OK, &tpl, Some(&csrf), state.secure_cookies)
+            page(StatusCode::OK, &tpl, Some(&csrf), state)
         }
     })
 }
@@ -543,12 +538,7 @@ async fn end_session(
                 back_href: "/",
                 back_label: "Go to your account",
             };
-            return Ok(page(
-                StatusCode::BAD_REQUEST,
-                &tpl,
-                None,
-                state.secure_cookies,
-            ));
+            return Ok(page(StatusCode::BAD_REQUEST, &tpl, None, state));
         }
     };
     let session = current_session(state, req).await?;
@@ -566,12 +556,7 @@ async fn end_session(
                 state: params.state.clone().unwrap_or_default(),
                 client_id: params.client_id.clone().unwrap_or_default(),
             };
-            return Ok(page(
-                StatusCode::OK,
-                &tpl,
-                Some(&csrf),
-                state.secure_cookies,
-            ));
+            return Ok(page(StatusCode::OK, &tpl, Some(&csrf), state));
         }
         crate::session_cookie::sign_out(state, session, crate::session_cookie::client_ip(req))
             .await?;
@@ -622,12 +607,7 @@ pub async fn end_session_request(
                 back_href: "/",
                 back_label: "Go to your account",
             };
-            return Ok(page(
-                StatusCode::BAD_REQUEST,
-                &tpl,
-                None,
-                state.secure_cookies,
-            ));
+            return Ok(page(StatusCode::BAD_REQUEST, &tpl, None, &state));
         }
     };
     empty_to_none(&mut params);

@@ -66,7 +66,7 @@ fn add_page(
         error,
         step_code,
     };
-    page(status, &tpl, Some(&csrf), state.secure_cookies)
+    page(status, &tpl, Some(&csrf), state)
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +151,7 @@ pub async fn add(
         kind,
         &value,
         ip.as_deref(),
+        state.login_ids,
     )
     .await;
     let refused = |status: StatusCode, message: String| {
@@ -181,6 +182,10 @@ pub async fn add(
             } else {
                 "This is already in use by another account.".into()
             },
+        ),
+        Err(StartError::NotEnabled) => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Phone numbers cannot be added here.".into(),
         ),
         Err(StartError::Send(SendError::Internal(e))) => Err(e.into()),
         Err(StartError::Send(SendError::Undelivered)) => refused(

@@ -45,7 +45,7 @@ pub async fn request_form(state: WebState, req: HttpRequest) -> HttpResponse {
         email: String::new(),
         error: None,
     };
-    page(StatusCode::OK, &tpl, Some(&csrf), state.secure_cookies)
+    page(StatusCode::OK, &tpl, Some(&csrf), &state)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,7 +73,7 @@ fn code_page(
         max_length: state.password_policy.max_length,
     };
     fill(&mut tpl);
-    page(status, &tpl, Some(&csrf), state.secure_cookies)
+    page(status, &tpl, Some(&csrf), state)
 }
 
 /// `POST /reset-password`: sends a code if an account has the address; answers the same either way.
@@ -93,7 +93,7 @@ pub async fn request(
             StatusCode::UNPROCESSABLE_ENTITY,
             &tpl,
             Some(&csrf),
-            state.secure_cookies,
+            &state,
         ));
     };
     let ip = client_ip(&req);

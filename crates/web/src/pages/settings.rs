@@ -65,6 +65,8 @@ struct SettingsPage {
     current_password_error: Option<String>,
     new_password_error: Option<String>,
     min_length: usize,
+    /// The tenant lets people add a phone number.
+    phone_enabled: bool,
     picture: Option<String>,
     picture_is_generated: bool,
     can_upload_avatar: bool,
@@ -219,6 +221,7 @@ pub(crate) async fn render(
         current_password_error: extras.current_password_error,
         new_password_error: extras.new_password_error,
         min_length: state.password_policy.min_length,
+        phone_enabled: state.login_ids.phone,
         picture,
         picture_is_generated,
         can_upload_avatar,
@@ -239,7 +242,7 @@ pub(crate) async fn render(
         upstream_links,
         upstream_available,
     };
-    Ok(page(status, &tpl, Some(&csrf), state.secure_cookies))
+    Ok(page(status, &tpl, Some(&csrf), state))
 }
 
 /// The user's links to upstream providers, and the configured providers not linked yet.

@@ -112,12 +112,7 @@ pub async fn login_form(
     if query.password_reset.is_some() {
         tpl.notice = Some("Your password was changed. Sign in with the new one.".into());
     }
-    Ok(page(
-        StatusCode::OK,
-        &tpl,
-        Some(&csrf),
-        state.secure_cookies,
-    ))
+    Ok(page(StatusCode::OK, &tpl, Some(&csrf), &state))
 }
 
 pub async fn login(
@@ -131,6 +126,7 @@ pub async fn login(
         login_id: form.login_id.clone(),
         password: form.password,
         ip: client_ip(&req),
+        enabled: state.login_ids,
     };
     match accounts::authenticate(
         &state.db,
@@ -160,12 +156,7 @@ pub async fn login(
                 "Too many failed attempts. Try again in {}.",
                 minutes(wait)
             ));
-            let resp = page(
-                StatusCode::TOO_MANY_REQUESTS,
-                &tpl,
-                Some(&csrf),
-                state.secure_cookies,
-            );
+            let resp = page(StatusCode::TOO_MANY_REQUESTS, &tpl, Some(&csrf), &state);
             Ok(with_retry_after(resp, wait))
         }
         Err(e @ (LoginError::InvalidCredentials | LoginError::Disabled)) => {
@@ -177,7 +168,7 @@ pub async fn login(
             let mut tpl = LoginPage::new(&state, &csrf, &return_to);
             tpl.login_id = form.login_id.chars().take(320).collect();
             tpl.error = Some(e.to_string());
-            Ok(page(status, &tpl, Some(&csrf), state.secure_cookies))
+            Ok(page(status, &tpl, Some(&csrf), &state))
         }
     }
 }
@@ -237,12 +228,7 @@ pub async fn signup_form(
     }
     let csrf = Csrf::for_request(&state, &req);
     let tpl = SignUpPage::new(&state, &csrf, &return_to);
-    Ok(page(
-        StatusCode::OK,
-        &tpl,
-        Some(&csrf),
-        state.secure_cookies,
-    ))
+    Ok(page(StatusCode::OK, &tpl, Some(&csrf), &state))
 }
 
 pub async fn signup(
@@ -269,12 +255,7 @@ pub async fn signup(
                 "Too many accounts were created from your network. Try again in {}.",
                 minutes(l.retry_after)
             ));
-            let resp = page(
-                StatusCode::TOO_MANY_REQUESTS,
-                &tpl,
-                Some(&csrf),
-                state.secure_cookies,
-            );
+            let resp = page(StatusCode::TOO_MANY_REQUESTS, &tpl, Some(&csrf), &state);
             return Ok(with_retry_after(resp, l.retry_after));
         }
         Err(auth::rate_limits::RateError::Internal(e)) => return Err(e.into()),
@@ -311,7 +292,7 @@ pub async fn signup(
                 _ => tpl.email_error = Some(message),
             }
             tpl.error = Some("Please correct the errors below.".into());
-            return Ok(page(status, &tpl, Some(&csrf), state.secure_cookies));
+            return Ok(page(status, &tpl, Some(&csrf), &state));
         }
     };
     let next = if state.require_email_verification {
@@ -360,12 +341,7 @@ pub async fn logout_form(state: WebState, req: HttpRequest) -> Result<HttpRespon
     let tpl = LogoutPage {
         csrf_token: csrf.form_token(),
     };
-    Ok(page(
-        StatusCode::OK,
-        &tpl,
-        Some(&csrf),
-        state.secure_cookies,
-    ))
+    Ok(page(StatusCode::OK, &tpl, Some(&csrf), &state))
 }
 
 pub async fn logout(

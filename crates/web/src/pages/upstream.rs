@@ -43,7 +43,7 @@ fn error_page(
         back_href,
         back_label,
     };
-    page(status, &tpl, None, state.secure_cookies)
+    page(status, &tpl, None, state)
 }
 
 /// The browser's binding value: its cookie, or a new one.

@@ -24,6 +24,7 @@ pub(crate) fn channels(state: &WebState) -> auth::verification::Channels<'_> {
     auth::verification::Channels {
         mailer: &state.mailer,
         sms: &state.sms,
+        site_name: &state.tenant.name,
     }
 }
 
@@ -129,7 +130,7 @@ fn render(state: &WebState, req: &HttpRequest, status: StatusCode, view: View) -
         error: view.error,
         notice: view.notice,
     };
-    page(status, &tpl, Some(&csrf), state.secure_cookies)
+    page(status, &tpl, Some(&csrf), state)
 }
 
 /// `GET /verify-email`.
