@@ -20,13 +20,8 @@ only="${BENCH_ONLY:-}"
 pg_url="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 scenarios=(discovery jwks userinfo client_credentials refresh login)
 
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "installing wrk"
-  sudo_cmd=()
-  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq wrk >/dev/null
-fi
+source bench/lib.sh
+ensure_wrk
 
 # BENCH_BIN / BENCH_PREPARE_BIN: measure binaries built elsewhere (say, the commit before a change,
 # to compare both in one run on one machine) instead of building this checkout.
@@ -40,24 +35,7 @@ else
 fi
 export BENCH_WRK_DIR="$PWD/bench/wrk"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wanted() { [[ -z "$only" || ",$only," == *",$1,"* ]]; }
-# CPU time (user + system) of a process so far, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
-# One row: scenario, connections; wrk's RESULT line on standard input.
-row() {
-  local scenario=$1 conns=$2 ticks=$3
-  awk -v s="$scenario" -v c="$conns" -v t="$ticks" -v hz="$(getconf CLK_TCK)" '
-    /^RESULT/ {
-      for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-      rps = v["requests"] / (v["duration_us"] / 1e6)
-      cpu = v["requests"] > 0 ? t / hz * 1e6 / v["requests"] : 0
-      printf "| %s | %d | %.0f | %.2f | %.2f | %.0f | %d |\n", s, c, rps, v["p50_us"] / 1000, v["p99_us"] / 1000, cpu, v["bad"] + v["failed"]
-      found = 1
-    }
-    END { if (!found) printf "| %s | %d | wrk gave no result | | | | |\n", s, c }'
-}
 
 run_backend() {
   local name=$1 url=$2
@@ -81,10 +59,7 @@ run_backend() {
   "$bin" serve &
   pid=$!
   trap 'kill $pid 2>/dev/null || true' EXIT
-  for _ in $(seq 1 100); do
-    curl -fs "$base/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  wait_ready "$base"
   local prepare=("$prepare_bin" --base "$base" --client-id="$client_id" --client-secret="$client_secret"
     --redirect-uri http://127.0.0.1:9/cb --email "$email" --password "$password")
   "${prepare[@]}" access-tokens --count 64 >"$dir/access.txt"
@@ -125,14 +100,7 @@ run_backend() {
   done
   # wrk stops with requests still queued in the server (256 logins take seconds to drain): wait
   # until the server is idle, so the memory below is that of a server at rest after the load.
-  local last now
-  last=$(cpu_ticks "$pid")
-  for _ in $(seq 1 60); do
-    sleep 1
-    now=$(cpu_ticks "$pid")
-    (( now - last <= 1 )) && break
-    last=$now
-  done
+  wait_idle "$pid"
   echo
   echo "Server memory after the run, once idle: RSS $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MiB"}'), peak $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
   kill "$pid"
