@@ -149,7 +149,7 @@ pub async fn save_schema(
             created_at: Set(now_ms),
             updated_at: Set(now_ms),
         };
-        custom_attributes::Entity::insert(model)
+        let written = custom_attributes::Entity::insert(model)
             .on_conflict(
                 OnConflict::column(custom_attributes::Column::Id)
                     .update_columns([
@@ -177,6 +177,11 @@ pub async fn save_schema(
             .exec_without_returning(&tx)
             .await
             .map_err(|e| StoreError::conflict_or(e, "attribute name"))?;
+        // Nothing written: the id is another tenant's. Refused, never skipped (the schema saved
+        // would lack an attribute the caller holds).
+        if written == 0 {
+            return Err(StoreError::Conflict("attribute id"));
+        }
     }
     profile_schema_version::Entity::insert(profile_schema_version::ActiveModel {
         tenant_id: Set(db.tenant().to_owned()),

@@ -1495,4 +1495,40 @@ async fn unique_per_tenant(db: &Db, acme: &Db, fx: &Fixture, clock: &ManualClock
     assert_eq!(default_schema.custom.len(), 1);
     assert_eq!(default_schema.custom[0].id, fx.department);
     assert_eq!(default_schema.custom[0].kind, "enum");
+
+    // An attribute id of default's, given to acme: refused whole, never skipped or taken over.
+    let mut taken = acme_schema.clone();
+    taken.custom.push(profile_schema::StoredCustomAttribute {
+        id: fx.department,
+        name: "team".into(),
+        ..acme_schema.custom[0].clone()
+    });
+    let refused = profile_schema::save_schema(
+        acme,
+        &taken,
+        clock.now(),
+        NewEvent::new("schema.updated", Actor::Cli),
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(crate::StoreError::Conflict("attribute id"))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        profile_schema::load_schema(acme).await.expect("schema"),
+        profile_schema::StoredSchema {
+            version: 1,
+            ..acme_schema.clone()
+        },
+        "acme's schema is unchanged"
+    );
+    assert_eq!(
+        profile_schema::load_schema(db)
+            .await
+            .expect("schema")
+            .custom[0]
+            .name,
+        "department",
+        "default's attribute is untouched"
+    );
 }
