@@ -108,6 +108,16 @@ fn checked_name(name: &str) -> Result<&str, TenantError> {
     Ok(name)
 }
 
+/// Settings sent by an admin, checked, in their stored form.
+fn checked_settings(
+    value: &serde_json::Value,
+    max_password_length: usize,
+) -> Result<serde_json::Value, TenantError> {
+    Ok(TenantSettings::from_json(value, max_password_length)
+        .map_err(TenantError::InvalidSetting)?
+        .to_json())
+}
+
 /// A change to a tenant: a new display name, new settings (replacing the stored ones whole), or
 /// both. `settings` is what the Admin API received; it is checked here.
 #[derive(Debug, Clone, Default)]
@@ -138,9 +148,7 @@ pub async fn update(
         None => current.name.clone(),
     };
     let settings = match change.settings {
-        Some(v) => TenantSettings::from_json(v, max_password_length)
-            .map_err(TenantError::InvalidSetting)?
-            .to_json(),
+        Some(v) => checked_settings(v, max_password_length)?,
         None => current.settings.clone(),
     };
     let event = NewEvent::new("tenant.updated", actor).detail(serde_json::json!({
@@ -181,9 +189,7 @@ pub async fn create(
     }
     let name = checked_name(change.name.unwrap_or(id))?;
     let settings = match change.settings {
-        Some(v) => TenantSettings::from_json(v, max_password_length)
-            .map_err(TenantError::InvalidSetting)?
-            .to_json(),
+        Some(v) => checked_settings(v, max_password_length)?,
         None => serde_json::json!({}),
     };
     let event = NewEvent::new("tenant.created", actor)
