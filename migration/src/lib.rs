@@ -17,6 +17,7 @@ mod m20261201_000008_identities_in_order;
 mod m20261202_000009_security;
 mod m20261202_000010_sweep_indexes;
 mod m20261202_000011_tenants;
+mod m20261202_000012_mfa;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_security::Migration),
             Box::new(m20261202_000010_sweep_indexes::Migration),
             Box::new(m20261202_000011_tenants::Migration),
+            Box::new(m20261202_000012_mfa::Migration),
         ]
     }
 }

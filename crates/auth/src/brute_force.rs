@@ -85,6 +85,9 @@ pub enum Subject<'a> {
     },
     /// A sign-in with something that is no login ID at all.
     Unparseable,
+    /// Second-factor codes of one account (by user id): its own counter, so that the holder of
+    /// a password cannot try every TOTP code.
+    SecondFactor { user: &'a str },
     /// One-time codes for a normalised address or number.
     Code {
         purpose: crate::codes::Purpose,
@@ -99,6 +102,7 @@ impl Subject<'_> {
         match self {
             Subject::LoginId { kind, value } => format!("login:{}:{value}", kind.as_str()),
             Subject::Unparseable => "login:invalid".to_owned(),
+            Subject::SecondFactor { user } => format!("login:mfa:{user}"),
             Subject::Code { purpose, target } => {
                 // Verifying and adding an email share one counter: the same code page guards both.
                 let what = match purpose {

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod housekeeping;
 pub mod login_id;
 pub mod login_ids;
+pub mod mfa;
 pub mod passwords;
 pub mod rate_limits;
 pub mod secrets;

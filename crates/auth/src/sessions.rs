@@ -62,7 +62,8 @@ pub enum SessionError {
     Internal(#[from] InternalError),
 }
 
-/// Starts a session for `user_id` after a successful sign-in.
+/// Starts a session for `user_id` after a successful sign-in that used the RFC 8176 methods
+/// `amr` (`pwd`; `pwd otp mfa` after a second factor).
 pub async fn start_session(
     db: &Db,
     clock: &dyn Clock,
@@ -70,6 +71,7 @@ pub async fn start_session(
     user_id: Uuid,
     ip: Option<String>,
     user_agent: Option<String>,
+    amr: &str,
 ) -> Result<StartedSession, SessionError> {
     let now = clock.now();
     let token = secrets::generate_secret();
@@ -81,11 +83,13 @@ pub async fn start_session(
         expires_at: now + policy.lifetime,
         ip: ip.clone(),
         user_agent,
+        amr: amr.to_owned(),
+        second_factor: amr.split_whitespace().any(|m| m == "mfa"),
     };
     let event = NewEvent::new("login.succeeded", Actor::User(user_id))
         .user(user_id)
         .ip(ip)
-        .detail(serde_json::json!({ "session_id": new.id, "method": "password" }));
+        .detail(serde_json::json!({ "session_id": new.id, "amr": amr }));
     let session = store::sessions::start_session(db, new, now, event)
         .await
         .map_err(InternalError)?;

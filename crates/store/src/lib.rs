@@ -13,6 +13,7 @@ mod db;
 pub mod entity;
 pub mod housekeeping;
 pub mod images;
+pub mod mfa;
 pub mod oauth;
 pub mod profile_schema;
 pub mod search;

@@ -19,6 +19,10 @@ pub struct NewSession {
     pub expires_at: DateTime<Utc>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// RFC 8176 methods the sign-in used, space-separated (`pwd`, `pwd otp`, `hwk user`).
+    pub amr: String,
+    /// Whether the sign-in proved a second factor (then `mfa_at` is its start).
+    pub second_factor: bool,
 }
 
 /// A stored session.
@@ -32,6 +36,10 @@ pub struct Session {
     pub auth_time: DateTime<Utc>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// RFC 8176 methods the session authenticated with, space-separated.
+    pub amr: String,
+    /// When the session last proved a second factor.
+    pub mfa_at: Option<DateTime<Utc>>,
 }
 
 fn from_model(m: sessions::Model) -> Session {
@@ -44,6 +52,8 @@ fn from_model(m: sessions::Model) -> Session {
         auth_time: from_millis(m.auth_time),
         ip: m.ip,
         user_agent: m.user_agent,
+        amr: m.amr,
+        mfa_at: m.mfa_at.map(from_millis),
     }
 }
 
@@ -66,6 +76,8 @@ pub async fn start_session(
         auth_time: now_ms,
         ip: new.ip,
         user_agent: new.user_agent,
+        amr: new.amr,
+        mfa_at: new.second_factor.then_some(now_ms),
     };
     let tx = db.write.begin().await?;
     sessions::Entity::insert(sessions::ActiveModel::from(model.clone()))
@@ -99,6 +111,8 @@ pub async fn find_by_token_hash(
             (sessions::Entity, C::AuthTime),
             (sessions::Entity, C::Ip),
             (sessions::Entity, C::UserAgent),
+            (sessions::Entity, C::Amr),
+            (sessions::Entity, C::MfaAt),
         ])
         .column((users::Entity, users::Column::DisabledAt))
         .from(sessions::Entity)
@@ -123,9 +137,33 @@ pub async fn find_by_token_hash(
         auth_time: row.try_get("", "auth_time")?,
         ip: row.try_get("", "ip")?,
         user_agent: row.try_get("", "user_agent")?,
+        amr: row.try_get("", "amr")?,
+        mfa_at: row.try_get("", "mfa_at")?,
     };
     let disabled = row.try_get::<Option<i64>>("", "disabled_at")?.is_some();
     Ok(Some((from_model(model), disabled)))
+}
+
+/// Records that the session proved a second factor at `now` (a step-up): its methods become
+/// `amr`, with `event`, in one transaction.
+pub async fn record_second_factor(
+    db: &Db,
+    session_id: Uuid,
+    amr: &str,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<(), StoreError> {
+    let tx = db.write.begin().await?;
+    sessions::Entity::update_many()
+        .filter(sessions::Column::TenantId.eq(db.tenant()))
+        .filter(sessions::Column::Id.eq(session_id))
+        .col_expr(sessions::Column::Amr, Expr::value(amr.to_owned()))
+        .col_expr(sessions::Column::MfaAt, Expr::value(to_millis(now)))
+        .exec(&tx)
+        .await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Records that the session was used at `now`.

@@ -7,9 +7,9 @@
 use crate::audit::{self, NewEvent};
 use crate::entity::{
     admin_keys, audit_events, authorization_codes, clients, consents, custom_attributes, grants,
-    identities, images, password_credentials, profile_schema_version, profile_search, profiles,
-    refresh_tokens, revoked_access_tokens, sessions, signing_keys, standard_attribute_access,
-    tenants, throttles, upstream_logins, users, verification_codes,
+    identities, images, mfa_challenges, mfa_factors, password_credentials, profile_schema_version,
+    profile_search, profiles, refresh_tokens, revoked_access_tokens, sessions, signing_keys,
+    standard_attribute_access, tenants, throttles, upstream_logins, users, verification_codes,
 };
 use crate::{DEFAULT_TENANT, Db, StoreError, from_millis, to_millis};
 use chrono::{DateTime, Utc};
@@ -177,6 +177,8 @@ async fn delete_rows(tx: &impl ConnectionTrait, id: &str) -> Result<(), StoreErr
         };
     }
     delete_from!(
+        mfa_challenges,
+        mfa_factors,
         refresh_tokens,
         grants,
         authorization_codes,

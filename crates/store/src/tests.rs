@@ -134,6 +134,8 @@ async fn sessions_are_found_by_hash_touched_and_ended() {
             expires_at: clock.now() + Duration::hours(1),
             ip: Some("192.0.2.1".into()),
             user_agent: Some("UA".into()),
+            amr: "pwd".into(),
+            second_factor: false,
         },
         clock.now(),
         NewEvent::new("login.succeeded", Actor::User(user)).user(user),

@@ -104,6 +104,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(pages::sign_in::home))
         .route("/login", web::get().to(pages::sign_in::login_form))
         .route("/login", web::post().to(pages::sign_in::login))
+        .route("/login/mfa", web::get().to(pages::mfa::form))
+        .route("/login/mfa", web::post().to(pages::mfa::verify))
+        .route("/settings/mfa/totp", web::post().to(pages::mfa::start_totp))
+        .route(
+            "/settings/mfa/totp/confirm",
+            web::post().to(pages::mfa::confirm_totp),
+        )
+        .route(
+            "/settings/mfa/recovery-codes",
+            web::post().to(pages::mfa::recovery_codes),
+        )
+        .route(
+            "/settings/mfa/{id}/remove",
+            web::post().to(pages::mfa::remove),
+        )
         .route(
             "/login/upstream/{id}",
             web::get().to(pages::upstream::login),

@@ -14,6 +14,8 @@ pub struct CookieNames {
     pub session: &'static str,
     pub csrf: &'static str,
     pub upstream: &'static str,
+    /// A sign-in waiting for its second factor.
+    pub mfa: &'static str,
 }
 
 impl CookieNames {
@@ -23,12 +25,14 @@ impl CookieNames {
                 session: "__Host-tessera_session",
                 csrf: "__Host-tessera_csrf",
                 upstream: "__Host-tessera_upstream",
+                mfa: "__Host-tessera_mfa",
             }
         } else {
             Self {
                 session: "tessera_session",
                 csrf: "tessera_csrf",
                 upstream: "tessera_upstream",
+                mfa: "tessera_mfa",
             }
         }
     }
@@ -47,14 +51,34 @@ pub fn session_cookie(state: &WebState, token: &SessionToken) -> Cookie<'static>
         .finish()
 }
 
-/// Signs `user_id` in on this browser: starts a session (recording the address and browser) and
-/// answers with a 303 to `next` that hands over the session cookie — which also renews the
-/// browser's CSRF binding. The sign-in page, sign-up and upstream sign-in all end here.
+/// Signs `user_id` in on this browser after a first factor: a user with a second factor is sent
+/// to `/login/mfa` with a challenge cookie (the session starts there); anyone else gets a session
+/// at once (recording the address and browser) and a 303 to `next` that hands over the session
+/// cookie — which also renews the browser's CSRF binding. The sign-in page, sign-up and upstream
+/// sign-in all end here, so no door skips the second factor.
 pub async fn start_and_redirect(
     state: &WebState,
     req: &HttpRequest,
     user_id: profile::Uuid,
     next: &str,
+) -> Result<actix_web::HttpResponse, crate::render::PageError> {
+    if auth::mfa::has_second_factor(&state.db, user_id).await? {
+        let started =
+            auth::mfa::start_challenge(&state.db, state.clock.as_ref(), user_id, next).await?;
+        let mut resp = crate::render::see_other("/login/mfa");
+        resp.add_cookie(&mfa_cookie(state, &started.token))?;
+        return Ok(resp);
+    }
+    start_session_and_redirect(state, req, user_id, next, "pwd").await
+}
+
+/// Starts a session that used `amr` and answers with a 303 to `next` handing over its cookie.
+pub async fn start_session_and_redirect(
+    state: &WebState,
+    req: &HttpRequest,
+    user_id: profile::Uuid,
+    next: &str,
+    amr: &str,
 ) -> Result<actix_web::HttpResponse, crate::render::PageError> {
     let started = sessions::start_session(
         &state.db,
@@ -63,11 +87,25 @@ pub async fn start_and_redirect(
         user_id,
         client_ip(req),
         user_agent(req),
+        amr,
     )
     .await?;
     let mut resp = crate::render::see_other(next);
     resp.add_cookie(&session_cookie(state, &started.token))?;
     Ok(resp)
+}
+
+/// The cookie of a sign-in waiting for its second factor (as long as the challenge lives).
+pub fn mfa_cookie(state: &WebState, token: &str) -> Cookie<'static> {
+    Cookie::build(state.cookies.mfa, token.to_owned())
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::seconds(
+            auth::mfa::CHALLENGE_TTL.num_seconds(),
+        ))
+        .finish()
 }
 
 /// A cookie that removes the session cookie from the browser.

@@ -9,6 +9,8 @@ pub mod custom_attributes;
 pub mod grants;
 pub mod identities;
 pub mod images;
+pub mod mfa_challenges;
+pub mod mfa_factors;
 pub mod password_credentials;
 pub mod profile_schema_version;
 pub mod profile_search;

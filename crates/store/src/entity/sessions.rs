@@ -15,6 +15,10 @@ pub struct Model {
     pub auth_time: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// RFC 8176 methods the session authenticated with, space-separated (`pwd`, `pwd otp`).
+    pub amr: String,
+    /// When the session last proved a second factor.
+    pub mfa_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@
 //! [`crate::signed_in::SignedIn`]; every form carries a CSRF token ([`crate::csrf`]).
 
 pub mod identities;
+pub mod mfa;
 pub mod reset;
 pub mod settings;
 pub mod settings_form;

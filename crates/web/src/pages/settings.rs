@@ -67,6 +67,9 @@ struct SettingsPage {
     min_length: usize,
     /// The tenant lets people add a phone number.
     phone_enabled: bool,
+    factors: Vec<FactorRow>,
+    has_recovery_codes: bool,
+    mfa_error: Option<String>,
     picture: Option<String>,
     picture_is_generated: bool,
     can_upload_avatar: bool,
@@ -80,6 +83,31 @@ struct SettingsPage {
     upstream_available: Vec<(String, String)>,
 }
 
+/// A second factor as the settings page lists it.
+struct FactorRow {
+    id: String,
+    name: String,
+    detail: String,
+}
+
+impl FactorRow {
+    fn of(f: &auth::mfa::FactorInfo) -> Self {
+        let used = match f.last_used_at {
+            Some(t) => format!("last used {}", t.format("%Y-%m-%d")),
+            None => "never used".to_owned(),
+        };
+        let detail = match f.remaining {
+            Some(n) => format!("{n} of {} left, {used}", auth::mfa::RECOVERY_CODE_COUNT),
+            None => format!("added {}, {used}", f.created_at.format("%Y-%m-%d")),
+        };
+        Self {
+            id: f.id.to_string(),
+            name: f.name.clone(),
+            detail,
+        }
+    }
+}
+
 /// What to show besides the stored values.
 #[derive(Default)]
 pub(crate) struct Extras {
@@ -90,6 +118,8 @@ pub(crate) struct Extras {
     pub(crate) typed: Option<HashMap<String, String>>,
     pub(crate) field_errors: Vec<(String, String)>,
     pub(crate) current_password_error: Option<String>,
+    /// A refused change of second factors.
+    pub(crate) mfa_error: Option<String>,
     pub(crate) new_password_error: Option<String>,
 }
 
@@ -154,6 +184,9 @@ pub(crate) async fn render(
         }
     }
     let sessions = auth::sessions::list(&state.db, session.user_id).await?;
+    let factors = auth::mfa::list(&state.db, session.user_id)
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?;
     let (upstream_links, upstream_available) = upstream_rows(state, &identities);
     let display_name = identities
         .iter()
@@ -222,6 +255,9 @@ pub(crate) async fn render(
         new_password_error: extras.new_password_error,
         min_length: state.password_policy.min_length,
         phone_enabled: state.login_ids.phone,
+        has_recovery_codes: factors.iter().any(|f| f.kind == auth::mfa::RECOVERY_CODES),
+        factors: factors.iter().map(FactorRow::of).collect(),
+        mfa_error: extras.mfa_error,
         picture,
         picture_is_generated,
         can_upload_avatar,
@@ -311,6 +347,8 @@ pub async fn show(
             Some("That provider account was already linked to yours.".to_owned())
         }
         Some("upstream_unlinked") => Some("The provider account was unlinked.".to_owned()),
+        Some("mfa") => Some("Two-step verification is on.".to_owned()),
+        Some("mfa_removed") => Some("The verification step was removed.".to_owned()),
         _ => None,
     };
     let error = match query.error.as_deref() {

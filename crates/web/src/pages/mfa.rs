@@ -1,0 +1,398 @@
+//! The second step of signing in (SPEC §9): `/login/mfa` takes a code (TOTP or recovery) after
+//! the password — for a sign-in waiting in a challenge cookie — or, for a signed-in session that
+//! has not proved a second factor, as a step-up before going on to `return_to`.
+
+use crate::WebState;
+use crate::csrf::{Csrf, CsrfForm};
+use crate::pages::sign_in::safe_return_to;
+use crate::render::{PageError, minutes, page, see_other, with_retry_after};
+use crate::session_cookie::{self, client_ip, current_session};
+use actix_web::cookie::Cookie;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use auth::mfa::MfaError;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "login_mfa.html")]
+struct MfaPage {
+    csrf_token: String,
+    return_to: String,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MfaQuery {
+    return_to: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MfaForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+/// Who is proving a second factor: a sign-in waiting in its challenge, or a signed-in session.
+enum Prover {
+    Challenge {
+        token: String,
+        challenge: auth::mfa::Challenge,
+    },
+    Session(auth::sessions::Session),
+}
+
+async fn prover(state: &WebState, req: &HttpRequest) -> Result<Option<Prover>, PageError> {
+    if let Some(cookie) = req.cookie(state.cookies.mfa)
+        && let Some(challenge) =
+            auth::mfa::find_challenge(&state.db, state.clock.as_ref(), cookie.value()).await?
+    {
+        return Ok(Some(Prover::Challenge {
+            token: cookie.value().to_owned(),
+            challenge,
+        }));
+    }
+    Ok(current_session(state, req).await?.map(Prover::Session))
+}
+
+fn render(
+    state: &WebState,
+    req: &HttpRequest,
+    status: StatusCode,
+    return_to: &str,
+    error: Option<String>,
+) -> HttpResponse {
+    let csrf = Csrf::for_request(state, req);
+    let tpl = MfaPage {
+        csrf_token: csrf.form_token(),
+        return_to: return_to.to_owned(),
+        error,
+    };
+    page(status, &tpl, Some(&csrf), state)
+}
+
+/// `GET /login/mfa[?return_to=]`.
+pub async fn form(
+    state: WebState,
+    req: HttpRequest,
+    query: web::Query<MfaQuery>,
+) -> Result<HttpResponse, PageError> {
+    let return_to = safe_return_to(query.return_to.as_deref()).unwrap_or_else(|| "/".into());
+    match prover(&state, &req).await? {
+        Some(_) => Ok(render(&state, &req, StatusCode::OK, &return_to, None)),
+        None => Ok(see_other("/login")),
+    }
+}
+
+fn removal(state: &WebState) -> Cookie<'static> {
+    let mut c = session_cookie::mfa_cookie(state, "");
+    c.make_removal();
+    c
+}
+
+/// `POST /login/mfa` with `code`.
+pub async fn verify(
+    state: WebState,
+    req: HttpRequest,
+    form: CsrfForm<MfaForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    let Some(who) = prover(&state, &req).await? else {
+        return Ok(see_other("/login"));
+    };
+    let user_id = match &who {
+        Prover::Challenge { challenge, .. } => challenge.user_id,
+        Prover::Session(s) => s.user_id,
+    };
+    let ip = client_ip(&req);
+    let return_to = safe_return_to(Some(&form.return_to)).unwrap_or_else(|| "/".into());
+    let verified = auth::mfa::verify_code(
+        &state.db,
+        state.clock.as_ref(),
+        &state.brute_force,
+        user_id,
+        &form.code,
+        ip.as_deref(),
+    )
+    .await;
+    let kind = match verified {
+        Ok(kind) => kind,
+        Err(MfaError::Internal(e)) => return Err(e.into()),
+        Err(MfaError::Locked(lock)) => {
+            let wait = lock.retry_after(state.clock.now());
+            let message = format!("Too many wrong codes. Try again in {}.", minutes(wait));
+            let resp = render(
+                &state,
+                &req,
+                StatusCode::TOO_MANY_REQUESTS,
+                &return_to,
+                Some(message),
+            );
+            return Ok(with_retry_after(resp, wait));
+        }
+        Err(e) => {
+            return Ok(render(
+                &state,
+                &req,
+                StatusCode::UNAUTHORIZED,
+                &return_to,
+                Some(e.to_string()),
+            ));
+        }
+    };
+    match who {
+        Prover::Challenge { token, challenge } => {
+            // One completion per challenge, however many requests race with the same code.
+            if !auth::mfa::complete_challenge(&state.db, &token).await? {
+                return Ok(see_other("/login"));
+            }
+            let amr = auth::mfa::amr_after(&challenge.amr, kind);
+            let mut resp = session_cookie::start_session_and_redirect(
+                &state,
+                &req,
+                user_id,
+                &challenge.return_to,
+                &amr,
+            )
+            .await?;
+            resp.add_cookie(&removal(&state))?;
+            Ok(resp)
+        }
+        Prover::Session(session) => {
+            auth::mfa::step_up(
+                &state.db,
+                state.clock.as_ref(),
+                &session,
+                kind,
+                ip.as_deref(),
+            )
+            .await?;
+            Ok(see_other(&return_to))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mfa_setup.html")]
+struct SetupPage {
+    csrf_token: String,
+    totp: Option<auth::mfa::TotpEnrolment>,
+    recovery_codes: Vec<String>,
+    error: Option<String>,
+}
+
+fn setup_page(
+    state: &WebState,
+    req: &HttpRequest,
+    status: StatusCode,
+    totp: Option<auth::mfa::TotpEnrolment>,
+    recovery_codes: Vec<String>,
+    error: Option<String>,
+) -> HttpResponse {
+    let csrf = Csrf::for_request(state, req);
+    let tpl = SetupPage {
+        csrf_token: csrf.form_token(),
+        totp,
+        recovery_codes,
+        error,
+    };
+    page(status, &tpl, Some(&csrf), state)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+}
+
+/// Adding or removing a factor needs a recent sign-in or the current password (SPEC §9); when
+/// neither, the settings page again with the reason.
+async fn refused_unless_reauthenticated(
+    state: &WebState,
+    req: &HttpRequest,
+    session: &auth::sessions::Session,
+    password: &str,
+) -> Result<Option<HttpResponse>, PageError> {
+    if auth::mfa::reauthenticated(
+        &state.db,
+        state.clock.as_ref(),
+        &state.hasher,
+        session,
+        password,
+    )
+    .await?
+    {
+        return Ok(None);
+    }
+    let message = if password.is_empty() {
+        "Enter your current password to change two-step verification."
+    } else {
+        "That is not your current password."
+    };
+    let extras = crate::pages::settings::Extras {
+        mfa_error: Some(message.into()),
+        ..Default::default()
+    };
+    crate::pages::settings::render(state, req, session, StatusCode::FORBIDDEN, extras)
+        .await
+        .map(Some)
+}
+
+/// The account name an authenticator app shows: the user's first email address.
+async fn account_label(state: &WebState, user_id: profile::Uuid) -> Result<String, PageError> {
+    let identities = auth::users::identities(&state.db, user_id).await?;
+    Ok(identities
+        .iter()
+        .find(|i| i.kind == profile::IdentityKind::Email)
+        .or(identities.first())
+        .map_or_else(|| user_id.to_string(), |i| i.value.clone()))
+}
+
+/// `POST /settings/mfa/totp`: a new authenticator app secret, shown with its QR code.
+pub async fn start_totp(
+    state: WebState,
+    req: HttpRequest,
+    signed_in: crate::signed_in::SignedIn,
+    form: CsrfForm<PasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    let session = signed_in.0;
+    if let Some(refused) =
+        refused_unless_reauthenticated(&state, &req, &session, &form.current_password).await?
+    {
+        return Ok(refused);
+    }
+    let account = account_label(&state, session.user_id).await?;
+    let enrolment = auth::mfa::start_totp(
+        &state.db,
+        state.clock.as_ref(),
+        session.user_id,
+        &account,
+        &state.tenant.name,
+    )
+    .await
+    .map_err(|e| PageError::Internal(e.to_string()))?;
+    Ok(setup_page(
+        &state,
+        &req,
+        StatusCode::OK,
+        Some(enrolment),
+        Vec::new(),
+        None,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    factor_id: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /settings/mfa/totp/confirm`: the first code from the app turns it on.
+pub async fn confirm_totp(
+    state: WebState,
+    req: HttpRequest,
+    signed_in: crate::signed_in::SignedIn,
+    form: CsrfForm<ConfirmForm>,
+) -> Result<HttpResponse, PageError> {
+    let session = signed_in.0;
+    let Ok(factor_id) = profile::Uuid::parse_str(&form.factor_id) else {
+        return Ok(see_other("/settings#mfa"));
+    };
+    let ip = client_ip(&req);
+    match auth::mfa::confirm_totp(
+        &state.db,
+        state.clock.as_ref(),
+        session.user_id,
+        factor_id,
+        &form.code,
+        ip.as_deref(),
+    )
+    .await
+    {
+        Ok(()) => Ok(see_other("/settings?saved=mfa#mfa")),
+        Err(MfaError::WrongCode) => {
+            let account = account_label(&state, session.user_id).await?;
+            let pending = auth::mfa::pending_totp(
+                &state.db,
+                session.user_id,
+                factor_id,
+                &account,
+                &state.tenant.name,
+            )
+            .await
+            .map_err(|e| PageError::Internal(e.to_string()))?;
+            Ok(setup_page(
+                &state,
+                &req,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pending,
+                Vec::new(),
+                Some("That code is not right. Enter the code the app shows now.".into()),
+            ))
+        }
+        Err(MfaError::NotFound) => Ok(see_other("/settings#mfa")),
+        Err(e) => Err(PageError::Internal(e.to_string())),
+    }
+}
+
+/// `POST /settings/mfa/recovery-codes`: a new set of recovery codes, shown once.
+pub async fn recovery_codes(
+    state: WebState,
+    req: HttpRequest,
+    signed_in: crate::signed_in::SignedIn,
+    form: CsrfForm<PasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    let session = signed_in.0;
+    if let Some(refused) =
+        refused_unless_reauthenticated(&state, &req, &session, &form.current_password).await?
+    {
+        return Ok(refused);
+    }
+    let ip = client_ip(&req);
+    let codes = auth::mfa::generate_recovery_codes(
+        &state.db,
+        state.clock.as_ref(),
+        session.user_id,
+        ip.as_deref(),
+    )
+    .await
+    .map_err(|e| PageError::Internal(e.to_string()))?;
+    Ok(setup_page(&state, &req, StatusCode::OK, None, codes, None))
+}
+
+/// `POST /settings/mfa/{id}/remove`.
+pub async fn remove(
+    state: WebState,
+    req: HttpRequest,
+    signed_in: crate::signed_in::SignedIn,
+    path: web::Path<String>,
+    form: CsrfForm<PasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    let session = signed_in.0;
+    if let Some(refused) =
+        refused_unless_reauthenticated(&state, &req, &session, &form.current_password).await?
+    {
+        return Ok(refused);
+    }
+    let Ok(factor_id) = profile::Uuid::parse_str(&path.into_inner()) else {
+        return Ok(see_other("/settings#mfa"));
+    };
+    let ip = client_ip(&req);
+    match auth::mfa::remove(
+        &state.db,
+        state.clock.as_ref(),
+        session.user_id,
+        factor_id,
+        profile::Actor::User(session.user_id),
+        ip.as_deref(),
+    )
+    .await
+    {
+        Ok(()) | Err(MfaError::NotFound) => Ok(see_other("/settings?saved=mfa_removed#mfa")),
+        Err(e) => Err(PageError::Internal(e.to_string())),
+    }
+}

@@ -1,0 +1,315 @@
+//! Two-step verification (SPEC §9) against a real server: an authenticator app added from the
+//! settings page with a code computed from its secret, recovery codes, the `/login/mfa` step with
+//! replayed, wrong and raced codes, the lock, and the re-authentication rule for changes.
+
+mod common;
+
+use common::*;
+
+const PASSWORD: &str = "correct horse battery";
+const EMAIL: &str = "mia@example.com";
+
+/// The text of element `id` (its first text run).
+fn text_of(html: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no #{id} in\n{html}"));
+    let open = html[start..].find('>').expect("tag end") + start + 1;
+    let end = html[open..].find('<').expect("text end") + open;
+    html[open..end].to_owned()
+}
+
+/// The TOTP code an app shows now (on the server's clock), `steps` steps from now.
+fn code_at(server: &TestServer, secret: &str, steps: i64) -> String {
+    let t = server.clock_now().timestamp() + steps * 30;
+    auth::mfa::totp_code(secret, t as u64).expect("code")
+}
+
+async fn post_form(
+    server: &TestServer,
+    b: &reqwest::Client,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let token = csrf_token(b, &server.url(page)).await;
+    let mut form = vec![("csrf_token", token.as_str())];
+    form.extend_from_slice(fields);
+    b.post(server.url(action))
+        .form(&form)
+        .send()
+        .await
+        .expect("POST")
+}
+
+/// Adds an authenticator app from the settings page; returns its secret.
+async fn add_app(server: &TestServer, b: &reqwest::Client) -> String {
+    let resp = post_form(server, b, "/settings", "/settings/mfa/totp", &[]).await;
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.expect("html");
+    assert!(html.contains("<svg"), "an inline QR code");
+    let secret = text_of(&html, "totp-secret");
+    let factor_id = hidden_field(&html, "factor_id");
+    let wrong = if code_at(server, &secret, 0) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let resp = post_form(
+        server,
+        b,
+        "/settings",
+        "/settings/mfa/totp/confirm",
+        &[("factor_id", &factor_id), ("code", wrong)],
+    )
+    .await;
+    assert_eq!(resp.status(), 422, "a wrong first code does not turn it on");
+    let code = code_at(server, &secret, 0);
+    let resp = post_form(
+        server,
+        b,
+        "/settings",
+        "/settings/mfa/totp/confirm",
+        &[("factor_id", &factor_id), ("code", &code)],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/settings?saved=mfa#mfa");
+    secret
+}
+
+/// Signs in with the password; returns the browser, at the second step.
+async fn password_step(server: &TestServer) -> reqwest::Client {
+    let b = browser();
+    let resp = log_in(server, &b, EMAIL, PASSWORD).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/login/mfa");
+    assert_eq!(
+        signed_in_as(server, &b).await,
+        None,
+        "no session before the second step"
+    );
+    b
+}
+
+async fn second_step(server: &TestServer, b: &reqwest::Client, code: &str) -> reqwest::Response {
+    post_form(server, b, "/login/mfa", "/login/mfa", &[("code", code)]).await
+}
+
+#[tokio::test]
+async fn an_authenticator_app_and_recovery_codes_guard_the_sign_in() {
+    let server = TestServer::start().await;
+    let b = browser();
+    assert_eq!(sign_up(&server, &b, EMAIL, PASSWORD).await.status(), 303);
+    let secret = add_app(&server, &b).await;
+    let settings = b
+        .get(server.url("/settings"))
+        .send()
+        .await
+        .expect("settings")
+        .text()
+        .await
+        .expect("html");
+    assert!(settings.contains("Authenticator app"));
+    let resp = post_form(
+        &server,
+        &b,
+        "/settings",
+        "/settings/mfa/recovery-codes",
+        &[],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.expect("html");
+    let codes: Vec<String> = html
+        .split("<li><code>")
+        .skip(1)
+        .map(|s| s[..s.find('<').expect("end")].to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10, "{html}");
+
+    // The password alone no longer signs in. The code that confirmed the app is spent.
+    let m = password_step(&server).await;
+    let resp = second_step(&server, &m, &code_at(&server, &secret, 0)).await;
+    assert_eq!(resp.status(), 401, "a code is accepted once");
+    server.clock.advance(chrono::Duration::seconds(30));
+    let resp = second_step(&server, &m, &code_at(&server, &secret, 0)).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/");
+    assert_eq!(signed_in_as(&server, &m).await.as_deref(), Some(EMAIL));
+    // The challenge is over: the page sends a signed-in browser's replay to nothing.
+    let again = browser();
+    assert_eq!(log_in(&server, &again, EMAIL, PASSWORD).await.status(), 303);
+    let resp = second_step(&server, &again, &code_at(&server, &secret, 0)).await;
+    assert_eq!(
+        resp.status(),
+        401,
+        "the same step again, in another sign-in"
+    );
+
+    // A recovery code signs in once, typed loosely.
+    let r = password_step(&server).await;
+    let loose = codes[0].to_uppercase().replace('-', " ");
+    assert_eq!(second_step(&server, &r, &loose).await.status(), 303);
+    assert_eq!(signed_in_as(&server, &r).await.as_deref(), Some(EMAIL));
+    let r2 = password_step(&server).await;
+    assert_eq!(
+        second_step(&server, &r2, &codes[0]).await.status(),
+        401,
+        "used up"
+    );
+    let events = store::audit::latest(server.db(), 50).await.expect("events");
+    assert!(events.iter().any(|e| e.kind == "mfa.recovery_used"));
+    assert!(events.iter().any(|e| e.kind == "mfa.failed"));
+    assert!(events.iter().any(|e| e.kind == "mfa.enrolled"));
+
+    // Fifty requests racing with one good code on one challenge: one session.
+    let race = password_step(&server).await;
+    server.clock.advance(chrono::Duration::seconds(30));
+    let code = code_at(&server, &secret, 0);
+    let token = csrf_token(&race, &server.url("/login/mfa")).await;
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let (race, url, token, code) = (
+            race.clone(),
+            server.url("/login/mfa"),
+            token.clone(),
+            code.clone(),
+        );
+        attempts.spawn(async move {
+            race.post(url)
+                .form(&[("csrf_token", token.as_str()), ("code", code.as_str())])
+                .send()
+                .await
+                .expect("POST")
+        });
+    }
+    let answers = attempts.join_all().await;
+    let sessions = answers
+        .iter()
+        .filter(|r| {
+            r.headers().get_all("set-cookie").iter().any(|c| {
+                c.to_str().is_ok_and(|c| {
+                    c.starts_with("tessera_session=") && !c.starts_with("tessera_session=;")
+                })
+            })
+        })
+        .count();
+    assert_eq!(sessions, 1, "one code, one challenge: one session");
+
+    // Wrong codes lock the second step of this account.
+    let l = password_step(&server).await;
+    let mut last = 0;
+    for _ in 0..12 {
+        last = second_step(&server, &l, "123456").await.status().as_u16();
+        if last == 429 {
+            break;
+        }
+    }
+    assert_eq!(last, 429, "locked after repeated wrong codes");
+}
+
+#[tokio::test]
+async fn changing_factors_needs_a_recent_sign_in_or_the_password() {
+    let server = TestServer::start().await;
+    let b = browser();
+    assert_eq!(sign_up(&server, &b, EMAIL, PASSWORD).await.status(), 303);
+    let _secret = add_app(&server, &b).await;
+    server.clock.advance(chrono::Duration::minutes(6));
+    for password in ["", "not my password"] {
+        let resp = post_form(
+            &server,
+            &b,
+            "/settings",
+            "/settings/mfa/recovery-codes",
+            &[("current_password", password)],
+        )
+        .await;
+        assert_eq!(resp.status(), 403, "{password:?}");
+        assert!(
+            resp.text()
+                .await
+                .expect("html")
+                .contains("id=\"mfa-error\"")
+        );
+    }
+    let resp = post_form(
+        &server,
+        &b,
+        "/settings",
+        "/settings/mfa/recovery-codes",
+        &[("current_password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+
+    // Removing the app (with the password) lets the password sign in alone again... but the
+    // recovery codes are a factor too: remove both.
+    let factors = auth::mfa::list(server.db(), user_id(&server).await)
+        .await
+        .expect("factors");
+    assert_eq!(factors.len(), 2);
+    for f in &factors {
+        let resp = post_form(
+            &server,
+            &b,
+            "/settings",
+            &format!("/settings/mfa/{}/remove", f.id),
+            &[("current_password", "wrong")],
+        )
+        .await;
+        assert_eq!(resp.status(), 403);
+        let resp = post_form(
+            &server,
+            &b,
+            "/settings",
+            &format!("/settings/mfa/{}/remove", f.id),
+            &[("current_password", PASSWORD)],
+        )
+        .await;
+        assert_eq!(resp.status(), 303);
+    }
+    let fresh = browser();
+    let resp = log_in(&server, &fresh, EMAIL, PASSWORD).await;
+    assert_eq!(location(&resp), "/");
+    assert_eq!(signed_in_as(&server, &fresh).await.as_deref(), Some(EMAIL));
+
+    // Another user cannot remove Mia's factors: the id is looked up among the user's own.
+    let _ = add_app(&server, &fresh).await;
+    let mias = auth::mfa::list(server.db(), user_id(&server).await)
+        .await
+        .expect("factors");
+    let eve = browser();
+    assert_eq!(
+        sign_up(&server, &eve, "eve@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let resp = post_form(
+        &server,
+        &eve,
+        "/settings",
+        &format!("/settings/mfa/{}/remove", mias[0].id),
+        &[],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        auth::mfa::list(server.db(), user_id(&server).await)
+            .await
+            .expect("factors")
+            .len(),
+        1,
+        "Mia's app is still there"
+    );
+}
+
+async fn user_id(server: &TestServer) -> store::Uuid {
+    store::accounts::find_login_candidate(server.db(), store::accounts::IdentityKind::Email, EMAIL)
+        .await
+        .expect("lookup")
+        .expect("mia")
+        .user_id
+}
