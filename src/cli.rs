@@ -136,6 +136,9 @@ pub struct ClientCreate {
     /// A third-party client (users are asked for consent).
     #[arg(long)]
     third_party: bool,
+    /// Codes only for sessions that proved a second factor (others are asked for one).
+    #[arg(long)]
+    require_mfa: bool,
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
     #[arg(long, value_name = "URI")]
@@ -240,6 +243,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 redirect_uris: c.redirect_uris,
                 public: c.public,
                 third_party: c.third_party,
+                require_mfa: c.require_mfa,
                 post_logout_redirect_uris: c.post_logout_redirect_uris,
                 backchannel_logout_uri: c.backchannel_logout_uri,
                 grant_types: c.grants,
@@ -278,6 +282,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                         "name": c.name,
                         "public": c.is_public,
                         "third_party": c.third_party,
+                        "require_mfa": c.require_mfa,
                         "redirect_uris": c.redirect_uris,
                         "post_logout_redirect_uris": c.post_logout_redirect_uris,
                         "backchannel_logout_uri": c.backchannel_logout_uri,

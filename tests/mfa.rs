@@ -313,3 +313,158 @@ async fn user_id(server: &TestServer) -> store::Uuid {
         .expect("mia")
         .user_id
 }
+
+/// A client registered with `require_mfa`, and `acr_values`, get codes only for sessions that
+/// proved a second factor; the ID token says how the user signed in (`acr`, `amr`), checked by
+/// the `openidconnect` relying party.
+#[tokio::test]
+async fn relying_parties_demand_and_verify_a_second_factor() {
+    use common::rp;
+    use openidconnect::TokenResponse;
+    let server = TestServer::start().await;
+    let registered = oidc::clients::register_client(
+        server.db(),
+        server.clock.as_ref(),
+        oidc::clients::ClientRegistration {
+            name: "Bank".into(),
+            redirect_uris: vec![rp::REDIRECT.into()],
+            require_mfa: true,
+            ..Default::default()
+        },
+        store::audit::Actor::Cli,
+    )
+    .await
+    .expect("client");
+    let (plain_id, plain_secret) = common::flows::register(&server, false).await;
+
+    // Discovery lists the classes.
+    let discovery: serde_json::Value =
+        reqwest::get(server.url("/.well-known/openid-configuration"))
+            .await
+            .expect("discovery")
+            .json()
+            .await
+            .expect("json");
+    assert_eq!(
+        discovery["acr_values_supported"],
+        serde_json::json!(["urn:tessera:acr:pwd", "urn:tessera:acr:mfa"])
+    );
+
+    // Without a second factor: the plain client's ID token says pwd; the bank sends the user to
+    // the second step, which sends someone without a factor to add one; prompt=none fails.
+    let b = browser();
+    assert_eq!(
+        sign_up(&server, &b, EMAIL, rp::PASSWORD).await.status(),
+        303
+    );
+    let tokens =
+        common::flows::tokens_for(&server, &b, &plain_id, Some(&plain_secret), "openid").await;
+    let claims = common::flows::jwt_claims(tokens["id_token"].as_str().expect("id token"));
+    assert_eq!(claims["acr"], "urn:tessera:acr:pwd");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+    let bank = &registered.client.client_id;
+    let resp = b
+        .get(server.url(&common::flows::authorize_path(bank, "openid", &[])))
+        .send()
+        .await
+        .expect("authorize");
+    let to_mfa = location(&resp);
+    assert!(to_mfa.starts_with("/login/mfa?return_to="), "{to_mfa}");
+    let resp = b.get(server.url(&to_mfa)).send().await.expect("mfa page");
+    assert_eq!(location(&resp), "/settings?error=mfa_required#mfa");
+    let resp = b
+        .get(server.url(&common::flows::authorize_path(
+            bank,
+            "openid",
+            &[("prompt", "none")],
+        )))
+        .send()
+        .await
+        .expect("authorize");
+    assert!(
+        location(&resp).contains("error=interaction_required"),
+        "{}",
+        location(&resp)
+    );
+    let resp = b
+        .get(server.url(&common::flows::authorize_path(
+            &plain_id,
+            "openid",
+            &[("acr_values", "urn:tessera:acr:mfa")],
+        )))
+        .send()
+        .await
+        .expect("authorize");
+    assert!(
+        location(&resp).starts_with("/login/mfa?"),
+        "acr_values asks the same"
+    );
+
+    // With an authenticator app: a step-up on the same session, then the bank's relying party
+    // validates an ID token whose amr names the second factor.
+    let secret = add_app(&server, &b).await;
+    server.clock.advance(chrono::Duration::seconds(30));
+    let resp = b.get(server.url(&to_mfa)).send().await.expect("mfa page");
+    assert_eq!(resp.status(), 200);
+    let return_to = hidden_field(&resp.text().await.expect("html"), "return_to");
+    let token = csrf_token(&b, &server.url("/login/mfa")).await;
+    let resp = b
+        .post(server.url("/login/mfa"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("code", code_at(&server, &secret, 0).as_str()),
+            ("return_to", return_to.as_str()),
+        ])
+        .send()
+        .await
+        .expect("step up");
+    assert_eq!(resp.status(), 303);
+    assert!(
+        location(&resp).starts_with("/oauth2/authorize?"),
+        "{}",
+        location(&resp)
+    );
+
+    let reg = rp::Registered {
+        client_id: bank.clone(),
+        secret: registered.client_secret.clone(),
+    };
+    let client = rp::discover(&server, &reg).await;
+    let flow = rp::start_flow(&server, &client, &b, EMAIL).await;
+    let tokens = rp::exchange(&client, &flow).await;
+    let id_token = tokens.id_token().expect("id token");
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &flow.nonce)
+        .expect("valid ID token");
+    assert_eq!(
+        claims.auth_context_ref().map(|a| a.as_str()),
+        Some("urn:tessera:acr:mfa")
+    );
+    let amr: Vec<&str> = claims
+        .auth_method_refs()
+        .expect("amr")
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    assert_eq!(amr, ["pwd", "otp", "mfa"]);
+
+    // A fresh sign-in with the second factor satisfies the bank at once.
+    server.clock.advance(chrono::Duration::seconds(30));
+    let fresh = password_step(&server).await;
+    assert_eq!(
+        second_step(&server, &fresh, &code_at(&server, &secret, 0))
+            .await
+            .status(),
+        303
+    );
+    let resp = fresh
+        .get(server.url(&common::flows::authorize_path(bank, "openid", &[])))
+        .send()
+        .await
+        .expect("authorize");
+    assert!(
+        location(&resp).starts_with(rp::REDIRECT),
+        "{}",
+        location(&resp)
+    );
+}

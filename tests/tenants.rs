@@ -78,15 +78,6 @@ async fn settings_with_cookies(url: &str, cookies: &str) -> u16 {
         .as_u16()
 }
 
-fn jwt_claims(jwt: &str) -> Value {
-    use base64::Engine;
-    let payload = jwt.split('.').nth(1).expect("a JWT");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .expect("base64url");
-    serde_json::from_slice(&bytes).expect("claims")
-}
-
 fn kids(jwks: &Value) -> Vec<String> {
     jwks["keys"]
         .as_array()
@@ -407,8 +398,8 @@ async fn every_credential_of_one_tenant_is_refused_by_another() {
     let access = tokens["access_token"].as_str().expect("access token");
     let refresh = tokens["refresh_token"].as_str().expect("refresh token");
     let id_token = tokens["id_token"].as_str().expect("id token");
-    assert_eq!(jwt_claims(id_token)["iss"], acme.base.as_str());
-    assert_eq!(jwt_claims(access)["iss"], acme.base.as_str());
+    assert_eq!(flows::jwt_claims(id_token)["iss"], acme.base.as_str());
+    assert_eq!(flows::jwt_claims(access)["iss"], acme.base.as_str());
 
     // The access token: UserInfo answers at home only.
     assert_eq!(

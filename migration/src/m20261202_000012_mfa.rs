@@ -9,6 +9,7 @@
 //!   session starts.
 //! - `amr` (RFC 8176 method references, space-separated) on sessions, authorization codes and
 //!   grants, and `mfa_at` on sessions: when the session last proved a second factor.
+//! - `clients.require_mfa`: the client gets codes only for sessions that proved a second factor.
 
 use sea_orm_migration::prelude::*;
 
@@ -66,6 +67,12 @@ enum AuthorizationCodes {
 enum Grants {
     Table,
     Amr,
+}
+
+#[derive(DeriveIden)]
+enum Clients {
+    Table,
+    RequireMfa,
 }
 
 #[async_trait::async_trait]
@@ -209,11 +216,25 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Clients::Table)
+                    .add_column(
+                        ColumnDef::new(Clients::RequireMfa)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .take(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (table, column) in [
+            ("clients", "require_mfa"),
             ("grants", "amr"),
             ("authorization_codes", "amr"),
             ("sessions", "mfa_at"),

@@ -173,3 +173,13 @@ pub async fn token_post(
     assert_eq!(cache, "no-store");
     (status, resp.json().await.expect("json"))
 }
+
+/// The claims of a JWT, unverified (tests read what the server put in).
+pub fn jwt_claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("claims")
+}

@@ -148,6 +148,7 @@ pub async fn create(
         redirect_uris: strings(body.get("redirect_uris"), "/redirect_uris")?,
         public: boolean(body.get("public"), "/public")?.unwrap_or(false),
         third_party: boolean(body.get("third_party"), "/third_party")?.unwrap_or(false),
+        require_mfa: boolean(body.get("require_mfa"), "/require_mfa")?.unwrap_or(false),
         post_logout_redirect_uris: strings(
             body.get("post_logout_redirect_uris"),
             "/post_logout_redirect_uris",
@@ -250,6 +251,9 @@ pub async fn patch(
             }
             "third_party" => {
                 client.third_party = boolean(obj.get(key), "/third_party")?.unwrap_or(false)
+            }
+            "require_mfa" => {
+                client.require_mfa = boolean(obj.get(key), "/require_mfa")?.unwrap_or(false)
             }
             "grant_types" => client.grant_types = strings(obj.get(key), "/grant_types")?,
             "scopes" => client.scopes = strings(obj.get(key), "/scopes")?,

@@ -174,6 +174,8 @@ pub struct Client {
     pub name: String,
     pub public: bool,
     pub third_party: bool,
+    /// Codes only for sessions that proved a second factor (others are asked for one).
+    pub require_mfa: bool,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
@@ -193,6 +195,7 @@ impl From<&oidc::clients::Client> for Client {
             name: c.name.clone(),
             public: c.is_public,
             third_party: c.third_party,
+            require_mfa: c.require_mfa,
             redirect_uris: c.redirect_uris.clone(),
             post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
@@ -214,6 +217,8 @@ pub struct ClientBody {
     pub public: Option<bool>,
     /// Third-party clients get a consent page and only the claims of granted scopes.
     pub third_party: Option<bool>,
+    /// Codes only for sessions that proved a second factor.
+    pub require_mfa: Option<bool>,
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub backchannel_logout_uri: Option<String>,
     pub grant_types: Option<Vec<String>>,

@@ -32,6 +32,8 @@ pub struct AuthorizationRequest {
     pub response_mode: Option<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
+    /// `urn:tessera:acr:mfa` asks for a second factor (SPEC §9).
+    pub acr_values: Option<String>,
 }
 
 /// What the web layer must do next.
@@ -52,6 +54,9 @@ pub enum AuthorizeOutcome {
         client_name: String,
         scopes: Vec<String>,
     },
+    /// The request needs a second factor the session has not proved (a step-up): prove one,
+    /// then come back.
+    SecondFactor,
 }
 
 /// A checked request: the client is known and the redirect URI is one of its own.
@@ -357,6 +362,19 @@ pub async fn authorize(
         };
     }
 
+    // A second factor, when the client or the request asks for one (SPEC §9).
+    let wants_mfa =
+        checked.client.require_mfa || crate::acr::asks_for_mfa(req.acr_values.as_deref());
+    if wants_mfa && !crate::acr::is_multi_factor(&session.amr) {
+        if has("none") {
+            return fail(
+                ErrorCode::InteractionRequired,
+                "the request needs a second factor",
+            );
+        }
+        return AuthorizeOutcome::SecondFactor;
+    }
+
     if checked.client.third_party && !consent_given {
         let granted = match store::oauth::find_consent(
             db,
@@ -417,6 +435,7 @@ pub async fn authorize(
         nonce: req.nonce.clone(),
         code_challenge: req.code_challenge.clone(),
         auth_time: session.auth_time,
+        amr: session.amr.clone(),
         created_at: now,
         expires_at: now + provider.settings.authorization_code_ttl,
         used: false,

@@ -25,6 +25,8 @@ pub struct ClientRegistration {
     pub redirect_uris: Vec<String>,
     pub public: bool,
     pub third_party: bool,
+    /// Codes only for sessions that proved a second factor.
+    pub require_mfa: bool,
     pub post_logout_redirect_uris: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
     /// Empty means the default: `authorization_code` and `refresh_token`.
@@ -151,6 +153,7 @@ pub async fn register_client(
         secret_hash: client_secret.as_deref().map(secrets::hash_secret),
         is_public: registration.public,
         third_party: registration.third_party,
+        require_mfa: registration.require_mfa,
         redirect_uris,
         post_logout_redirect_uris,
         backchannel_logout_uri: registration.backchannel_logout_uri,

@@ -1,6 +1,7 @@
 //! The OpenID Connect provider: clients, keys, authorization codes, tokens, UserInfo and logout.
 //! Nothing here knows HTTP: the web crate parses requests and renders what these functions return.
 
+pub mod acr;
 pub mod authorize;
 pub mod clients;
 pub mod consents;

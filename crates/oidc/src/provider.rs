@@ -17,8 +17,10 @@ pub const SCOPES_SUPPORTED: [&str; 7] = [
 ];
 
 /// Claims Tessera can return about a user.
-pub const CLAIMS_SUPPORTED: [&str; 28] = [
+pub const CLAIMS_SUPPORTED: [&str; 30] = [
     "sub",
+    "acr",
+    "amr",
     "iss",
     "aud",
     "exp",
@@ -317,6 +319,7 @@ fn discovery_document(s: &ProviderSettings) -> serde_json::Value {
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
         "claims_parameter_supported": true,
+        "acr_values_supported": crate::acr::SUPPORTED,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "prompt_values_supported": ["none", "login", "consent", "create"],

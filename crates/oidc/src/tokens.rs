@@ -103,6 +103,8 @@ pub struct IdTokenFacts<'a> {
     pub client_id: &'a str,
     pub nonce: Option<&'a str>,
     pub auth_time: DateTime<Utc>,
+    /// RFC 8176 methods of the sign-in, space-separated: the `amr` claim, and `acr`.
+    pub amr: &'a str,
     pub session_id: Option<Uuid>,
     pub access_token: Option<&'a str>,
     /// User claims to include (requested with `claims`, or by scope when no access token is issued).
@@ -129,6 +131,9 @@ pub fn mint_id_token(
     );
     set("iat", now.timestamp().into());
     set("auth_time", facts.auth_time.timestamp().into());
+    let amr: Vec<&str> = facts.amr.split_whitespace().collect();
+    set("acr", crate::acr::of_amr(facts.amr).into());
+    set("amr", amr.into());
     if let Some(nonce) = facts.nonce {
         set("nonce", nonce.into());
     }

@@ -23,6 +23,8 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
+    /// Codes only for sessions that proved a second factor (SPEC §9).
+    pub require_mfa: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -39,6 +41,7 @@ fn from_model(m: clients::Model) -> Result<Client, StoreError> {
         secret_hash: m.secret_hash,
         is_public: m.is_public,
         third_party: m.third_party,
+        require_mfa: m.require_mfa,
         redirect_uris: strings(m.redirect_uris, "redirect_uris")?,
         post_logout_redirect_uris: strings(
             m.post_logout_redirect_uris,
@@ -68,6 +71,7 @@ pub async fn insert_client(
         secret_hash: Set(client.secret_hash.clone()),
         is_public: Set(client.is_public),
         third_party: Set(client.third_party),
+        require_mfa: Set(client.require_mfa),
         redirect_uris: Set(serde_json::json!(client.redirect_uris)),
         post_logout_redirect_uris: Set(serde_json::json!(client.post_logout_redirect_uris)),
         backchannel_logout_uri: Set(client.backchannel_logout_uri.clone()),
@@ -166,6 +170,7 @@ pub async fn update_client(
             Expr::value(client.secret_hash.clone()),
         )
         .col_expr(clients::Column::ThirdParty, Expr::value(client.third_party))
+        .col_expr(clients::Column::RequireMfa, Expr::value(client.require_mfa))
         .col_expr(
             clients::Column::RedirectUris,
             Expr::value(serde_json::json!(client.redirect_uris)),

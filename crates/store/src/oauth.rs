@@ -30,6 +30,8 @@ pub struct AuthorizationCode {
     /// The S256 PKCE challenge, if the client sent one.
     pub code_challenge: Option<String>,
     pub auth_time: DateTime<Utc>,
+    /// RFC 8176 methods of the approving sign-in, space-separated.
+    pub amr: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub used: bool,
@@ -51,6 +53,7 @@ pub async fn insert_authorization_code(
         nonce: Set(code.nonce.clone()),
         code_challenge: Set(code.code_challenge.clone()),
         auth_time: Set(to_millis(code.auth_time)),
+        amr: Set(Some(code.amr.clone())),
         created_at: Set(to_millis(code.created_at)),
         expires_at: Set(to_millis(code.expires_at)),
         used_at: Set(None),
@@ -81,6 +84,7 @@ pub async fn find_authorization_code(
                 nonce: m.nonce,
                 code_challenge: m.code_challenge,
                 auth_time: from_millis(m.auth_time),
+                amr: m.amr.unwrap_or_else(|| "pwd".into()),
                 created_at: from_millis(m.created_at),
                 expires_at: from_millis(m.expires_at),
                 used: m.used_at.is_some(),
@@ -98,6 +102,8 @@ pub struct Grant {
     pub scope: String,
     pub claims: Option<serde_json::Value>,
     pub auth_time: DateTime<Utc>,
+    /// RFC 8176 methods of the sign-in the grant came from, space-separated.
+    pub amr: String,
     pub created_at: DateTime<Utc>,
     pub revoked: bool,
 }
@@ -111,6 +117,7 @@ fn grant_from(m: grants::Model) -> Grant {
         scope: m.scope,
         claims: m.claims,
         auth_time: from_millis(m.auth_time),
+        amr: m.amr.unwrap_or_else(|| "pwd".into()),
         created_at: from_millis(m.created_at),
         revoked: m.revoked_at.is_some(),
     }
@@ -127,7 +134,7 @@ pub struct NewRefreshToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
     /// The code was unused: it is now used, and `grant` was created.
-    Redeemed(Grant),
+    Redeemed(Box<Grant>),
     /// The code had been used already; the grant it produced (if any) is now revoked.
     Replayed,
     /// The user was disabled, or the session that approved the code has ended: nothing issued.
@@ -233,6 +240,7 @@ pub async fn redeem_authorization_code(
         scope: code.scope.clone(),
         claims: code.claims.clone(),
         auth_time: to_millis(code.auth_time),
+        amr: Some(code.amr.clone()),
         created_at: now_ms,
         revoked_at: None,
     };
@@ -243,7 +251,7 @@ pub async fn redeem_authorization_code(
         insert_refresh_token_in(&tx, db.tenant(), grant_id, &rt, now_ms).await?;
     }
     tx.commit().await?;
-    Ok(CodeRedemption::Redeemed(grant_from(grant)))
+    Ok(CodeRedemption::Redeemed(Box::new(grant_from(grant))))
 }
 
 async fn insert_refresh_token_in(
@@ -290,6 +298,7 @@ pub async fn find_refresh_token(
             (grants::Entity, G::Scope),
             (grants::Entity, G::Claims),
             (grants::Entity, G::AuthTime),
+            (grants::Entity, G::Amr),
             (grants::Entity, G::CreatedAt),
             (grants::Entity, G::RevokedAt),
         ])
@@ -325,6 +334,7 @@ pub async fn find_refresh_token(
         scope: row.try_get("", "scope")?,
         claims: row.try_get("", "claims")?,
         auth_time: row.try_get("", "auth_time")?,
+        amr: row.try_get("", "amr")?,
         created_at: row.try_get("", "created_at")?,
         revoked_at: row.try_get("", "revoked_at")?,
     };

@@ -387,6 +387,7 @@ async fn grant_by_code(
         nonce: None,
         code_challenge: None,
         auth_time: clock.now(),
+        amr: "pwd".into(),
         created_at: clock.now(),
         expires_at: clock.now() + Duration::minutes(1),
         used: false,

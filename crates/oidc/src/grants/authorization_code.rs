@@ -89,7 +89,7 @@ pub(super) async fn exchange(
     )
     .await?
     {
-        CodeRedemption::Redeemed(grant) => grant,
+        CodeRedemption::Redeemed(grant) => *grant,
         CodeRedemption::Replayed => {
             record_replay(db, client, &stored, now).await?;
             return Err(OAuthError::invalid_grant("the code has already been used"));
@@ -122,6 +122,7 @@ pub(super) async fn exchange(
                 client_id: &client.client_id,
                 nonce: stored.nonce.as_deref(),
                 auth_time: grant.auth_time,
+                amr: &grant.amr,
                 session_id: grant.session_id,
                 access_token: Some(&access_token),
                 claims,

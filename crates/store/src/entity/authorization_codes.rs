@@ -16,6 +16,8 @@ pub struct Model {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub auth_time: i64,
+    /// RFC 8176 methods of the sign-in, space-separated (`None`: from before MFA, `pwd`).
+    pub amr: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,

@@ -17,6 +17,8 @@ pub struct Model {
     pub backchannel_logout_uri: Option<String>,
     pub grant_types: Json,
     pub scopes: Json,
+    /// Codes only for sessions that proved a second factor.
+    pub require_mfa: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -13,6 +13,8 @@ pub struct Model {
     pub scope: String,
     pub claims: Option<Json>,
     pub auth_time: i64,
+    /// RFC 8176 methods of the sign-in, space-separated (`None`: from before MFA, `pwd`).
+    pub amr: Option<String>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }

@@ -430,6 +430,14 @@ async fn run_authorize(
                 .insert_header(("Cache-Control", "no-store"))
                 .finish()
         }
+        AuthorizeOutcome::SecondFactor => {
+            let mut target = url::form_urlencoded::Serializer::new(String::new());
+            target.append_pair("return_to", &return_path(query));
+            HttpResponse::Found()
+                .insert_header((header::LOCATION, format!("/login/mfa?{}", target.finish())))
+                .insert_header(("Cache-Control", "no-store"))
+                .finish()
+        }
         AuthorizeOutcome::Consent {
             client_name,
             scopes,

@@ -81,6 +81,10 @@ pub async fn form(
 ) -> Result<HttpResponse, PageError> {
     let return_to = safe_return_to(query.return_to.as_deref()).unwrap_or_else(|| "/".into());
     match prover(&state, &req).await? {
+        // A step-up for someone with no second factor yet: add one first.
+        Some(Prover::Session(s)) if !auth::mfa::has_second_factor(&state.db, s.user_id).await? => {
+            Ok(see_other("/settings?error=mfa_required#mfa"))
+        }
         Some(_) => Ok(render(&state, &req, StatusCode::OK, &return_to, None)),
         None => Ok(see_other("/login")),
     }

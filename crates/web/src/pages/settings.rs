@@ -356,6 +356,10 @@ pub async fn show(
             Some("You cannot remove your last login ID: you could not sign in any more.".to_owned())
         }
         Some("identity_not_found") => Some("That login ID was not found.".to_owned()),
+        Some("mfa_required") => Some(
+            "The app you are signing in to needs two-step verification: add an authenticator app below, then sign in to the app again."
+                .to_owned(),
+        ),
         Some("last_sign_in") => Some(
             "You cannot unlink this provider: it is your last way to sign in. Set a password or link another provider first."
                 .to_owned(),
