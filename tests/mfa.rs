@@ -468,3 +468,116 @@ async fn relying_parties_demand_and_verify_a_second_factor() {
         location(&resp)
     );
 }
+
+/// The Admin API lists and removes a user's factors: a user who lost the phone and the codes is
+/// let back in with the password alone.
+#[tokio::test]
+async fn admins_list_and_remove_factors() {
+    use common::admin::{admin_key, call};
+    use reqwest::Method;
+    let server = TestServer::start().await;
+    let key = admin_key(&server).await;
+    let b = browser();
+    assert_eq!(sign_up(&server, &b, EMAIL, PASSWORD).await.status(), 303);
+    let _secret = add_app(&server, &b).await;
+    let resp = post_form(
+        &server,
+        &b,
+        "/settings",
+        "/settings/mfa/recovery-codes",
+        &[],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let mia = user_id(&server).await;
+
+    let (status, _, _) = call(
+        &server,
+        None,
+        Method::GET,
+        &format!("/users/{mia}/factors"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, body, _) = call(
+        &server,
+        Some(&key),
+        Method::GET,
+        &format!("/users/{mia}/factors"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let items = body["items"].as_array().expect("items").clone();
+    let types: Vec<&str> = items
+        .iter()
+        .map(|f| f["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(types, ["totp", "recovery_codes"]);
+    assert!(
+        items
+            .iter()
+            .all(|f| f["created_at"].is_string() && f.get("secret").is_none())
+    );
+    assert!(
+        !body.to_string().contains("hash"),
+        "no secret or hash leaves the server"
+    );
+
+    let eve = browser();
+    assert_eq!(
+        sign_up(&server, &eve, "eve@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let eve_id = store::accounts::find_login_candidate(
+        server.db(),
+        store::accounts::IdentityKind::Email,
+        "eve@example.com",
+    )
+    .await
+    .expect("lookup")
+    .expect("eve")
+    .user_id;
+    for (user, factor) in [
+        (
+            eve_id.to_string(),
+            items[0]["id"].as_str().expect("id").to_owned(),
+        ),
+        (mia.to_string(), "not-a-uuid".to_owned()),
+        (mia.to_string(), store::Uuid::now_v7().to_string()),
+        (
+            "nobody".to_owned(),
+            items[0]["id"].as_str().expect("id").to_owned(),
+        ),
+    ] {
+        let (status, _, _) = call(
+            &server,
+            Some(&key),
+            Method::DELETE,
+            &format!("/users/{user}/factors/{factor}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 404, "{user} {factor}");
+    }
+    for f in &items {
+        let id = f["id"].as_str().expect("id");
+        let path = format!("/users/{mia}/factors/{id}");
+        let (status, _, _) = call(&server, Some(&key), Method::DELETE, &path, None).await;
+        assert_eq!(status, 204);
+        let (status, _, _) = call(&server, Some(&key), Method::DELETE, &path, None).await;
+        assert_eq!(status, 404, "gone");
+    }
+    let events = store::audit::latest(server.db(), 50).await.expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "mfa.removed" && e.actor_type == "admin_key")
+    );
+    let back = browser();
+    let resp = log_in(&server, &back, EMAIL, PASSWORD).await;
+    assert_eq!(location(&resp), "/", "the password alone again");
+}

@@ -13,6 +13,7 @@
 
 mod clients;
 mod events;
+mod factors;
 mod images;
 mod keys;
 pub mod model;
@@ -173,6 +174,12 @@ pub fn routes() -> Vec<(&'static str, Method, actix_web::Route)> {
             "/users/{id}/identities/{identity_id}",
             Method::DELETE,
             delete().to(users::remove_identity),
+        ),
+        ("/users/{id}/factors", Method::GET, get().to(factors::list)),
+        (
+            "/users/{id}/factors/{factor_id}",
+            Method::DELETE,
+            delete().to(factors::remove),
         ),
         (
             "/users/{id}/sessions",

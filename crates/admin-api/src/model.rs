@@ -154,6 +154,30 @@ pub struct Session {
     pub user_agent: Option<String>,
 }
 
+/// A second factor (SPEC §9).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Factor {
+    pub id: profile::Uuid,
+    /// `totp`, `recovery_codes` or `passkey`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+impl From<&auth::mfa::FactorInfo> for Factor {
+    fn from(f: &auth::mfa::FactorInfo) -> Self {
+        Self {
+            id: f.id,
+            kind: f.kind.clone(),
+            name: f.name.clone(),
+            created_at: f.created_at.to_rfc3339(),
+            last_used_at: f.last_used_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
 impl From<&auth::sessions::Session> for Session {
     fn from(s: &auth::sessions::Session) -> Self {
         Self {
@@ -374,6 +398,7 @@ macro_rules! page {
 
 page!(UserPage, User);
 page!(IdentityPage, Identity);
+page!(FactorPage, Factor);
 page!(SessionPage, Session);
 page!(ClientPage, Client);
 page!(EventPage, Event);

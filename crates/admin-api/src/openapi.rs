@@ -2,7 +2,7 @@
 //! types in [`crate::model`], served at `/admin/api/v1/openapi.json`. A test compares it with the
 //! route table the API is served from ([`crate::routes`]), so neither can drift from the other.
 
-use crate::{clients, events, images, keys, schema, tenants, user_search, users};
+use crate::{clients, events, factors, images, keys, schema, tenants, user_search, users};
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -44,6 +44,8 @@ impl Modify for AdminKeyAuth {
         users::identities,
         users::add_identity,
         users::remove_identity,
+        factors::list,
+        factors::remove,
         users::sessions,
         users::revoke_sessions,
         users::revoke_session,
@@ -77,6 +79,7 @@ impl Modify for AdminKeyAuth {
         (name = "users", description = "Users and their profiles"),
         (name = "identities", description = "Login IDs"),
         (name = "sessions", description = "Signed-in sessions"),
+        (name = "factors", description = "Second factors (authenticator apps, recovery codes, passkeys)"),
         (name = "images", description = "Avatar, cover and image attribute uploads"),
         (name = "clients", description = "OAuth clients"),
         (name = "profile-schema", description = "Standard attribute access and custom attributes"),

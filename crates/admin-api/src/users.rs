@@ -17,7 +17,7 @@ use profile::Uuid;
 use profile::{Audience, Change, Party};
 use serde_json::{Value, json};
 
-fn not_found() -> Problem {
+pub(crate) fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such user")
 }
 

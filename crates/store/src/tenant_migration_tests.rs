@@ -705,6 +705,7 @@ fn photos_client(clock: &ManualClock, name: &str) -> Client {
         secret_hash: None,
         is_public: true,
         third_party: false,
+        require_mfa: false,
         redirect_uris: vec!["https://photos.acme.example/cb".into()],
         post_logout_redirect_uris: vec![],
         backchannel_logout_uri: None,
