@@ -34,6 +34,25 @@ pub struct Config {
     pub login_ids: LoginIdsConfig,
     /// Tenants' settings and upstream providers (`[[tenant]]`, `[[tenant.upstream]]`).
     pub tenant: Vec<TenantConfig>,
+    /// Two-step verification (`[mfa]`).
+    pub mfa: MfaConfig,
+}
+
+/// `[mfa]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaConfig {
+    /// `optional` (people choose) or `required` (a user without a second factor adds one right
+    /// after signing in, before anything else continues).
+    pub policy: String,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        Self {
+            policy: "optional".into(),
+        }
+    }
 }
 
 /// `[login_ids]`: login IDs beyond the email address every account has.
@@ -662,6 +681,7 @@ impl Config {
         }
         self.upstream_settings()?;
         self.configured_tenants()?;
+        self.mfa_required()?;
         let name = &self.server.name;
         if name.trim().is_empty()
             || name.chars().count() > 200
@@ -725,6 +745,18 @@ impl Config {
             );
         }
         Ok(out)
+    }
+
+    /// Whether `mfa.policy` is `required`.
+    pub fn mfa_required(&self) -> Result<bool, ConfigError> {
+        match self.mfa.policy.as_str() {
+            "optional" => Ok(false),
+            "required" => Ok(true),
+            _ => Err(ConfigError::new(
+                "mfa.policy",
+                "must be \"optional\" or \"required\"",
+            )),
+        }
     }
 
     /// `[login_ids]`.

@@ -102,6 +102,7 @@ impl AppState {
             sms: config.sms_sender()?,
             require_email_verification: config.verification.email.required,
             login_ids: config.login_ids(),
+            require_second_factor: config.mfa_required()?,
             generate_nickname: config.profile.generate_nickname,
         };
         let tenants = Arc::new(oidc::tenants::Registry::new(oidc::tenants::Blueprint {

@@ -156,6 +156,7 @@ fn unknown_keys_and_bad_values_name_the_key() {
             "host name",
         ),
         ("[server]\nname = \" \"\n", "server.name", "1 to 200"),
+        ("[mfa]\npolicy = \"always\"\n", "mfa.policy", "required"),
         (
             "[[tenant]]\nid = \"default\"\n",
             "tenant[0].id",

@@ -45,7 +45,12 @@ async fn post_form(
 
 /// Adds an authenticator app from the settings page; returns its secret.
 async fn add_app(server: &TestServer, b: &reqwest::Client) -> String {
-    let resp = post_form(server, b, "/settings", "/settings/mfa/totp", &[]).await;
+    add_app_from(server, b, "/settings").await
+}
+
+/// Adds an authenticator app with the forms of `page`; returns its secret.
+async fn add_app_from(server: &TestServer, b: &reqwest::Client, page: &str) -> String {
+    let resp = post_form(server, b, page, "/settings/mfa/totp", &[]).await;
     assert_eq!(resp.status(), 200);
     let html = resp.text().await.expect("html");
     assert!(html.contains("<svg"), "an inline QR code");
@@ -59,7 +64,7 @@ async fn add_app(server: &TestServer, b: &reqwest::Client) -> String {
     let resp = post_form(
         server,
         b,
-        "/settings",
+        page,
         "/settings/mfa/totp/confirm",
         &[("factor_id", &factor_id), ("code", wrong)],
     )
@@ -69,7 +74,7 @@ async fn add_app(server: &TestServer, b: &reqwest::Client) -> String {
     let resp = post_form(
         server,
         b,
-        "/settings",
+        page,
         "/settings/mfa/totp/confirm",
         &[("factor_id", &factor_id), ("code", &code)],
     )
@@ -580,4 +585,60 @@ async fn admins_list_and_remove_factors() {
     let back = browser();
     let resp = log_in(&server, &back, EMAIL, PASSWORD).await;
     assert_eq!(location(&resp), "/", "the password alone again");
+}
+
+/// `mfa.policy = "required"`: a user without a second factor adds one right after signing in;
+/// pages and authorization requests wait until then.
+#[tokio::test]
+async fn a_required_policy_makes_everyone_add_a_second_factor_first() {
+    let server = TestServer::start_with(|c| c.mfa.policy = "required".into()).await;
+    let (client_id, _) = common::flows::register(&server, false).await;
+    let b = browser();
+    assert_eq!(sign_up(&server, &b, EMAIL, PASSWORD).await.status(), 303);
+    let resp = b
+        .get(server.url("/settings"))
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(location(&resp), "/login/mfa/setup?return_to=%2Fsettings");
+    let resp = b
+        .get(server.url(&common::flows::authorize_path(&client_id, "openid", &[])))
+        .send()
+        .await
+        .expect("authorize");
+    assert!(
+        location(&resp).starts_with("/login/mfa/setup?return_to=%2Foauth2%2Fauthorize"),
+        "{}",
+        location(&resp)
+    );
+    let page = b
+        .get(server.url("/login/mfa/setup"))
+        .send()
+        .await
+        .expect("setup")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("action=\"/settings/mfa/totp\""));
+    let _secret = add_app_from(&server, &b, "/login/mfa/setup").await;
+    let resp = b
+        .get(server.url("/settings"))
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(
+        resp.status(),
+        200,
+        "the gate is open once a factor is there"
+    );
+    let resp = b
+        .get(server.url(&common::flows::authorize_path(&client_id, "openid", &[])))
+        .send()
+        .await
+        .expect("authorize");
+    assert!(
+        location(&resp).starts_with(common::flows::REDIRECT),
+        "{}",
+        location(&resp)
+    );
 }

@@ -19,18 +19,32 @@ pub enum Gate {
     VerifyEmail {
         email: String,
     },
+    /// A second factor to add (`mfa.policy = "required"`).
+    AddSecondFactor,
 }
 
-/// The gate for `user_id`; always open when verification is not `required`. Accounts without an
-/// email login ID (a phone number or an upstream link only) have nothing to prove.
-pub async fn gate(db: &Db, user_id: Uuid, required: bool) -> Result<Gate, InternalError> {
-    if !required {
-        return Ok(Gate::Open);
+/// What a signed-in account must have done before anything else continues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GatePolicy {
+    /// Its email address proved (`verification.email.required`).
+    pub email_verification: bool,
+    /// A second factor (`mfa.policy = "required"`).
+    pub second_factor: bool,
+}
+
+/// The gate for `user_id`: its email address first, then a second factor, each only when the
+/// policy asks. Accounts without an email login ID (a phone number or an upstream link only)
+/// have no address to prove.
+pub async fn gate(db: &Db, user_id: Uuid, policy: GatePolicy) -> Result<Gate, InternalError> {
+    if policy.email_verification
+        && let Some(email) = pending_email(db, user_id).await?
+    {
+        return Ok(Gate::VerifyEmail { email });
     }
-    Ok(match pending_email(db, user_id).await? {
-        Some(email) => Gate::VerifyEmail { email },
-        None => Gate::Open,
-    })
+    if policy.second_factor && !crate::mfa::has_second_factor(db, user_id).await? {
+        return Ok(Gate::AddSecondFactor);
+    }
+    Ok(Gate::Open)
 }
 
 /// The address still to verify: the user's first email identity, when none is verified.

@@ -36,6 +36,8 @@ pub struct Services {
     pub sms: SmsSender,
     /// New users prove their email address before anything else continues.
     pub require_email_verification: bool,
+    /// Every user has a second factor (`mfa.policy = "required"`): one without adds one first.
+    pub require_second_factor: bool,
     /// The login IDs people may sign in with and add besides their email address.
     pub login_ids: auth::login_id::EnabledLoginIds,
     /// New profiles get a generated nickname.

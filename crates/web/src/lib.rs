@@ -106,6 +106,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(pages::sign_in::login))
         .route("/login/mfa", web::get().to(pages::mfa::form))
         .route("/login/mfa", web::post().to(pages::mfa::verify))
+        .route("/login/mfa/setup", web::get().to(pages::mfa::setup))
         .route("/settings/mfa/totp", web::post().to(pages::mfa::start_totp))
         .route(
             "/settings/mfa/totp/confirm",

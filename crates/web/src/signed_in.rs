@@ -38,6 +38,10 @@ pub enum NotSignedIn {
     VerifyEmail {
         return_to: String,
     },
+    /// The account must add a second factor first.
+    AddSecondFactor {
+        return_to: String,
+    },
     Page(PageError),
 }
 
@@ -46,6 +50,7 @@ impl std::fmt::Display for NotSignedIn {
         match self {
             NotSignedIn::Login { .. } => f.write_str("sign-in required"),
             NotSignedIn::VerifyEmail { .. } => f.write_str("email verification required"),
+            NotSignedIn::AddSecondFactor { .. } => f.write_str("a second factor is required"),
             NotSignedIn::Page(e) => e.fmt(f),
         }
     }
@@ -72,6 +77,9 @@ impl ResponseError for NotSignedIn {
             NotSignedIn::VerifyEmail { return_to } => {
                 see_other(&with_return("/verify-email", return_to))
             }
+            NotSignedIn::AddSecondFactor { return_to } => {
+                see_other(&with_return("/login/mfa/setup", return_to))
+            }
             NotSignedIn::Page(e) => e.error_response(),
         }
     }
@@ -93,7 +101,27 @@ fn return_to(req: &HttpRequest) -> String {
 /// The gate for a signed-in user: the same question for pages, forms, upstream links,
 /// authorization requests and self-service writes.
 pub async fn gate(state: &WebState, user_id: profile::Uuid) -> Result<Gate, PageError> {
-    Ok(auth::verification::gate(&state.db, user_id, state.require_email_verification).await?)
+    let policy = auth::verification::GatePolicy {
+        email_verification: state.require_email_verification,
+        second_factor: state.require_second_factor,
+    };
+    Ok(auth::verification::gate(&state.db, user_id, policy).await?)
+}
+
+/// Where a closed gate sends the browser, to come back to `return_to` (a local path).
+pub fn gate_page(gate: &Gate, return_to: &str) -> Option<String> {
+    match gate {
+        Gate::Open => None,
+        Gate::VerifyEmail { .. } => Some(with_return("/verify-email", return_to)),
+        Gate::AddSecondFactor => Some(with_return("/login/mfa/setup", return_to)),
+    }
+}
+
+/// The pages where a user adds the second factor a policy asks for: past that gate, or it could
+/// never open.
+fn adds_a_second_factor(req: &HttpRequest) -> bool {
+    let path = req.path();
+    path == "/login/mfa/setup" || path.starts_with("/settings/mfa/")
 }
 
 async fn extract(req: HttpRequest) -> Result<SignedIn, NotSignedIn> {
@@ -112,6 +140,10 @@ async fn extract(req: HttpRequest) -> Result<SignedIn, NotSignedIn> {
     {
         Gate::Open => Ok(SignedIn(session)),
         Gate::VerifyEmail { .. } => Err(NotSignedIn::VerifyEmail {
+            return_to: return_to(&req),
+        }),
+        Gate::AddSecondFactor if adds_a_second_factor(&req) => Ok(SignedIn(session)),
+        Gate::AddSecondFactor => Err(NotSignedIn::AddSecondFactor {
             return_to: return_to(&req),
         }),
     }

@@ -100,6 +100,11 @@ pub(crate) async fn authenticate_writer(
             "Forbidden",
             "the account must verify its email address before its profile can change",
         )),
+        Ok(Gate::AddSecondFactor) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "the account must add a second factor before its profile can change",
+        )),
         Err(e) => Err(Problem::internal(e)),
     }
 }

@@ -374,15 +374,16 @@ async fn run_authorize(
         }
     };
     let session = current_session(state, req).await?;
-    // A user who still has to prove their email address does that first, then comes back.
+    // A user who still has to prove their email address (or add a second factor the policy
+    // asks for) does that first, then comes back.
     if let Some(s) = &session
-        && crate::signed_in::gate(state, s.user_id).await? != auth::verification::Gate::Open
+        && let Some(to) = crate::signed_in::gate_page(
+            &crate::signed_in::gate(state, s.user_id).await?,
+            &format!("/oauth2/authorize?{query}"),
+        )
     {
-        let target = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("return_to", &format!("/oauth2/authorize?{query}"))
-            .finish();
         return Ok(HttpResponse::Found()
-            .insert_header((header::LOCATION, format!("/verify-email?{target}")))
+            .insert_header((header::LOCATION, to))
             .insert_header(("Cache-Control", "no-store"))
             .finish());
     }

@@ -400,3 +400,31 @@ pub async fn remove(
         Err(e) => Err(PageError::Internal(e.to_string())),
     }
 }
+
+#[derive(Template)]
+#[template(path = "mfa_required.html")]
+struct RequiredPage {
+    csrf_token: String,
+    needs_password: bool,
+}
+
+/// `GET /login/mfa/setup`: the policy asks every account for a second factor; this one adds it.
+pub async fn setup(
+    state: WebState,
+    req: HttpRequest,
+    signed_in: crate::signed_in::SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let session = signed_in.0;
+    if auth::mfa::has_second_factor(&state.db, session.user_id).await? {
+        return Ok(see_other("/settings#mfa"));
+    }
+    let needs_password =
+        !auth::mfa::reauthenticated(&state.db, state.clock.as_ref(), &state.hasher, &session, "")
+            .await?;
+    let csrf = Csrf::for_request(&state, &req);
+    let tpl = RequiredPage {
+        csrf_token: csrf.form_token(),
+        needs_password,
+    };
+    Ok(page(StatusCode::OK, &tpl, Some(&csrf), &state))
+}

@@ -256,9 +256,12 @@ pub async fn callback(
     // link was started from the settings page, which checks it; checked again here).
     if verified.pending.link_user_id.is_some()
         && let Some(s) = &session
-        && crate::signed_in::gate(&state, s.user_id).await? != auth::verification::Gate::Open
+        && let Some(to) = crate::signed_in::gate_page(
+            &crate::signed_in::gate(&state, s.user_id).await?,
+            "/settings",
+        )
     {
-        return Ok(see_other("/verify-email?return_to=%2Fsettings"));
+        return Ok(see_other(&to));
     }
     let outcome = match accounts::complete(
         &state.db,
