@@ -158,6 +158,19 @@ async fn an_authenticator_app_and_recovery_codes_guard_the_sign_in() {
     let loose = codes[0].to_uppercase().replace('-', " ");
     assert_eq!(second_step(&server, &r, &loose).await.status(), 303);
     assert_eq!(signed_in_as(&server, &r).await.as_deref(), Some(EMAIL));
+    let mails: Vec<String> = std::fs::read_dir(&server.config.smtp.file_dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        mails.iter().any(
+            |m| m.contains("A recovery code was used on your Tessera account") && m.contains(EMAIL)
+        ),
+        "the owner is told by email"
+    );
     let r2 = password_step(&server).await;
     assert_eq!(
         second_step(&server, &r2, &codes[0]).await.status(),

@@ -349,10 +349,13 @@ pub enum CodeKind {
 /// Checks a second-factor code of `user_id`: a TOTP code of one of the user's apps (each step
 /// once), or one of the user's unused recovery codes (then used up, audited). A wrong code counts
 /// toward the account's lock and is audited as `mfa.failed`.
+/// A used recovery code is told to the account's email address (`channels`), so that its owner
+/// learns at once if someone else had the codes.
 pub async fn verify_code(
     db: &Db,
     clock: &dyn Clock,
     policy: &BruteForcePolicy,
+    channels: crate::verification::Channels<'_>,
     user_id: Uuid,
     code: &str,
     ip: Option<&str>,
@@ -395,6 +398,9 @@ pub async fn verify_code(
     match proved {
         Some(kind) => {
             brute_force::record_success(db, &subject).await?;
+            if kind == CodeKind::Recovery {
+                notify_recovery_used(db, channels, user_id).await;
+            }
             Ok(kind)
         }
         None => {
@@ -410,6 +416,44 @@ pub async fn verify_code(
                 None => MfaError::WrongCode,
             })
         }
+    }
+}
+
+/// Mails the account's address that a recovery code was used (logged, never fatal: the sign-in
+/// goes on whether or not the mail could be sent).
+async fn notify_recovery_used(db: &Db, channels: crate::verification::Channels<'_>, user_id: Uuid) {
+    let to = match store::accounts::list_identities(db, user_id).await {
+        Ok(ids) => ids
+            .into_iter()
+            .filter(|i| i.kind == store::accounts::IdentityKind::Email)
+            .max_by_key(|i| i.verified_at.is_some())
+            .map(|i| i.value),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the address for a recovery notice failed");
+            None
+        }
+    };
+    let Some(to) = to else { return };
+    let site = channels.site_name;
+    let text = format!(
+        "A recovery code was just used to sign in to your {site} account.\n\nIf this was you, \
+         consider making new recovery codes in your settings. If it was not you, change your \
+         password and remove the recovery codes and authenticator apps you do not recognise.\n\n\
+         — {site}\n"
+    );
+    let email = crate::delivery::Email {
+        to,
+        subject: format!("A recovery code was used on your {site} account"),
+        html: format!(
+            "<p>{}</p>",
+            text.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace("\n\n", "</p><p>")
+        ),
+        text,
+    };
+    if let Err(e) = channels.mailer.send(&email).await {
+        tracing::warn!(error = %e, "sending a recovery notice failed");
     }
 }
 

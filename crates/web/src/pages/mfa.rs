@@ -116,6 +116,7 @@ pub async fn verify(
         &state.db,
         state.clock.as_ref(),
         &state.brute_force,
+        crate::pages::verification::channels(&state),
         user_id,
         &form.code,
         ip.as_deref(),
