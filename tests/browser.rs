@@ -414,3 +414,105 @@ async fn the_settings_page_in_a_real_browser() {
 fn browser_client() -> reqwest::Client {
     common::browser()
 }
+
+/// Two-step verification in a real browser on a 360 px wide screen: adding an authenticator app
+/// from the settings page (QR code shown), then signing in with its code at `/login/mfa`.
+#[tokio::test]
+async fn two_step_verification_in_a_real_browser_at_360_px() {
+    let server = TestServer::start().await;
+    let driver = start_chromedriver().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let browser = start_browser(&driver, &dir.path().join("profile")).await;
+    let shots = dir.path().join("screenshots");
+    std::fs::create_dir_all(&shots).expect("dir");
+    let code_now = |secret: &str| {
+        auth::mfa::totp_code(secret, server.clock_now().timestamp() as u64).expect("code")
+    };
+    let fits = |b: &WebDriver| {
+        let b = b.clone();
+        async move {
+            let width: serde_json::Value = b
+                .execute("return document.documentElement.scrollWidth;", vec![])
+                .await?
+                .json()
+                .clone();
+            Ok::<bool, WebDriverError>(width.as_i64().is_some_and(|w| w <= 360))
+        }
+    };
+
+    let result = async {
+        browser.set_window_rect(0, 0, 360, 800).await?;
+        browser.goto(server.url("/signup")).await?;
+        fill(&browser, "email", "tom@example.com").await;
+        fill(&browser, "password", "a long enough password").await;
+        wait_for(&browser, By::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for(&browser, By::Id("signed-in-as")).await?;
+        wait_for(
+            &browser,
+            By::Css("form[action='/settings/mfa/totp'] button"),
+        )
+        .await?
+        .click()
+        .await?;
+        let secret = wait_for(&browser, By::Id("totp-secret"))
+            .await?
+            .text()
+            .await?;
+        assert!(
+            browser.find(By::Css("figure.qr svg")).await.is_ok(),
+            "a QR code"
+        );
+        assert!(fits(&browser).await?, "the enrolment page fits 360 px");
+        browser.screenshot(&shots.join("mfa-enrol.png")).await?;
+        fill(&browser, "code", &code_now(&secret)).await;
+        wait_for(&browser, By::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        let notice = wait_for(&browser, By::Css(".notice")).await?.text().await?;
+        assert_eq!(notice, "Two-step verification is on.");
+        browser.screenshot(&shots.join("mfa-settings.png")).await?;
+
+        wait_for(&browser, By::Css("form[action='/logout'] button"))
+            .await?
+            .click()
+            .await?;
+        fill(&browser, "login_id", "tom@example.com").await;
+        fill(&browser, "password", "a long enough password").await;
+        wait_for(&browser, By::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_url(&browser, "/login/mfa").await?;
+        assert!(fits(&browser).await?, "the code page fits 360 px");
+        browser.screenshot(&shots.join("mfa-login.png")).await?;
+        server.clock.advance(chrono::Duration::seconds(30));
+        fill(&browser, "code", &code_now(&secret)).await;
+        wait_for(&browser, By::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        let who = wait_for(&browser, By::Id("signed-in-as"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(who, "tom@example.com");
+        Ok::<(), WebDriverError>(())
+    }
+    .await;
+    let _ = browser.screenshot(&shots.join("last.png")).await;
+    if let Ok(keep) = std::env::var("TESSERA_KEEP_SCREENSHOTS") {
+        let _ = std::fs::create_dir_all(&keep);
+        for entry in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
+            let _ = std::fs::copy(
+                entry.path(),
+                std::path::Path::new(&keep).join(entry.file_name()),
+            );
+        }
+    }
+    let _ = browser.quit().await;
+    result.expect("browser flow");
+}
