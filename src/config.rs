@@ -87,6 +87,8 @@ pub struct TenantConfig {
     pub password_min_length: Option<usize>,
     /// Of `email`, `phone`, `username`; with `email`.
     pub login_ids: Option<Vec<String>>,
+    /// `optional` or `required` (as `mfa.policy`).
+    pub mfa_policy: Option<String>,
     /// Its upstream OpenID providers (same keys as `[[upstream]]`).
     pub upstream: Vec<UpstreamConfig>,
 }
@@ -730,6 +732,7 @@ impl Config {
                 email_verification_required: t.email_verification_required,
                 password_min_length: t.password_min_length,
                 login_ids: t.login_ids.clone(),
+                mfa_policy: t.mfa_policy.clone(),
             };
             settings
                 .validate(self.password.max_length)

@@ -655,3 +655,49 @@ async fn a_required_policy_makes_everyone_add_a_second_factor_first() {
         location(&resp)
     );
 }
+
+/// A tenant can require a second factor while the server does not.
+#[tokio::test]
+async fn a_tenant_can_require_a_second_factor() {
+    use common::admin::call;
+    let server = TestServer::start().await;
+    let system = auth::admin_keys::create_admin_key(
+        server.db(),
+        server.clock.as_ref(),
+        "system",
+        true,
+        store::audit::Actor::Cli,
+    )
+    .await
+    .expect("key")
+    .key;
+    let (status, body, _) = call(
+        &server,
+        Some(&system),
+        reqwest::Method::POST,
+        "/tenants",
+        Some(serde_json::json!({ "id": "vault", "settings": { "mfa_policy": "required" } })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let vault = server.tenant("vault");
+    let b = browser();
+    assert_eq!(sign_up(&vault, &b, EMAIL, PASSWORD).await.status(), 303);
+    let resp = b
+        .get(vault.url("/settings"))
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(
+        location(&resp),
+        "/t/vault/login/mfa/setup?return_to=%2Fsettings"
+    );
+    let root = browser();
+    assert_eq!(sign_up(&server, &root, EMAIL, PASSWORD).await.status(), 303);
+    let resp = root
+        .get(server.url("/settings"))
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(resp.status(), 200, "the root's policy is optional");
+}

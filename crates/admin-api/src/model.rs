@@ -415,7 +415,7 @@ pub struct Tenant {
     pub issuer: String,
     /// Its own settings; an absent one is the server's configuration: `email_verification_required`
     /// (boolean), `password_min_length` (8 to `password.max_length`), `login_ids` (of `email`,
-    /// `phone`, `username`; with `email`).
+    /// `phone`, `username`; with `email`), `mfa_policy` (`optional` or `required`).
     #[schema(value_type = Object)]
     pub settings: Value,
     pub created_at: String,

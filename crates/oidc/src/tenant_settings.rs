@@ -26,6 +26,9 @@ pub struct TenantSettings {
     /// Of [`LOGIN_ID_KINDS`], with `email`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_ids: Option<Vec<String>>,
+    /// `optional` or `required` (as `mfa.policy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_policy: Option<String>,
 }
 
 /// A refused setting: its JSON pointer (`/password_min_length`) and why.
@@ -76,6 +79,14 @@ impl TenantSettings {
                 ));
             }
         }
+        if let Some(p) = &self.mfa_policy
+            && !matches!(p.as_str(), "optional" | "required")
+        {
+            return Err(refused(
+                "/mfa_policy",
+                "must be \"optional\" or \"required\"",
+            ));
+        }
         Ok(())
     }
 
@@ -91,12 +102,14 @@ impl TenantSettings {
                 "login_ids" => {
                     v.is_null() || v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
                 }
+                "mfa_policy" => v.is_string() || v.is_null(),
                 _ => return Err(refused(&format!("/{key}"), "is not a tenant setting")),
             };
             if !ok {
                 let expected = match key.as_str() {
                     "email_verification_required" => "must be true, false or null",
                     "password_min_length" => "must be a whole number or null",
+                    "mfa_policy" => "must be \"optional\", \"required\" or null",
                     _ => "must be an array of strings or null",
                 };
                 return Err(refused(&format!("/{key}"), expected));
@@ -137,6 +150,10 @@ impl TenantSettings {
                 .login_ids
                 .clone()
                 .or_else(|| fallback.login_ids.clone()),
+            mfa_policy: self
+                .mfa_policy
+                .clone()
+                .or_else(|| fallback.mfa_policy.clone()),
         }
     }
 
@@ -148,6 +165,9 @@ impl TenantSettings {
         }
         if let Some(min) = self.password_min_length {
             services.password_policy.min_length = min.min(services.password_policy.max_length);
+        }
+        if let Some(policy) = &self.mfa_policy {
+            services.require_second_factor = policy == "required";
         }
         if let Some(kinds) = &self.login_ids {
             let on = |k: &str| kinds.iter().any(|x| x == k);
@@ -218,6 +238,8 @@ mod tests {
         );
         assert_eq!(pointer(json!({ "login_ids": "email" })), "/login_ids");
         assert_eq!(pointer(json!({ "theme": "dark" })), "/theme");
+        assert_eq!(pointer(json!({ "mfa_policy": "always" })), "/mfa_policy");
+        assert_eq!(pointer(json!({ "mfa_policy": true })), "/mfa_policy");
         assert_eq!(pointer(json!(["email"])), "");
     }
 
@@ -227,6 +249,7 @@ mod tests {
             email_verification_required: Some(true),
             password_min_length: Some(10),
             login_ids: None,
+            mfa_policy: None,
         };
         let stored = TenantSettings {
             password_min_length: Some(14),
