@@ -516,3 +516,147 @@ async fn two_step_verification_in_a_real_browser_at_360_px() {
     let _ = browser.quit().await;
     result.expect("browser flow");
 }
+
+/// A virtual authenticator of chromedriver (WebDriver's WebAuthn extension).
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl thirtyfour::common::command::FormatRequestData for AddVirtualAuthenticator {
+    fn format_request(&self, session: &thirtyfour::SessionId) -> thirtyfour::RequestData {
+        thirtyfour::RequestData::new(
+            http::Method::POST,
+            format!("session/{session}/webauthn/authenticator"),
+        )
+        .add_body(serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        }))
+    }
+}
+
+/// Passkeys in a real browser, with chromedriver's virtual authenticator: added from the settings
+/// page, then used password-less from the login page and as the second step after a password.
+/// WebAuthn refuses IP addresses, so this server's issuer is `http://localhost:PORT`.
+#[tokio::test]
+async fn passkeys_in_a_real_browser() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = TestServer::start_on(listener, |c| {
+        c.server.issuer = format!("http://localhost:{port}");
+    })
+    .await;
+    let site = |path: &str| format!("http://localhost:{port}{path}");
+    let driver = start_chromedriver().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let browser = start_browser(&driver, &dir.path().join("profile")).await;
+    let shots = dir.path().join("screenshots");
+    std::fs::create_dir_all(&shots).expect("dir");
+
+    let result = async {
+        browser.goto(site("/signup")).await?;
+        browser.handle().cmd(AddVirtualAuthenticator).await?;
+        fill(&browser, "email", "pia@example.com").await;
+        fill(&browser, "password", "a long enough password").await;
+        wait_for(&browser, By::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for(&browser, By::Id("signed-in-as")).await?;
+        fill(&browser, "passkey-name", "Test laptop").await;
+        wait_for(&browser, By::Css("#passkey-add button"))
+            .await?
+            .click()
+            .await?;
+        let notice = wait_for(&browser, By::Css(".notice")).await?.text().await?;
+        assert_eq!(notice, "The passkey was added.");
+        browser.screenshot(&shots.join("passkey-added.png")).await?;
+
+        // Password-less.
+        wait_for(&browser, By::Css("form[action='/logout'] button"))
+            .await?
+            .click()
+            .await?;
+        wait_for(&browser, By::Css("#passkey-login button"))
+            .await?
+            .click()
+            .await?;
+        let who = wait_for(&browser, By::Id("signed-in-as"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(who, "pia@example.com");
+
+        // As the second step after the password.
+        wait_for(&browser, By::Css("form[action='/logout'] button"))
+            .await?
+            .click()
+            .await?;
+        fill(&browser, "login_id", "pia@example.com").await;
+        fill(&browser, "password", "a long enough password").await;
+        wait_for(
+            &browser,
+            By::Css("form[action='/login'] button[type=submit]"),
+        )
+        .await?
+        .click()
+        .await?;
+        wait_url(&browser, "/login/mfa").await?;
+        browser
+            .screenshot(&shots.join("passkey-second-step.png"))
+            .await?;
+        wait_for(&browser, By::Css("#passkey-second-step button"))
+            .await?
+            .click()
+            .await?;
+        let who = wait_for(&browser, By::Id("signed-in-as"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(who, "pia@example.com");
+        Ok::<(), WebDriverError>(())
+    }
+    .await;
+    let _ = browser.screenshot(&shots.join("last.png")).await;
+    if let Ok(keep) = std::env::var("TESSERA_KEEP_SCREENSHOTS") {
+        let _ = std::fs::create_dir_all(&keep);
+        for entry in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
+            let _ = std::fs::copy(
+                entry.path(),
+                std::path::Path::new(&keep).join(entry.file_name()),
+            );
+        }
+    }
+    let _ = browser.quit().await;
+    result.expect("browser flow");
+
+    // The sessions say how they were made.
+    let user = store::accounts::find_login_candidate(
+        server.db(),
+        store::accounts::IdentityKind::Email,
+        "pia@example.com",
+    )
+    .await
+    .expect("lookup")
+    .expect("pia")
+    .user_id;
+    let sessions = store::sessions::list_for_user(server.db(), user)
+        .await
+        .expect("sessions");
+    assert!(
+        sessions.iter().any(|s| s.amr == "pwd hwk user mfa"),
+        "{:?}",
+        sessions.iter().map(|s| &s.amr).collect::<Vec<_>>()
+    );
+    let factors = auth::mfa::list(server.db(), user).await.expect("factors");
+    assert_eq!(factors.len(), 1);
+    assert_eq!(factors[0].kind, "passkey");
+    assert_eq!(factors[0].name, "Test laptop");
+    assert!(
+        factors[0].last_used_at.is_some(),
+        "the counter was recorded"
+    );
+}

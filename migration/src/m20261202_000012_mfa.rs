@@ -7,6 +7,8 @@
 //! - `mfa_challenges`: a password accepted for a user with a factor: the browser holds the
 //!   challenge's token (stored hashed) until the second factor is given; then it is deleted and a
 //!   session starts.
+//! - `webauthn_ceremonies`: a passkey registration or sign-in in progress (the server's half of
+//!   the challenge, single use, a few minutes), named by a token the browser holds (stored hashed).
 //! - `amr` (RFC 8176 method references, space-separated) on sessions, authorization codes and
 //!   grants, and `mfa_at` on sessions: when the session last proved a second factor.
 //! - `clients.require_mfa`: the client gets codes only for sessions that proved a second factor.
@@ -40,6 +42,18 @@ enum MfaChallenges {
     UserId,
     Amr,
     ReturnTo,
+    CreatedAt,
+    ExpiresAt,
+}
+
+#[derive(DeriveIden)]
+enum WebauthnCeremonies {
+    Table,
+    TenantId,
+    TokenHash,
+    UserId,
+    Purpose,
+    State,
     CreatedAt,
     ExpiresAt,
 }
@@ -176,6 +190,49 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
+            .create_table(
+                Table::create()
+                    .table(WebauthnCeremonies::Table)
+                    .col(
+                        ColumnDef::new(WebauthnCeremonies::TenantId)
+                            .string_len(63)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebauthnCeremonies::TokenHash)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(WebauthnCeremonies::UserId).uuid().null())
+                    .col(
+                        ColumnDef::new(WebauthnCeremonies::Purpose)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(WebauthnCeremonies::State).text().not_null())
+                    .col(
+                        ColumnDef::new(WebauthnCeremonies::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebauthnCeremonies::ExpiresAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from_tbl(WebauthnCeremonies::Table)
+                            .from_col(WebauthnCeremonies::UserId)
+                            .to_tbl(Users::Table)
+                            .to_col(Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .take(),
+            )
+            .await?;
+        manager
             .alter_table(
                 Table::alter()
                     .table(Sessions::Table)
@@ -249,6 +306,9 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        manager
+            .drop_table(Table::drop().table(WebauthnCeremonies::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(MfaChallenges::Table).to_owned())
             .await?;

@@ -13,6 +13,7 @@ pub mod housekeeping;
 pub mod login_id;
 pub mod login_ids;
 pub mod mfa;
+pub mod passkeys;
 pub mod passwords;
 pub mod rate_limits;
 pub mod secrets;

@@ -532,15 +532,16 @@ pub async fn complete_challenge(db: &Db, token: &str) -> Result<bool, InternalEr
     Ok(store::mfa::take_challenge(db, &secrets::hash_secret(token)).await?)
 }
 
-/// A signed-in session proved a second factor (a step-up): it now counts as multi-factor.
+/// A signed-in session proved a second factor (a step-up) with methods `added` (`otp mfa`): it
+/// now counts as multi-factor.
 pub async fn step_up(
     db: &Db,
     clock: &dyn Clock,
     session: &store::sessions::Session,
-    kind: CodeKind,
+    added: &str,
     ip: Option<&str>,
 ) -> Result<(), InternalError> {
-    let amr = amr_after(&session.amr, kind);
+    let amr = amr_with(&session.amr, added);
     let event = NewEvent::new("mfa.step_up", Actor::User(session.user_id))
         .user(session.user_id)
         .ip(ip.map(str::to_owned))
@@ -548,17 +549,16 @@ pub async fn step_up(
     Ok(store::sessions::record_second_factor(db, session.id, &amr, clock.now(), event).await?)
 }
 
-/// The `amr` of a sign-in that proved `kind` after `before` (`pwd` → `pwd otp`).
-pub fn amr_after(before: &str, kind: CodeKind) -> String {
-    let method = match kind {
-        CodeKind::Totp | CodeKind::Recovery => "otp",
-    };
+/// The `amr` a code of either kind adds: a one-time password, so multi-factor.
+pub const OTP_AMR: &str = "otp mfa";
+
+/// `before` with the methods of `added`, each once (`pwd` + `otp mfa` → `pwd otp mfa`).
+pub fn amr_with(before: &str, added: &str) -> String {
     let mut methods: Vec<&str> = before.split_whitespace().collect();
-    if !methods.contains(&method) {
-        methods.push(method);
-    }
-    if !methods.contains(&"mfa") {
-        methods.push("mfa");
+    for m in added.split_whitespace() {
+        if !methods.contains(&m) {
+            methods.push(m);
+        }
     }
     methods.join(" ")
 }
@@ -643,8 +643,9 @@ mod tests {
 
     #[test]
     fn amr_names_every_method_once() {
-        assert_eq!(amr_after("pwd", CodeKind::Totp), "pwd otp mfa");
-        assert_eq!(amr_after("pwd otp mfa", CodeKind::Recovery), "pwd otp mfa");
+        assert_eq!(amr_with("pwd", OTP_AMR), "pwd otp mfa");
+        assert_eq!(amr_with("pwd otp mfa", OTP_AMR), "pwd otp mfa");
+        assert_eq!(amr_with("pwd", "hwk user mfa"), "pwd hwk user mfa");
     }
 
     #[test]

@@ -293,3 +293,98 @@ pub async fn take_challenge(db: &Db, token_hash: &str) -> Result<bool, StoreErro
         .await?;
     Ok(done.rows_affected == 1)
 }
+
+/// A passkey ceremony in progress (SPEC §9): the server's half, stored under its token's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ceremony {
+    pub user_id: Option<Uuid>,
+    pub purpose: String,
+    pub state: String,
+}
+
+/// Stores a ceremony until `expires_at`.
+pub async fn insert_ceremony(
+    db: &Db,
+    token_hash: &str,
+    ceremony: &Ceremony,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use crate::entity::webauthn_ceremonies;
+    webauthn_ceremonies::Entity::insert(webauthn_ceremonies::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
+        token_hash: Set(token_hash.to_owned()),
+        user_id: Set(ceremony.user_id),
+        purpose: Set(ceremony.purpose.clone()),
+        state: Set(ceremony.state.clone()),
+        created_at: Set(to_millis(now)),
+        expires_at: Set(to_millis(expires_at)),
+    })
+    .exec_without_returning(&db.write)
+    .await?;
+    Ok(())
+}
+
+/// Takes the live ceremony of `purpose` under `token_hash`: it is deleted, so only one caller
+/// ever gets it.
+pub async fn take_ceremony(
+    db: &Db,
+    token_hash: &str,
+    purpose: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Ceremony>, StoreError> {
+    use crate::entity::webauthn_ceremonies;
+    let Some(found) = webauthn_ceremonies::Entity::find_by_id(token_hash.to_owned())
+        .filter(webauthn_ceremonies::Column::TenantId.eq(db.tenant()))
+        .filter(webauthn_ceremonies::Column::Purpose.eq(purpose))
+        .filter(webauthn_ceremonies::Column::ExpiresAt.gt(to_millis(now)))
+        .one(&db.write)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let gone = webauthn_ceremonies::Entity::delete_many()
+        .filter(webauthn_ceremonies::Column::TenantId.eq(db.tenant()))
+        .filter(webauthn_ceremonies::Column::TokenHash.eq(token_hash))
+        .exec(&db.write)
+        .await?;
+    Ok((gone.rows_affected == 1).then_some(Ceremony {
+        user_id: found.user_id,
+        purpose: found.purpose,
+        state: found.state,
+    }))
+}
+
+/// The factor of `kind` whose `secret` is `secret` (a passkey's credential id), of any user of
+/// the tenant.
+pub async fn find_by_secret(
+    db: &Db,
+    kind: &str,
+    secret: &str,
+) -> Result<Option<Factor>, StoreError> {
+    mfa_factors::Entity::find()
+        .filter(mfa_factors::Column::TenantId.eq(db.tenant()))
+        .filter(mfa_factors::Column::Kind.eq(kind))
+        .filter(mfa_factors::Column::Secret.eq(secret))
+        .one(&db.read)
+        .await?
+        .map(from_model)
+        .transpose()
+}
+
+/// Replaces a factor's data (a passkey's counter and flags after a sign-in).
+pub async fn update_data(
+    db: &Db,
+    factor_id: Uuid,
+    data: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    mfa_factors::Entity::update_many()
+        .filter(mfa_factors::Column::TenantId.eq(db.tenant()))
+        .filter(mfa_factors::Column::Id.eq(factor_id))
+        .col_expr(mfa_factors::Column::Data, Expr::value(data.to_string()))
+        .col_expr(mfa_factors::Column::LastUsedAt, Expr::value(to_millis(now)))
+        .exec(&db.write)
+        .await?;
+    Ok(())
+}

@@ -754,7 +754,15 @@ async fn an_existing_database_becomes_the_default_tenant_with_nothing_lost() {
     // 4a. Nothing lost, everything in `default`.
     let mut expected_tables = v10_tables.clone();
     // `tenants`, and the tables of later migrations (000012: two-step verification).
-    expected_tables.extend(["tenants", "mfa_factors", "mfa_challenges"].map(str::to_owned));
+    expected_tables.extend(
+        [
+            "tenants",
+            "mfa_factors",
+            "mfa_challenges",
+            "webauthn_ceremonies",
+        ]
+        .map(str::to_owned),
+    );
     assert_eq!(
         catalogue(&conn).await,
         expected_tables,

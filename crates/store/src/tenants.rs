@@ -10,6 +10,7 @@ use crate::entity::{
     identities, images, mfa_challenges, mfa_factors, password_credentials, profile_schema_version,
     profile_search, profiles, refresh_tokens, revoked_access_tokens, sessions, signing_keys,
     standard_attribute_access, tenants, throttles, upstream_logins, users, verification_codes,
+    webauthn_ceremonies,
 };
 use crate::{DEFAULT_TENANT, Db, StoreError, from_millis, to_millis};
 use chrono::{DateTime, Utc};
@@ -177,6 +178,7 @@ async fn delete_rows(tx: &impl ConnectionTrait, id: &str) -> Result<(), StoreErr
         };
     }
     delete_from!(
+        webauthn_ceremonies,
         mfa_challenges,
         mfa_factors,
         refresh_tokens,

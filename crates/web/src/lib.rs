@@ -75,6 +75,15 @@ impl std::ops::Deref for WebState {
 /// The stylesheet, compiled in so the binary runs from any directory.
 const STYLESHEET: &str = include_str!("../../../static/style.css");
 
+const PASSKEYS_SCRIPT: &str = include_str!("../../../static/passkeys.js");
+
+async fn passkeys_script() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(PASSKEYS_SCRIPT)
+}
+
 async fn stylesheet() -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
@@ -101,12 +110,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/oauth2/revoke", web::post().to(oauth::revoke))
         .route("/oauth2/introspect", web::post().to(oauth::introspect))
         .route("/static/style.css", web::get().to(stylesheet))
+        .route("/static/passkeys.js", web::get().to(passkeys_script))
         .route("/", web::get().to(pages::sign_in::home))
         .route("/login", web::get().to(pages::sign_in::login_form))
         .route("/login", web::post().to(pages::sign_in::login))
         .route("/login/mfa", web::get().to(pages::mfa::form))
         .route("/login/mfa", web::post().to(pages::mfa::verify))
         .route("/login/mfa/setup", web::get().to(pages::mfa::setup))
+        .route(
+            "/login/mfa/passkey/start",
+            web::post().to(pages::passkeys::start_second_step),
+        )
+        .route(
+            "/login/mfa/passkey/finish",
+            web::post().to(pages::passkeys::finish_second_step),
+        )
+        .route(
+            "/login/passkey/start",
+            web::post().to(pages::passkeys::start_passwordless),
+        )
+        .route(
+            "/login/passkey/finish",
+            web::post().to(pages::passkeys::finish_passwordless),
+        )
+        .route(
+            "/settings/mfa/passkey/start",
+            web::post().to(pages::passkeys::start_adding),
+        )
+        .route(
+            "/settings/mfa/passkey/finish",
+            web::post().to(pages::passkeys::finish_adding),
+        )
         .route("/settings/mfa/totp", web::post().to(pages::mfa::start_totp))
         .route(
             "/settings/mfa/totp/confirm",

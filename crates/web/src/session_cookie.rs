@@ -16,6 +16,8 @@ pub struct CookieNames {
     pub upstream: &'static str,
     /// A sign-in waiting for its second factor.
     pub mfa: &'static str,
+    /// A passkey ceremony in progress.
+    pub webauthn: &'static str,
 }
 
 impl CookieNames {
@@ -26,6 +28,7 @@ impl CookieNames {
                 csrf: "__Host-tessera_csrf",
                 upstream: "__Host-tessera_upstream",
                 mfa: "__Host-tessera_mfa",
+                webauthn: "__Host-tessera_webauthn",
             }
         } else {
             Self {
@@ -33,6 +36,7 @@ impl CookieNames {
                 csrf: "tessera_csrf",
                 upstream: "tessera_upstream",
                 mfa: "tessera_mfa",
+                webauthn: "tessera_webauthn",
             }
         }
     }

@@ -26,3 +26,4 @@ pub mod throttles;
 pub mod upstream_logins;
 pub mod users;
 pub mod verification_codes;
+pub mod webauthn_ceremonies;

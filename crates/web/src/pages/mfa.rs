@@ -36,7 +36,7 @@ pub struct MfaForm {
 }
 
 /// Who is proving a second factor: a sign-in waiting in its challenge, or a signed-in session.
-enum Prover {
+pub(crate) enum Prover {
     Challenge {
         token: String,
         challenge: auth::mfa::Challenge,
@@ -44,7 +44,10 @@ enum Prover {
     Session(auth::sessions::Session),
 }
 
-async fn prover(state: &WebState, req: &HttpRequest) -> Result<Option<Prover>, PageError> {
+pub(crate) async fn prover(
+    state: &WebState,
+    req: &HttpRequest,
+) -> Result<Option<Prover>, PageError> {
     if let Some(cookie) = req.cookie(state.cookies.mfa)
         && let Some(challenge) =
             auth::mfa::find_challenge(&state.db, state.clock.as_ref(), cookie.value()).await?
@@ -122,8 +125,8 @@ pub async fn verify(
         ip.as_deref(),
     )
     .await;
-    let kind = match verified {
-        Ok(kind) => kind,
+    match verified {
+        Ok(_) => {}
         Err(MfaError::Internal(e)) => return Err(e.into()),
         Err(MfaError::Locked(lock)) => {
             let wait = lock.retry_after(state.clock.now());
@@ -147,34 +150,47 @@ pub async fn verify(
             ));
         }
     };
+    second_factor_proved(&state, &req, who, auth::mfa::OTP_AMR, &return_to).await
+}
+
+/// The second factor is proved with methods `added`: the waiting sign-in gets its session (once,
+/// however many requests race), or the signed-in session is stepped up; then on to where the
+/// sign-in was going (a challenge's own `return_to`, else `return_to`).
+pub(crate) async fn second_factor_proved(
+    state: &WebState,
+    req: &HttpRequest,
+    who: Prover,
+    added: &str,
+    return_to: &str,
+) -> Result<HttpResponse, PageError> {
     match who {
         Prover::Challenge { token, challenge } => {
-            // One completion per challenge, however many requests race with the same code.
             if !auth::mfa::complete_challenge(&state.db, &token).await? {
                 return Ok(see_other("/login"));
             }
-            let amr = auth::mfa::amr_after(&challenge.amr, kind);
+            let amr = auth::mfa::amr_with(&challenge.amr, added);
             let mut resp = session_cookie::start_session_and_redirect(
-                &state,
-                &req,
-                user_id,
+                state,
+                req,
+                challenge.user_id,
                 &challenge.return_to,
                 &amr,
             )
             .await?;
-            resp.add_cookie(&removal(&state))?;
+            resp.add_cookie(&removal(state))?;
             Ok(resp)
         }
         Prover::Session(session) => {
+            let ip = client_ip(req);
             auth::mfa::step_up(
                 &state.db,
                 state.clock.as_ref(),
                 &session,
-                kind,
+                added,
                 ip.as_deref(),
             )
             .await?;
-            Ok(see_other(&return_to))
+            Ok(see_other(return_to))
         }
     }
 }
@@ -246,7 +262,10 @@ async fn refused_unless_reauthenticated(
 }
 
 /// The account name an authenticator app shows: the user's first email address.
-async fn account_label(state: &WebState, user_id: profile::Uuid) -> Result<String, PageError> {
+pub(crate) async fn account_label(
+    state: &WebState,
+    user_id: profile::Uuid,
+) -> Result<String, PageError> {
     let identities = auth::users::identities(&state.db, user_id).await?;
     Ok(identities
         .iter()

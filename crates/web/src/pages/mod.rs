@@ -5,6 +5,7 @@
 
 pub mod identities;
 pub mod mfa;
+pub mod passkeys;
 pub mod reset;
 pub mod settings;
 pub mod settings_form;

@@ -349,6 +349,7 @@ pub async fn show(
         Some("upstream_unlinked") => Some("The provider account was unlinked.".to_owned()),
         Some("mfa") => Some("Two-step verification is on.".to_owned()),
         Some("mfa_removed") => Some("The verification step was removed.".to_owned()),
+        Some("passkey") => Some("The passkey was added.".to_owned()),
         _ => None,
     };
     let error = match query.error.as_deref() {
