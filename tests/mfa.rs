@@ -701,3 +701,119 @@ async fn a_tenant_can_require_a_second_factor() {
         .expect("settings");
     assert_eq!(resp.status(), 200, "the root's policy is optional");
 }
+
+/// The passkey endpoints, attacked without a browser: no CSRF header, no ceremony, a forged
+/// answer, no sign-in, a challenge cookie of another tenant; an IP-address issuer has no passkeys.
+#[tokio::test]
+async fn passkey_endpoints_refuse_forged_and_stray_requests() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = TestServer::start_on(listener, |c| {
+        c.server.issuer = format!("http://localhost:{port}");
+    })
+    .await;
+    let b = browser();
+    let token = csrf_token(&b, &server.url("/login")).await;
+    let post = |path: &str, csrf: Option<&str>, body: serde_json::Value| {
+        let mut req = b
+            .post(server.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(c) = csrf {
+            req = req.header("x-csrf-token", c);
+        }
+        async move {
+            let resp = req.send().await.expect("POST");
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap_or_default())
+        }
+    };
+    // No CSRF header, a wrong one: refused before anything else.
+    for csrf in [None, Some("forged")] {
+        let (status, body) = post("/login/passkey/start", csrf, serde_json::json!({})).await;
+        assert_eq!(status, 403, "{body}");
+    }
+    // A start hands out options and a ceremony cookie.
+    let (status, body) = post("/login/passkey/start", Some(&token), serde_json::json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let options: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert!(options["options"]["publicKey"]["challenge"].is_string());
+    assert_eq!(options["options"]["publicKey"]["rpId"], "localhost");
+    // A forged answer: refused, and the ceremony is spent.
+    let forged = serde_json::json!({
+        "credential": {
+            "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+            "response": {
+                "authenticatorData": "AAAA", "clientDataJSON": "AAAA",
+                "signature": "AAAA", "userHandle": "AAAAAAAAAAAAAAAAAAAAAA"
+            }
+        }
+    });
+    let (status, _) = post("/login/passkey/finish", Some(&token), forged.clone()).await;
+    assert_eq!(status, 401);
+    let (status, _) = post("/login/passkey/finish", Some(&token), forged.clone()).await;
+    assert_eq!(status, 400, "no ceremony any more");
+    let (status, _) = post(
+        "/login/passkey/finish",
+        Some(&token),
+        serde_json::json!("x"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(signed_in_as(&server, &b).await, None);
+    // Second step and adding need a sign-in (or a waiting challenge).
+    let (status, _) = post(
+        "/login/mfa/passkey/start",
+        Some(&token),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let resp = b
+        .post(server.url("/settings/mfa/passkey/start"))
+        .header("x-csrf-token", &token)
+        .body("{}")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), 303, "to the sign-in page");
+    // Signed in long ago, adding a passkey needs the password.
+    assert_eq!(sign_up(&server, &b, EMAIL, PASSWORD).await.status(), 303);
+    server.clock.advance(chrono::Duration::minutes(6));
+    let token = csrf_token(&b, &server.url("/settings")).await;
+    let (status, _) = post(
+        "/settings/mfa/passkey/start",
+        Some(&token),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = post(
+        "/settings/mfa/passkey/start",
+        Some(&token),
+        serde_json::json!({ "current_password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Without passkeys there is no passkey second step.
+    let (status, _) = post(
+        "/login/mfa/passkey/start",
+        Some(&token),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    // An issuer that is an IP address cannot have passkeys: a clear answer, not a 500.
+    let ip = TestServer::start().await;
+    let c = browser();
+    let token = csrf_token(&c, &ip.url("/login")).await;
+    let resp = c
+        .post(ip.url("/login/passkey/start"))
+        .header("x-csrf-token", &token)
+        .body("{}")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), 503);
+}

@@ -233,6 +233,15 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
+            .create_index(
+                Index::create()
+                    .name("webauthn_ceremonies_expires_at")
+                    .table(WebauthnCeremonies::Table)
+                    .col(WebauthnCeremonies::ExpiresAt)
+                    .take(),
+            )
+            .await?;
+        manager
             .alter_table(
                 Table::alter()
                     .table(Sessions::Table)

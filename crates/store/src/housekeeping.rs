@@ -1,11 +1,11 @@
 //! Removing rows whose purpose is over, so that tables of short-lived things do not grow with
 //! every request an attacker (or a busy day) makes: counters past their windows, codes long
 //! expired, revocations of tokens that have expired anyway, sessions past their lifetime, pending
-//! upstream sign-ins. Each is one indexed `DELETE`; several processes may sweep at once.
+//! upstream sign-ins, second-factor challenges and passkey ceremonies. Each is one indexed `DELETE`; several processes may sweep at once.
 
 use crate::entity::{
-    authorization_codes, revoked_access_tokens, sessions, throttles, upstream_logins,
-    verification_codes,
+    authorization_codes, mfa_challenges, revoked_access_tokens, sessions, throttles,
+    upstream_logins, verification_codes, webauthn_ceremonies,
 };
 use crate::{Db, StoreError, to_millis};
 use chrono::{DateTime, Duration, Utc};
@@ -25,6 +25,9 @@ pub struct Swept {
     pub revoked_access_tokens: u64,
     pub sessions: u64,
     pub upstream_logins: u64,
+    /// Sign-ins that never gave their second factor, and passkey ceremonies never finished.
+    pub mfa_challenges: u64,
+    pub webauthn_ceremonies: u64,
 }
 
 impl Swept {
@@ -35,6 +38,8 @@ impl Swept {
             + self.revoked_access_tokens
             + self.sessions
             + self.upstream_logins
+            + self.mfa_challenges
+            + self.webauthn_ceremonies
     }
 }
 
@@ -80,7 +85,19 @@ pub async fn sweep(db: &Db, now: DateTime<Utc>) -> Result<Swept, StoreError> {
         .exec(&db.write)
         .await?
         .rows_affected;
+    let mfa_challenges = mfa_challenges::Entity::delete_many()
+        .filter(mfa_challenges::Column::ExpiresAt.lt(now_ms))
+        .exec(&db.write)
+        .await?
+        .rows_affected;
+    let webauthn_ceremonies = webauthn_ceremonies::Entity::delete_many()
+        .filter(webauthn_ceremonies::Column::ExpiresAt.lt(now_ms))
+        .exec(&db.write)
+        .await?
+        .rows_affected;
     Ok(Swept {
+        mfa_challenges,
+        webauthn_ceremonies,
         throttles,
         verification_codes,
         authorization_codes,
