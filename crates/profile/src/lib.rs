@@ -6,6 +6,7 @@ pub mod document;
 pub mod generated;
 pub mod images;
 pub mod population;
+pub mod rich_text;
 pub mod schema;
 pub mod service;
 pub mod standard;
