@@ -245,6 +245,129 @@ pub fn process(
     })
 }
 
+/// The longest text the text processor takes, in code points.
+pub const MAX_PROCESSED: usize = 8192;
+/// The most explicit links one text may carry.
+pub const MAX_LINKS: usize = 100;
+
+/// Why a text-processor request was refused: the JSON pointer of the field, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub pointer: String,
+    pub message: String,
+}
+
+/// Reads `{"text", "entities"?: {"links"?: [...]}}` (or a plain string): the text and its
+/// explicit links. Everything else in `entities` is computed, so it is ignored.
+pub fn read_input(
+    value: &serde_json::Value,
+    max_len: usize,
+) -> Result<(String, Vec<Link>), Refusal> {
+    let refuse = |pointer: &str, message: &str| Refusal {
+        pointer: pointer.to_owned(),
+        message: message.to_owned(),
+    };
+    let (text, links) = match value {
+        serde_json::Value::String(s) => (s.clone(), Vec::new()),
+        serde_json::Value::Object(o) => {
+            let text = match o.get("text") {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                _ => return Err(refuse("/text", "text is required (a string)")),
+            };
+            let links = match o.get("entities").and_then(|e| e.get("links")) {
+                None | Some(serde_json::Value::Null) => Vec::new(),
+                Some(serde_json::Value::Array(a)) if a.len() <= MAX_LINKS => {
+                    let mut out = Vec::with_capacity(a.len());
+                    for (n, l) in a.iter().enumerate() {
+                        let link: Link = serde_json::from_value(l.clone()).map_err(|_| {
+                            refuse(
+                                &format!("/entities/links/{n}"),
+                                "a link is {\"text\", \"url\", \"pos\", \"len\"}",
+                            )
+                        })?;
+                        out.push(link);
+                    }
+                    out
+                }
+                Some(_) => {
+                    return Err(refuse(
+                        "/entities/links",
+                        "links must be an array of at most 100 links",
+                    ));
+                }
+            };
+            (text, links)
+        }
+        _ => return Err(refuse("", "send a string or {\"text\": …}")),
+    };
+    if text.chars().count() > max_len {
+        return Err(Refusal {
+            pointer: "/text".into(),
+            message: format!("the text is longer than {max_len} characters"),
+        });
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(refuse("/text", "the text contains control characters"));
+    }
+    Ok((text, links))
+}
+
+impl RichTextError {
+    /// The JSON pointer of the refused link.
+    pub fn pointer(&self) -> String {
+        let n = match self {
+            RichTextError::LinkScheme(n)
+            | RichTextError::LinkOutside(n)
+            | RichTextError::LinkText(n)
+            | RichTextError::LinkOverlap(n) => n,
+        };
+        format!("/entities/links/{n}")
+    }
+}
+
+/// Processes a text with the mentions resolved to the tenant's users (by username).
+pub async fn process_in(
+    db: &store::Db,
+    text: &str,
+    links: &[Link],
+) -> Result<RichText, ProcessError> {
+    let first = process(text, links, |_| None).map_err(ProcessError::Refused)?;
+    if first.entities.mentions.is_empty() {
+        return Ok(first);
+    }
+    let mut ids = std::collections::HashMap::new();
+    for m in &first.entities.mentions {
+        let name = m.name.to_lowercase();
+        if ids.contains_key(&name) {
+            continue;
+        }
+        let found = store::accounts::find_login_candidate(
+            db,
+            store::accounts::IdentityKind::Username,
+            &name,
+        )
+        .await
+        .map_err(ProcessError::Store)?;
+        ids.insert(name, found.map(|c| c.user_id.to_string()));
+    }
+    process(text, links, |name| {
+        ids.get(&name.to_lowercase()).cloned().flatten()
+    })
+    .map_err(ProcessError::Refused)
+}
+
+/// Why [`process_in`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Refused(RichTextError),
+    #[error(transparent)]
+    Store(store::StoreError),
+}
+
 fn escape_into(out: &mut String, s: impl IntoIterator<Item = char>) {
     for c in s {
         match c {
