@@ -734,9 +734,10 @@ impl Config {
                 login_ids: t.login_ids.clone(),
                 mfa_policy: t.mfa_policy.clone(),
             };
-            settings
-                .validate(self.password.max_length)
-                .map_err(|e| ConfigError::new(key(&e.pointer[1..].replace('/', ".")), e.message))?;
+            settings.validate(self.password.max_length).map_err(|e| {
+                let field = e.pointer.strip_prefix('/').unwrap_or(&e.pointer);
+                ConfigError::new(key(&field.replace('/', ".")), e.message)
+            })?;
             let upstreams = upstream_list(&t.upstream, &key("upstream"))?;
             out.insert(
                 t.id.clone(),

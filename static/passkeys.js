@@ -18,7 +18,7 @@
     });
     if (r.redirected) { window.location.assign(r.url); return null; }
     const data = r.headers.get("content-type")?.includes("json") ? await r.json() : {};
-    if (!r.ok) throw new Error(data.error || "The passkey could not be used.");
+    if (!r.ok) throw new Error(data.detail || "The passkey could not be used.");
     return data;
   }
 

@@ -77,6 +77,22 @@ async fn wait_for(browser: &WebDriver, by: By) -> WebDriverResult<WebElement> {
     browser.query(by).first().await
 }
 
+/// Ends a browser test: a last screenshot, the screenshots copied to
+/// `$TESSERA_KEEP_SCREENSHOTS` when it is set (to look at them), the browser closed.
+async fn close_browser(browser: WebDriver, shots: &std::path::Path) {
+    let _ = browser.screenshot(&shots.join("last.png")).await;
+    if let Ok(keep) = std::env::var("TESSERA_KEEP_SCREENSHOTS") {
+        let _ = std::fs::create_dir_all(&keep);
+        for entry in std::fs::read_dir(shots).into_iter().flatten().flatten() {
+            let _ = std::fs::copy(
+                entry.path(),
+                std::path::Path::new(&keep).join(entry.file_name()),
+            );
+        }
+    }
+    let _ = browser.quit().await;
+}
+
 /// Waits (up to 10 s) until the browser's URL contains `part`: the next page has loaded.
 async fn wait_url(browser: &WebDriver, part: &str) -> WebDriverResult<()> {
     for _ in 0..100 {
@@ -181,17 +197,7 @@ async fn sign_up_and_sign_in_in_a_real_browser() {
         Ok::<(), WebDriverError>(())
     }
     .await;
-    let _ = browser.screenshot(&shots.join("last.png")).await;
-    if let Ok(keep) = std::env::var("TESSERA_KEEP_SCREENSHOTS") {
-        let _ = std::fs::create_dir_all(&keep);
-        for entry in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
-            let _ = std::fs::copy(
-                entry.path(),
-                std::path::Path::new(&keep).join(entry.file_name()),
-            );
-        }
-    }
-    let _ = browser.quit().await;
+    close_browser(browser, &shots).await;
     result.expect("browser flow");
     for name in [
         "signup.png",
@@ -382,16 +388,7 @@ async fn the_settings_page_in_a_real_browser() {
         Ok::<(), WebDriverError>(())
     }
     .await;
-    if let Ok(keep) = std::env::var("TESSERA_KEEP_SCREENSHOTS") {
-        let _ = std::fs::create_dir_all(&keep);
-        for entry in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
-            let _ = std::fs::copy(
-                entry.path(),
-                std::path::Path::new(&keep).join(entry.file_name()),
-            );
-        }
-    }
-    let _ = browser.quit().await;
+    close_browser(browser, &shots).await;
     result.expect("settings in the browser");
     assert_eq!(
         signed_in_as(&server, &other).await,
@@ -503,17 +500,7 @@ async fn two_step_verification_in_a_real_browser_at_360_px() {
         Ok::<(), WebDriverError>(())
     }
     .await;
-    let _ = browser.screenshot(&shots.join("last.png")).await;
-    if let Ok(keep) = std::env::var("TESSERA_KEEP_SCREENSHOTS") {
-        let _ = std::fs::create_dir_all(&keep);
-        for entry in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
-            let _ = std::fs::copy(
-                entry.path(),
-                std::path::Path::new(&keep).join(entry.file_name()),
-            );
-        }
-    }
-    let _ = browser.quit().await;
+    close_browser(browser, &shots).await;
     result.expect("browser flow");
 }
 
@@ -617,23 +604,70 @@ async fn passkeys_in_a_real_browser() {
             .text()
             .await?;
         assert_eq!(who, "pia@example.com");
+
+        // The sessions say how they were made.
+        let pia = store::accounts::find_login_candidate(
+            server.db(),
+            store::accounts::IdentityKind::Email,
+            "pia@example.com",
+        )
+        .await
+        .expect("lookup")
+        .expect("pia")
+        .user_id;
+        let amrs: Vec<String> = store::sessions::list_for_user(server.db(), pia)
+            .await
+            .expect("sessions")
+            .into_iter()
+            .map(|s| s.amr)
+            .collect();
+        assert!(amrs.iter().any(|a| a == "pwd hwk user mfa"), "{amrs:?}");
+
+        // A disabled account's passkey signs nobody in.
+        wait_for(&browser, By::Css("form[action='/logout'] button"))
+            .await?
+            .click()
+            .await?;
+        auth::users::set_disabled(
+            server.db(),
+            server.clock.as_ref(),
+            pia,
+            true,
+            store::audit::Actor::Cli,
+        )
+        .await
+        .expect("disable");
+        wait_for(&browser, By::Css("#passkey-login button"))
+            .await?
+            .click()
+            .await?;
+        let mut status = String::new();
+        for _ in 0..50 {
+            status = wait_for(&browser, By::Css("#passkey-login .passkey-status"))
+                .await?
+                .text()
+                .await?;
+            if !status.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(status, "This account is disabled.");
+        auth::users::set_disabled(
+            server.db(),
+            server.clock.as_ref(),
+            pia,
+            false,
+            store::audit::Actor::Cli,
+        )
+        .await
+        .expect("enable");
         Ok::<(), WebDriverError>(())
     }
     .await;
-    let _ = browser.screenshot(&shots.join("last.png")).await;
-    if let Ok(keep) = std::env::var("TESSERA_KEEP_SCREENSHOTS") {
-        let _ = std::fs::create_dir_all(&keep);
-        for entry in std::fs::read_dir(&shots).into_iter().flatten().flatten() {
-            let _ = std::fs::copy(
-                entry.path(),
-                std::path::Path::new(&keep).join(entry.file_name()),
-            );
-        }
-    }
-    let _ = browser.quit().await;
+    close_browser(browser, &shots).await;
     result.expect("browser flow");
 
-    // The sessions say how they were made.
     let user = store::accounts::find_login_candidate(
         server.db(),
         store::accounts::IdentityKind::Email,
@@ -643,14 +677,6 @@ async fn passkeys_in_a_real_browser() {
     .expect("lookup")
     .expect("pia")
     .user_id;
-    let sessions = store::sessions::list_for_user(server.db(), user)
-        .await
-        .expect("sessions");
-    assert!(
-        sessions.iter().any(|s| s.amr == "pwd hwk user mfa"),
-        "{:?}",
-        sessions.iter().map(|s| &s.amr).collect::<Vec<_>>()
-    );
     let factors = auth::mfa::list(server.db(), user).await.expect("factors");
     assert_eq!(factors.len(), 1);
     assert_eq!(factors[0].kind, "passkey");

@@ -422,12 +422,8 @@ pub async fn verify_code(
 /// Mails the account's address that a recovery code was used (logged, never fatal: the sign-in
 /// goes on whether or not the mail could be sent).
 async fn notify_recovery_used(db: &Db, channels: crate::verification::Channels<'_>, user_id: Uuid) {
-    let to = match store::accounts::list_identities(db, user_id).await {
-        Ok(ids) => ids
-            .into_iter()
-            .filter(|i| i.kind == store::accounts::IdentityKind::Email)
-            .max_by_key(|i| i.verified_at.is_some())
-            .map(|i| i.value),
+    let to = match crate::users::email_of(db, user_id).await {
+        Ok(to) => to,
         Err(e) => {
             tracing::warn!(error = %e, "reading the address for a recovery notice failed");
             None
@@ -479,12 +475,52 @@ async fn use_recovery_code(
     };
     let mut next = f.data.clone();
     next["codes"][index]["used_at"] = now.timestamp_millis().into();
-    let remaining = unused_codes(f) - 1;
+    let remaining = unused_codes(f).saturating_sub(1);
     let event = NewEvent::new("mfa.recovery_used", Actor::User(user_id))
         .user(user_id)
         .ip(ip.map(str::to_owned))
         .detail(json!({ "factor_id": f.id, "remaining": remaining }));
     Ok(store::mfa::swap_data(db, f.id, &f.data, &next, now, event).await?)
+}
+
+/// What follows a first factor (a password, an upstream provider, a sign-up).
+#[derive(Debug, Clone)]
+pub enum AfterFirstFactor {
+    /// No second factor to ask for: start the session (its `amr` is `pwd`).
+    Session,
+    /// The user has a second factor: wait for it in this challenge.
+    SecondFactor(StartedChallenge),
+}
+
+/// The sign-in state machine's first step: a user with a confirmed second factor gets a
+/// challenge (the session starts once it is proved), anyone else a session at once.
+pub async fn after_first_factor(
+    db: &Db,
+    clock: &dyn Clock,
+    user_id: Uuid,
+    return_to: &str,
+) -> Result<AfterFirstFactor, InternalError> {
+    if !has_second_factor(db, user_id).await? {
+        return Ok(AfterFirstFactor::Session);
+    }
+    Ok(AfterFirstFactor::SecondFactor(
+        start_challenge(db, clock, user_id, return_to).await?,
+    ))
+}
+
+/// The second factor of a waiting sign-in is proved with methods `added`: ends the challenge and
+/// gives the session's `amr` — `None` when another request ended it first (a challenge completes
+/// once, however many requests race with good codes).
+pub async fn finish_challenge(
+    db: &Db,
+    token: &str,
+    challenge: &Challenge,
+    added: &str,
+) -> Result<Option<String>, InternalError> {
+    if !complete_challenge(db, token).await? {
+        return Ok(None);
+    }
+    Ok(Some(amr_with(&challenge.amr, added)))
 }
 
 /// A sign-in waiting for its second factor, as its cookie names it.
@@ -528,7 +564,7 @@ pub async fn find_challenge(
 }
 
 /// Ends a challenge; `true` for the one caller that ended it (a challenge completes once).
-pub async fn complete_challenge(db: &Db, token: &str) -> Result<bool, InternalError> {
+async fn complete_challenge(db: &Db, token: &str) -> Result<bool, InternalError> {
     Ok(store::mfa::take_challenge(db, &secrets::hash_secret(token)).await?)
 }
 

@@ -43,6 +43,9 @@ pub enum PasskeyError {
     /// The browser's answer did not verify, or names no passkey of the account.
     #[error("the passkey was not accepted")]
     Refused,
+    /// The passkey's account is disabled.
+    #[error("This account is disabled.")]
+    Disabled,
     /// The user has no passkey to sign in with.
     #[error("there is no passkey for this account")]
     NoPasskey,
@@ -291,7 +294,8 @@ pub async fn start_discoverable(
     keep(db, clock, None, DISCOVER, state, options).await
 }
 
-/// Finishes a password-less sign-in: the user the passkey belongs to, in this tenant.
+/// Finishes a password-less sign-in: the user the passkey belongs to, in this tenant (never a
+/// disabled one: the passkey is checked, then the account refused).
 pub async fn finish_discoverable(
     db: &Db,
     clock: &dyn Clock,
@@ -316,6 +320,12 @@ pub async fn finish_discoverable(
         .finish_discoverable_authentication_v2(answer, state, key)
         .map_err(|_| PasskeyError::Refused)?;
     record_use(db, clock, &mut keys, &result).await?;
+    let enabled = store::accounts::find_user(db, user_id)
+        .await?
+        .is_some_and(|u| !u.disabled);
+    if !enabled {
+        return Err(PasskeyError::Disabled);
+    }
     let event = NewEvent::new("login.passkey", Actor::User(user_id))
         .user(user_id)
         .ip(ip.map(str::to_owned));

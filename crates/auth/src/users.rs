@@ -20,6 +20,21 @@ pub async fn identities(db: &Db, user_id: Uuid) -> Result<Vec<Identity>, Interna
     Ok(store::accounts::list_identities(db, user_id).await?)
 }
 
+/// The address to write to about the account: its verified email, else its first email.
+pub async fn email_of(db: &Db, user_id: Uuid) -> Result<Option<String>, InternalError> {
+    let identities = store::accounts::list_identities(db, user_id).await?;
+    let mut emails = identities
+        .into_iter()
+        .filter(|i| i.kind == IdentityKind::Email);
+    let first = emails.next();
+    let verified = first
+        .iter()
+        .cloned()
+        .chain(emails)
+        .find(|i| i.verified_at.is_some());
+    Ok(verified.or(first).map(|i| i.value))
+}
+
 /// The identities of several users, in one query.
 pub async fn identities_of(db: &Db, user_ids: &[Uuid]) -> Result<Vec<Identity>, InternalError> {
     Ok(store::accounts::identities_of(db, user_ids).await?)

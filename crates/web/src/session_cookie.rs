@@ -66,14 +66,16 @@ pub async fn start_and_redirect(
     user_id: profile::Uuid,
     next: &str,
 ) -> Result<actix_web::HttpResponse, crate::render::PageError> {
-    if auth::mfa::has_second_factor(&state.db, user_id).await? {
-        let started =
-            auth::mfa::start_challenge(&state.db, state.clock.as_ref(), user_id, next).await?;
-        let mut resp = crate::render::see_other("/login/mfa");
-        resp.add_cookie(&mfa_cookie(state, &started.token))?;
-        return Ok(resp);
+    match auth::mfa::after_first_factor(&state.db, state.clock.as_ref(), user_id, next).await? {
+        auth::mfa::AfterFirstFactor::SecondFactor(started) => {
+            let mut resp = crate::render::see_other("/login/mfa");
+            resp.add_cookie(&mfa_cookie(state, &started.token))?;
+            Ok(resp)
+        }
+        auth::mfa::AfterFirstFactor::Session => {
+            start_session_and_redirect(state, req, user_id, next, "pwd").await
+        }
     }
-    start_session_and_redirect(state, req, user_id, next, "pwd").await
 }
 
 /// Starts a session that used `amr` and answers with a 303 to `next` handing over its cookie.

@@ -44,6 +44,15 @@ pub(crate) enum Prover {
     Session(auth::sessions::Session),
 }
 
+impl Prover {
+    pub(crate) fn user_id(&self) -> profile::Uuid {
+        match self {
+            Prover::Challenge { challenge, .. } => challenge.user_id,
+            Prover::Session(s) => s.user_id,
+        }
+    }
+}
+
 pub(crate) async fn prover(
     state: &WebState,
     req: &HttpRequest,
@@ -109,10 +118,7 @@ pub async fn verify(
     let Some(who) = prover(&state, &req).await? else {
         return Ok(see_other("/login"));
     };
-    let user_id = match &who {
-        Prover::Challenge { challenge, .. } => challenge.user_id,
-        Prover::Session(s) => s.user_id,
-    };
+    let user_id = who.user_id();
     let ip = client_ip(&req);
     let return_to = safe_return_to(Some(&form.return_to)).unwrap_or_else(|| "/".into());
     let verified = auth::mfa::verify_code(
@@ -165,10 +171,11 @@ pub(crate) async fn second_factor_proved(
 ) -> Result<HttpResponse, PageError> {
     match who {
         Prover::Challenge { token, challenge } => {
-            if !auth::mfa::complete_challenge(&state.db, &token).await? {
+            let Some(amr) =
+                auth::mfa::finish_challenge(&state.db, &token, &challenge, added).await?
+            else {
                 return Ok(see_other("/login"));
-            }
-            let amr = auth::mfa::amr_with(&challenge.amr, added);
+            };
             let mut resp = session_cookie::start_session_and_redirect(
                 state,
                 req,
@@ -266,12 +273,9 @@ pub(crate) async fn account_label(
     state: &WebState,
     user_id: profile::Uuid,
 ) -> Result<String, PageError> {
-    let identities = auth::users::identities(&state.db, user_id).await?;
-    Ok(identities
-        .iter()
-        .find(|i| i.kind == profile::IdentityKind::Email)
-        .or(identities.first())
-        .map_or_else(|| user_id.to_string(), |i| i.value.clone()))
+    Ok(auth::users::email_of(&state.db, user_id)
+        .await?
+        .unwrap_or_else(|| user_id.to_string()))
 }
 
 /// `POST /settings/mfa/totp`: a new authenticator app secret, shown with its QR code.

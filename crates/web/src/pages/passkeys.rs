@@ -1,6 +1,5 @@
 //! Passkey ceremonies for `static/passkeys.js` (SPEC §9): JSON in, JSON out (`{"options": …}`
-//! to start, a 303 to where the browser goes next on success, `{"error": …}` with a 4xx on
-//! failure). Every call carries the page's CSRF token in `X-CSRF-Token`; the ceremony's token
+//! to start, a 303 to where the browser goes next on success, problem+json on failure). Every call carries the page's CSRF token in `X-CSRF-Token`; the ceremony's token
 //! travels in the HttpOnly `tessera_webauthn` cookie, so only the browser that started a ceremony
 //! can finish it, once.
 //!
@@ -11,7 +10,7 @@
 //! - `POST /login/passkey/start|finish`: password-less sign-in with a discoverable passkey.
 
 use crate::WebState;
-use crate::pages::mfa::{Prover, prover};
+use crate::pages::mfa::prover;
 use crate::pages::sign_in::safe_return_to;
 use crate::render::{PageError, see_other};
 use crate::session_cookie::{self, client_ip};
@@ -23,10 +22,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, Webauthn};
 
+/// A refusal as problem+json (the script shows its `detail`).
 fn refused(status: StatusCode, message: impl Into<String>) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "error": message.into() }))
+    let title = status.canonical_reason().unwrap_or("Error");
+    actix_web::ResponseError::error_response(&http_kit::Problem::new(status, title, message))
 }
 
 fn problem(e: PasskeyError) -> Result<HttpResponse, PageError> {
@@ -37,6 +36,7 @@ fn problem(e: PasskeyError) -> Result<HttpResponse, PageError> {
         PasskeyError::Taken => StatusCode::CONFLICT,
         PasskeyError::InvalidName => StatusCode::UNPROCESSABLE_ENTITY,
         PasskeyError::Refused | PasskeyError::NoPasskey => StatusCode::UNAUTHORIZED,
+        PasskeyError::Disabled => StatusCode::FORBIDDEN,
     };
     Ok(refused(status, e.to_string()))
 }
@@ -317,12 +317,6 @@ pub async fn finish_passwordless(
         Ok(u) => u,
         Err(e) => return problem(e),
     };
-    let enabled = auth::users::find(&state.db, user_id)
-        .await?
-        .is_some_and(|u| !u.disabled);
-    if !enabled {
-        return Ok(refused(StatusCode::FORBIDDEN, "This account is disabled."));
-    }
     let return_to = safe_return_to(Some(&form.return_to)).unwrap_or_else(|| "/".into());
     let resp = session_cookie::start_session_and_redirect(
         &state,
@@ -333,13 +327,4 @@ pub async fn finish_passwordless(
     )
     .await?;
     finished(&state, resp)
-}
-
-impl Prover {
-    fn user_id(&self) -> profile::Uuid {
-        match self {
-            Prover::Challenge { challenge, .. } => challenge.user_id,
-            Prover::Session(s) => s.user_id,
-        }
-    }
 }
