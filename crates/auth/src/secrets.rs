@@ -15,8 +15,16 @@ pub fn generate_secret() -> String {
 }
 
 /// A shorter random identifier that is not secret (client ids): 16 random bytes, base64url.
+///
+/// It never starts with `-` or `_`, so it can be passed as a command-line argument
+/// (`tessera client delete ID`) and read in a log without being mistaken for an option.
 pub fn generate_identifier() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+    loop {
+        let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
+        if id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return id;
+        }
+    }
 }
 
 /// How a secret is stored: SHA-256, base64url without padding.
@@ -47,6 +55,15 @@ pub async fn shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identifiers_never_look_like_options() {
+        for _ in 0..2000 {
+            let id = generate_identifier();
+            assert_eq!(id.len(), 22);
+            assert!(id.starts_with(|c: char| c.is_ascii_alphanumeric()), "{id}");
+        }
+    }
 
     #[test]
     fn secrets_are_random_and_hash_stably() {
