@@ -384,6 +384,7 @@ async fn invalid_claims_are_dropped_not_fatal() {
         accounts::ProfileWrite {
             standard_attributes: standard,
             custom_attributes: stored.custom_attributes.clone(),
+            annotations: stored.annotations.clone(),
             avatar_seed: stored.avatar_seed.clone(),
             cover: None,
             image: None,

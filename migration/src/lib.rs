@@ -18,6 +18,7 @@ mod m20261202_000009_security;
 mod m20261202_000010_sweep_indexes;
 mod m20261202_000011_tenants;
 mod m20261202_000012_mfa;
+mod m20261203_000013_annotations;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_sweep_indexes::Migration),
             Box::new(m20261202_000011_tenants::Migration),
             Box::new(m20261202_000012_mfa::Migration),
+            Box::new(m20261203_000013_annotations::Migration),
         ]
     }
 }

@@ -9,7 +9,8 @@
 //! [`ProfileError::Forbidden`] naming it; bad values are [`ProfileError::Invalid`] with a JSON
 //! pointer each.
 
-use crate::access::{Access, Party};
+use crate::access::{Access, Level, Party};
+use crate::rich_text;
 use crate::schema::{AttributeType, CustomAttribute, ProfileSchema};
 use crate::standard::{self, Format, STANDARD_ATTRIBUTES};
 use crate::validate;
@@ -24,6 +25,8 @@ pub struct StoredValues {
     pub standard: Map<String, Value>,
     /// Custom attributes by definition id.
     pub custom: Map<String, Value>,
+    /// Annotations: `{"type", "value"}` objects ([`crate::annotations`]).
+    pub annotations: Vec<Value>,
 }
 
 /// One of the user's login IDs, as the profile sees it.
@@ -104,6 +107,15 @@ impl Audience<'_> {
     /// Whether this reader sees an attribute with `access` in `scope`.
     pub fn can_read(&self, access: Access, scope: Option<&str>) -> bool {
         access.level(self.party()).can_read() && self.scope_allows(scope)
+    }
+
+    /// What this reader may do with the user's annotations: a party what the schema gives it, a
+    /// third-party client nothing.
+    pub fn annotations_level(&self, schema: &ProfileSchema) -> Level {
+        match self {
+            Audience::Party(p) => schema.annotations.level(*p),
+            Audience::ThirdParty { .. } => Level::Hidden,
+        }
     }
 
     /// Whether this writer may change an attribute with `access` in `scope`. A third-party client
@@ -204,6 +216,68 @@ pub fn render(
     out
 }
 
+/// The user's annotations for `audience`, when it may read them.
+pub fn annotations_for(
+    schema: &ProfileSchema,
+    values: &StoredValues,
+    audience: Audience<'_>,
+) -> Option<Value> {
+    audience
+        .annotations_level(schema)
+        .can_read()
+        .then(|| Value::Array(values.annotations.clone()))
+}
+
+/// Mentioned names resolved to user ids (lower-cased names), for the `text` attributes a write
+/// sets. The caller looks the names of [`mentioned_names`] up in the store.
+#[derive(Debug, Clone, Default)]
+pub struct Mentions(std::collections::HashMap<String, String>);
+
+impl Mentions {
+    pub fn new(resolved: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self(
+            resolved
+                .into_iter()
+                .map(|(name, id)| (name.to_lowercase(), id))
+                .collect(),
+        )
+    }
+
+    pub fn resolve(&self, name: &str) -> Option<String> {
+        self.0.get(&name.to_lowercase()).cloned()
+    }
+}
+
+/// The names mentioned (`@name`, lower-cased, each once) in the `text` attributes a write sets:
+/// the names to resolve before [`apply_with`].
+pub fn mentioned_names(schema: &ProfileSchema, change: Change<'_>) -> Vec<String> {
+    let body = match change {
+        Change::Put(b) | Change::Patch(b) => b,
+    };
+    let Some(custom) = body.get("custom_attributes").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = Vec::new();
+    for def in schema
+        .custom
+        .iter()
+        .filter(|d| d.kind == AttributeType::Text)
+    {
+        let Some(value) = custom.get(&def.name) else {
+            continue;
+        };
+        let Ok((text, _)) = rich_text::read_input(value, def.text_maximum()) else {
+            continue;
+        };
+        for name in rich_text::mention_names(&text) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
 /// Why a write was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProfileError {
@@ -232,6 +306,29 @@ pub struct Applied {
     pub changed: Vec<String>,
     /// The caller asked for a new generated avatar.
     pub regenerate_avatar: bool,
+}
+
+/// A `text` attribute's value as stored: the processed text (SPEC §10). Refusals point below the
+/// attribute when the writer sent an object (`…/text`, `…/entities/links/0`).
+fn check_text(
+    def: &CustomAttribute,
+    v: &Value,
+    mentions: &Mentions,
+) -> Result<Value, (String, String)> {
+    let under = |inner: String| if v.is_object() { inner } else { String::new() };
+    let (text, links) =
+        rich_text::read_input(v, def.text_maximum()).map_err(|r| (under(r.pointer), r.message))?;
+    if let Some(min) = def.minimum
+        && (text.chars().count() as f64) < min
+    {
+        return Err((
+            under("/text".into()),
+            format!("must be at least {min} characters"),
+        ));
+    }
+    let processed = rich_text::process(&text, &links, |name| mentions.resolve(name))
+        .map_err(|e| (e.pointer(), e.to_string()))?;
+    serde_json::to_value(processed).map_err(|e| (String::new(), e.to_string()))
 }
 
 fn check_value(def: &CustomAttribute, v: &Value) -> Result<Value, String> {
@@ -293,6 +390,7 @@ fn check_value(def: &CustomAttribute, v: &Value) -> Result<Value, String> {
         AttributeType::Url | AttributeType::Image => validate::http_url(v),
         AttributeType::CountryCode => validate::country_code(v),
         AttributeType::Date => validate::date(v),
+        AttributeType::Text => check_text(def, v, &Mentions::default()).map_err(|(_, m)| m),
     }
 }
 
@@ -353,6 +451,25 @@ pub fn apply(
     writer: Audience<'_>,
     change: Change<'_>,
 ) -> Result<Applied, ProfileError> {
+    apply_with(
+        schema,
+        current,
+        login_ids,
+        writer,
+        change,
+        &Mentions::default(),
+    )
+}
+
+/// [`apply`], with the mentions of the write's `text` attributes resolved.
+pub fn apply_with(
+    schema: &ProfileSchema,
+    current: &StoredValues,
+    login_ids: &[LoginId],
+    writer: Audience<'_>,
+    change: Change<'_>,
+    mentions: &Mentions,
+) -> Result<Applied, ProfileError> {
     let (body, is_put) = match change {
         Change::Put(b) => (b, true),
         Change::Patch(b) => (b, false),
@@ -371,7 +488,7 @@ pub fn apply(
     // Keys that are not attributes.
     for (key, value) in body {
         match key.as_str() {
-            "custom_attributes" => {}
+            "custom_attributes" | "annotations" => {}
             "regenerate_avatar" => match value {
                 Value::Bool(b) => regenerate_avatar = *b,
                 Value::Null => {}
@@ -515,15 +632,49 @@ pub fn apply(
                 next.custom.remove(&id);
                 changed.push(format!("custom_attributes.{}", def.name));
             }
-            Some(v) => match check_value(def, &v) {
-                Ok(normalised) => {
-                    if Some(&normalised) != old.as_ref() {
-                        changed.push(format!("custom_attributes.{}", def.name));
+            Some(v) => {
+                let checked = match def.kind {
+                    AttributeType::Text => check_text(def, &v, mentions)
+                        .map_err(|(inner, m)| (format!("{pointer}{inner}"), m)),
+                    _ => check_value(def, &v).map_err(|m| (pointer, m)),
+                };
+                match checked {
+                    Ok(normalised) => {
+                        if Some(&normalised) != old.as_ref() {
+                            changed.push(format!("custom_attributes.{}", def.name));
+                        }
+                        next.custom.insert(id, normalised);
                     }
-                    next.custom.insert(id, normalised);
+                    Err(e) => errors.push(e),
                 }
-                Err(m) => errors.push((pointer, m)),
-            },
+            }
+        }
+    }
+
+    // Annotations: only the listed types change, whatever the method.
+    if let Some(listed) = body.get("annotations").filter(|v| !v.is_null()) {
+        let level = writer.annotations_level(schema);
+        if !level.can_read() {
+            return Err(ProfileError::Forbidden {
+                attribute: "annotations".into(),
+            });
+        }
+        let applied = crate::annotations::apply(&current.annotations, listed);
+        let unchanged = applied
+            .as_ref()
+            .is_ok_and(|list| *list == current.annotations);
+        if !unchanged && !level.can_write() {
+            return Err(ProfileError::Forbidden {
+                attribute: "annotations".into(),
+            });
+        }
+        match applied {
+            Ok(list) if !unchanged => {
+                next.annotations = list;
+                changed.push("annotations".into());
+            }
+            Ok(_) => {}
+            Err(mut e) => errors.append(&mut e),
         }
     }
     if !errors.is_empty() {

@@ -2,6 +2,7 @@
 //! access rights per party (end user, UserInfo bearer, admin), validation, and generated defaults.
 
 pub mod access;
+pub mod annotations;
 pub mod document;
 pub mod generated;
 pub mod images;

@@ -328,35 +328,50 @@ impl RichTextError {
     }
 }
 
+/// The most distinct names of one text that are looked up; mentions past them keep no id.
+pub const MAX_RESOLVED_NAMES: usize = 256;
+
+/// The names a text mentions, lower-cased (as usernames are stored), each once, at most
+/// [`MAX_RESOLVED_NAMES`].
+pub fn mention_names(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let taken: Vec<(usize, usize)> = find_urls(&chars).iter().map(|l| (l.pos, l.len)).collect();
+    let mut names: Vec<String> = Vec::new();
+    for (name, _, _) in find_tagged(&chars, '@', &taken) {
+        let name = name.to_lowercase();
+        if !names.contains(&name) {
+            names.push(name);
+            if names.len() == MAX_RESOLVED_NAMES {
+                break;
+            }
+        }
+    }
+    names
+}
+
+/// The user ids of the tenant's users with these usernames, in one query.
+pub async fn resolve_names(
+    db: &store::Db,
+    names: &[String],
+) -> Result<crate::document::Mentions, store::StoreError> {
+    let found = store::accounts::users_by_username(db, names).await?;
+    Ok(crate::document::Mentions::new(
+        found.into_iter().map(|(name, id)| (name, id.to_string())),
+    ))
+}
+
 /// Processes a text with the mentions resolved to the tenant's users (by username).
 pub async fn process_in(
     db: &store::Db,
     text: &str,
     links: &[Link],
 ) -> Result<RichText, ProcessError> {
-    let first = process(text, links, |_| None).map_err(ProcessError::Refused)?;
-    if first.entities.mentions.is_empty() {
-        return Ok(first);
-    }
-    let mut ids = std::collections::HashMap::new();
-    for m in &first.entities.mentions {
-        let name = m.name.to_lowercase();
-        if ids.contains_key(&name) {
-            continue;
-        }
-        let found = store::accounts::find_login_candidate(
-            db,
-            store::accounts::IdentityKind::Username,
-            &name,
-        )
+    // Refuse bad links before touching the store.
+    process(text, links, |_| None).map_err(ProcessError::Refused)?;
+    let mentions = resolve_names(db, &mention_names(text))
         .await
         .map_err(ProcessError::Store)?;
-        ids.insert(name, found.map(|c| c.user_id.to_string()));
-    }
-    process(text, links, |name| {
-        ids.get(&name.to_lowercase()).cloned().flatten()
-    })
-    .map_err(ProcessError::Refused)
+    process(text, links, |name| mentions.resolve(name)).map_err(ProcessError::Refused)
 }
 
 /// Why [`process_in`] failed.

@@ -28,10 +28,12 @@ pub enum AttributeType {
     CountryCode,
     Date,
     Image,
+    /// Multi-line rich text (SPEC §10): stored and shown as `{"text", "html", "entities"}`.
+    Text,
 }
 
 impl AttributeType {
-    pub const ALL: [AttributeType; 11] = [
+    pub const ALL: [AttributeType; 12] = [
         AttributeType::String,
         AttributeType::Number,
         AttributeType::Integer,
@@ -43,6 +45,7 @@ impl AttributeType {
         AttributeType::CountryCode,
         AttributeType::Date,
         AttributeType::Image,
+        AttributeType::Text,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +61,7 @@ impl AttributeType {
             AttributeType::CountryCode => "country_code",
             AttributeType::Date => "date",
             AttributeType::Image => "image",
+            AttributeType::Text => "text",
         }
     }
 
@@ -65,12 +69,20 @@ impl AttributeType {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
-    /// Whether `minimum`/`maximum` apply: a length for strings, a value for numbers.
+    /// Whether `minimum`/`maximum` apply: a length for strings and texts, a value for numbers.
     fn takes_limits(self) -> bool {
         matches!(
             self,
-            AttributeType::String | AttributeType::Number | AttributeType::Integer
+            AttributeType::String
+                | AttributeType::Number
+                | AttributeType::Integer
+                | AttributeType::Text
         )
+    }
+
+    /// Whether the limits are lengths (whole numbers, not negative).
+    fn limits_are_lengths(self) -> bool {
+        matches!(self, AttributeType::String | AttributeType::Text)
     }
 }
 
@@ -89,7 +101,16 @@ pub struct CustomAttribute {
     pub scope: Option<String>,
 }
 
+/// The longest a `text` attribute may be when its definition gives no `maximum`.
+pub const DEFAULT_TEXT_MAXIMUM: usize = 256;
+
 impl CustomAttribute {
+    /// The longest value of a `text` attribute, in code points.
+    pub fn text_maximum(&self) -> usize {
+        self.maximum
+            .map_or(DEFAULT_TEXT_MAXIMUM, |m| m.max(0.0) as usize)
+    }
+
     /// The label, else the name in title case (`job_title` → "Job Title").
     pub fn display_label(&self) -> String {
         match &self.label {
@@ -120,6 +141,8 @@ pub struct ProfileSchema {
     pub standard: BTreeMap<&'static str, Access>,
     /// Custom attributes in display order.
     pub custom: Vec<CustomAttribute>,
+    /// Who may read and write the user's annotations.
+    pub annotations: Access,
 }
 
 impl Default for ProfileSchema {
@@ -130,6 +153,7 @@ impl Default for ProfileSchema {
                 .map(|a| (a.name, a.default_access))
                 .collect(),
             custom: Vec::new(),
+            annotations: Access::EDITABLE,
         }
     }
 }
@@ -173,6 +197,30 @@ fn level_of(v: Option<&Value>, default: Level) -> Result<Level, String> {
         }
         Some(_) => Err("must be hidden, readonly or readwrite".into()),
     }
+}
+
+/// `{"end_user", "bearer"}` over `current` (a level left out keeps its value).
+fn levels_from(
+    current: Access,
+    name: &str,
+    levels: &Value,
+    pointer: &str,
+) -> Result<Access, SchemaError> {
+    let Some(o) = levels.as_object() else {
+        return Err(err(
+            name,
+            pointer.into(),
+            "must be an object with end_user and bearer",
+        ));
+    };
+    if let Some(k) = o.keys().find(|k| *k != "end_user" && *k != "bearer") {
+        return Err(err(name, format!("{pointer}/{k}"), "unknown key"));
+    }
+    let end_user = level_of(o.get("end_user"), current.end_user)
+        .map_err(|m| err(name, format!("{pointer}/end_user"), m))?;
+    let bearer = level_of(o.get("bearer"), current.bearer)
+        .map_err(|m| err(name, format!("{pointer}/bearer"), m))?;
+    Access::new(end_user, bearer).map_err(|e| err(name, pointer.into(), access_message(e)))
 }
 
 fn access_message(e: AccessError) -> String {
@@ -242,7 +290,14 @@ impl ProfileSchema {
                 o
             })
             .collect();
-        json!({ "standard": standard, "custom": custom })
+        json!({
+            "standard": standard,
+            "custom": custom,
+            "annotations": {
+                "end_user": self.annotations.end_user.as_str(),
+                "bearer": self.annotations.bearer.as_str(),
+            },
+        })
     }
 
     /// Applies a whole schema document: standard access levels given are set (others keep
@@ -252,10 +307,17 @@ impl ProfileSchema {
         let Some(obj) = doc.as_object() else {
             return Err(err("", String::new(), "the schema must be a JSON object"));
         };
-        if let Some(k) = obj.keys().find(|k| *k != "standard" && *k != "custom") {
+        if let Some(k) = obj
+            .keys()
+            .find(|k| !matches!(k.as_str(), "standard" | "custom" | "annotations"))
+        {
             return Err(err(k, format!("/{k}"), "unknown key"));
         }
         let mut next = self.clone();
+        if let Some(levels) = obj.get("annotations") {
+            next.annotations =
+                levels_from(self.annotations, "annotations", levels, "/annotations")?;
+        }
         if let Some(standard) = obj.get("standard") {
             let Some(standard) = standard.as_object() else {
                 return Err(err("", "/standard".into(), "must be an object"));
@@ -314,22 +376,8 @@ impl ProfileSchema {
         levels: &Value,
         pointer: &str,
     ) -> Result<Access, SchemaError> {
-        let Some(o) = levels.as_object() else {
-            return Err(err(
-                name,
-                pointer.into(),
-                "must be an object with end_user and bearer",
-            ));
-        };
-        if let Some(k) = o.keys().find(|k| *k != "end_user" && *k != "bearer") {
-            return Err(err(name, format!("{pointer}/{k}"), "unknown key"));
-        }
         let current = self.standard.get(name).copied().unwrap_or(Access::HIDDEN);
-        let end_user = level_of(o.get("end_user"), current.end_user)
-            .map_err(|m| err(name, format!("{pointer}/end_user"), m))?;
-        let bearer = level_of(o.get("bearer"), current.bearer)
-            .map_err(|m| err(name, format!("{pointer}/bearer"), m))?;
-        Access::new(end_user, bearer).map_err(|e| err(name, pointer.into(), access_message(e)))
+        levels_from(current, name, levels, pointer)
     }
 
     /// Reads one custom definition, matching an existing one by id (when given) or name.
@@ -428,13 +476,12 @@ impl ProfileSchema {
             return Err(err(
                 &name,
                 format!("{pointer}/minimum"),
-                "limits apply to string, number and integer attributes only",
+                "limits apply to string, text, number and integer attributes only",
             ));
         }
-        if kind == AttributeType::String || kind == AttributeType::Integer {
+        if kind.limits_are_lengths() || kind == AttributeType::Integer {
             for (key, v) in [("minimum", minimum), ("maximum", maximum)] {
-                if v.is_some_and(|v| v.fract() != 0.0 || (kind == AttributeType::String && v < 0.0))
-                {
+                if v.is_some_and(|v| v.fract() != 0.0 || (kind.limits_are_lengths() && v < 0.0)) {
                     return Err(err(
                         &name,
                         format!("{pointer}/{key}"),
@@ -443,8 +490,22 @@ impl ProfileSchema {
                 }
             }
         }
-        if let (Some(lo), Some(hi)) = (minimum, maximum)
-            && lo > hi
+        if kind == AttributeType::Text
+            && maximum.is_some_and(|m| m > crate::rich_text::MAX_PROCESSED as f64)
+        {
+            return Err(err(
+                &name,
+                format!("{pointer}/maximum"),
+                format!(
+                    "a text is at most {} characters",
+                    crate::rich_text::MAX_PROCESSED
+                ),
+            ));
+        }
+        if let (Some(lo), Some(hi)) = (
+            minimum,
+            maximum.or((kind == AttributeType::Text).then_some(DEFAULT_TEXT_MAXIMUM as f64)),
+        ) && lo > hi
         {
             return Err(err(
                 &name,

@@ -95,6 +95,7 @@ impl LoadedProfile {
             values: StoredValues {
                 standard: object(stored.standard_attributes),
                 custom: object(stored.custom_attributes),
+                annotations: crate::annotations::stored_list(&stored.annotations),
             },
             login_ids: identities
                 .into_iter()
@@ -131,7 +132,12 @@ fn level(s: &str) -> Result<Level, ServiceError> {
 fn from_stored(stored: &StoredSchema) -> Result<ProfileSchema, ServiceError> {
     let mut schema = ProfileSchema::default();
     for (name, end_user, bearer) in &stored.standard {
-        if let Some(attr) = standard::find(name) {
+        if name == ANNOTATIONS {
+            schema.annotations = Access {
+                end_user: level(end_user)?,
+                bearer: level(bearer)?,
+            };
+        } else if let Some(attr) = standard::find(name) {
             schema.standard.insert(
                 attr.name,
                 Access {
@@ -161,15 +167,20 @@ fn from_stored(stored: &StoredSchema) -> Result<ProfileSchema, ServiceError> {
     Ok(schema)
 }
 
+/// The access row that holds the annotations' levels, beside the standard attributes' rows.
+const ANNOTATIONS: &str = "annotations";
+
 fn to_stored(schema: &ProfileSchema) -> StoredSchema {
     StoredSchema {
         version: 0,
         standard: schema
             .standard
             .iter()
+            .map(|(n, a)| (*n, a))
+            .chain(std::iter::once((ANNOTATIONS, &schema.annotations)))
             .map(|(n, a)| {
                 (
-                    (*n).to_owned(),
+                    n.to_owned(),
                     a.end_user.as_str().to_owned(),
                     a.bearer.as_str().to_owned(),
                 )
@@ -361,6 +372,21 @@ impl ProfileService {
         document::render(schema, &facts, audience)
     }
 
+    /// [`Self::render`] with the user's `annotations`, when `audience` may read them (asked for
+    /// with `include_annotations=1`; always for first-party UserInfo).
+    pub fn render_annotated(
+        &self,
+        schema: &ProfileSchema,
+        p: &LoadedProfile,
+        audience: Audience<'_>,
+    ) -> Map<String, Value> {
+        let mut out = self.render(schema, p, audience);
+        if let Some(a) = document::annotations_for(schema, &p.values, audience) {
+            out.insert("annotations".into(), a);
+        }
+        out
+    }
+
     /// The profile JSON of the profile and identities a UserInfo read returned, for `audience`
     /// (the stored shape stays the profile crate's business).
     pub fn render_userinfo(
@@ -404,15 +430,43 @@ impl ProfileService {
             .load(db, user_id)
             .await?
             .ok_or(ChangeError::NoSuchUser)?;
-        let applied =
-            document::apply(&schema, &current.values, &current.login_ids, writer, change)?;
+        let mentions = self.mentions(db, &schema, change).await?;
+        let applied = document::apply_with(
+            &schema,
+            &current.values,
+            &current.login_ids,
+            writer,
+            change,
+            &mentions,
+        )?;
         self.commit(db, clock, &schema, &current, applied, Extra::default(), by)
             .await?;
         let after = self
             .load(db, user_id)
             .await?
             .ok_or(ChangeError::NoSuchUser)?;
-        Ok(self.render(&schema, &after, writer))
+        let lists_annotations = match change {
+            Change::Put(b) | Change::Patch(b) => b.get("annotations").is_some(),
+        };
+        Ok(if lists_annotations {
+            self.render_annotated(&schema, &after, writer)
+        } else {
+            self.render(&schema, &after, writer)
+        })
+    }
+
+    /// The mentions in the `text` attributes `change` sets, resolved in one query.
+    async fn mentions(
+        &self,
+        db: &Db,
+        schema: &ProfileSchema,
+        change: Change<'_>,
+    ) -> Result<document::Mentions, ServiceError> {
+        let names = document::mentioned_names(schema, change);
+        if names.is_empty() {
+            return Ok(document::Mentions::default());
+        }
+        Ok(crate::rich_text::resolve_names(db, &names).await?)
     }
 
     /// Stores an accepted change (with what comes along with it) in one transaction, unless
@@ -459,6 +513,7 @@ impl ProfileService {
             store::accounts::ProfileWrite {
                 standard_attributes: Value::Object(values.standard),
                 custom_attributes: Value::Object(values.custom),
+                annotations: Value::Array(values.annotations),
                 avatar_seed: seed,
                 cover: extra.cover.unwrap_or_else(|| current.cover.clone()),
                 image: extra.image,
@@ -530,12 +585,14 @@ impl ProfileService {
         let Some(profile) = profile else {
             return Ok(StoredValues::default());
         };
-        let applied = document::apply(
+        let mentions = self.mentions(db, &schema, Change::Put(profile)).await?;
+        let applied = document::apply_with(
             &schema,
             &StoredValues::default(),
             login_ids,
             Audience::Party(Party::Admin),
             Change::Put(profile),
+            &mentions,
         )?;
         Ok(applied.values)
     }
@@ -556,6 +613,7 @@ impl ProfileService {
         let start = StoredValues {
             standard: object(base.clone()),
             custom: Map::new(),
+            annotations: Vec::new(),
         };
         let out = crate::population::populate(&schema, &start, login_ids, claims);
         Ok((out.values, out.dropped))

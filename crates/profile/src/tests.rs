@@ -535,6 +535,252 @@ fn schema_rules() {
     );
 }
 
+fn text_schema() -> ProfileSchema {
+    ProfileSchema::default()
+        .apply_document(&json!({
+            "custom": [
+                { "name": "bio", "type": "text", "end_user": "readwrite", "bearer": "readonly" },
+                { "name": "motto", "type": "text", "maximum": 10, "minimum": 2,
+                  "end_user": "readwrite", "bearer": "readonly" },
+                { "name": "note", "type": "text", "end_user": "readonly", "bearer": "readonly" },
+            ]
+        }))
+        .expect("schema")
+}
+
+#[test]
+fn text_attributes_store_the_processed_text_and_refuse_what_the_processor_refuses() {
+    let s = text_schema();
+    let bio = "Builder of @alice's #rust tools, see https://example.com";
+    let mentions = crate::document::Mentions::new([("Alice".to_owned(), "u-1".to_owned())]);
+    let applied = crate::document::apply_with(
+        &s,
+        &StoredValues::default(),
+        &[],
+        Audience::Party(Party::EndUser),
+        Change::Patch(&json!({ "custom_attributes": { "bio": bio } })),
+        &mentions,
+    )
+    .expect("applied");
+    let stored = &applied.values.custom[&custom_id(&s, "bio")];
+    assert_eq!(stored["text"], bio);
+    assert_eq!(stored["entities"]["mentions"][0]["id"], "u-1");
+    assert_eq!(stored["entities"]["hashtags"][0]["name"], "rust");
+    assert_eq!(
+        stored["entities"]["links"][0]["url"],
+        "https://example.com/"
+    );
+    assert!(
+        stored["html"]
+            .as_str()
+            .is_some_and(|h| h.contains("<a href=\"https://example.com/\" rel=\"nofollow\">"))
+    );
+    assert_eq!(applied.changed, ["custom_attributes.bio"]);
+
+    // Sending back what was read changes nothing (even for a read-only text).
+    let read_back = json!({ "custom_attributes": { "bio": stored.clone() } });
+    let again = apply(
+        &s,
+        &applied.values,
+        &[],
+        Audience::Party(Party::EndUser),
+        Change::Patch(&read_back),
+    )
+    .expect("same");
+    assert!(again.changed.is_empty());
+
+    // The object form: only text and explicit links are read; html and mentions are rebuilt.
+    let forged = json!({ "custom_attributes": { "bio": {
+        "text": "see my site",
+        "html": "<script>alert(1)</script>",
+        "entities": {
+            "mentions": [{ "name": "root", "id": "admin", "pos": 0, "len": 3 }],
+            "links": [{ "text": "my site", "url": "https://ann.example", "pos": 4, "len": 7 }],
+        },
+    } } });
+    let applied = apply(
+        &s,
+        &StoredValues::default(),
+        &[],
+        Audience::Party(Party::EndUser),
+        Change::Patch(&forged),
+    )
+    .expect("object form");
+    let stored = &applied.values.custom[&custom_id(&s, "bio")];
+    assert_eq!(
+        stored["html"],
+        "see <a href=\"https://ann.example/\" rel=\"nofollow\">my site</a>"
+    );
+    assert_eq!(stored["entities"]["mentions"], json!([]));
+
+    for (body, pointer) in [
+        (
+            json!({ "motto": "x".repeat(11) }),
+            "/custom_attributes/motto",
+        ),
+        (json!({ "motto": "x" }), "/custom_attributes/motto"),
+        (json!({ "bio": "é".repeat(257) }), "/custom_attributes/bio"),
+        (
+            json!({ "bio": { "text": "x".repeat(300) } }),
+            "/custom_attributes/bio/text",
+        ),
+        (
+            json!({ "bio": { "text": "click", "entities": { "links": [
+                { "text": "click", "url": "javascript:alert(1)", "pos": 0, "len": 5 }] } } }),
+            "/custom_attributes/bio/entities/links/0",
+        ),
+        (
+            json!({ "bio": { "text": "click", "entities": { "links": [
+                { "text": "other", "url": "https://x.example", "pos": 0, "len": 5 }] } } }),
+            "/custom_attributes/bio/entities/links/0",
+        ),
+        (json!({ "bio": 42 }), "/custom_attributes/bio"),
+        (json!({ "bio": "a\u{0}b" }), "/custom_attributes/bio"),
+    ] {
+        let err = apply(
+            &s,
+            &StoredValues::default(),
+            &[],
+            Audience::Party(Party::EndUser),
+            Change::Patch(&json!({ "custom_attributes": body.clone() })),
+        )
+        .expect_err("refused");
+        match err {
+            ProfileError::Invalid(errors) => {
+                assert_eq!(errors[0].0, pointer, "{body}: {errors:?}")
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        apply(
+            &s,
+            &StoredValues::default(),
+            &[],
+            Audience::Party(Party::EndUser),
+            Change::Patch(&json!({ "custom_attributes": { "note": "mine now" } })),
+        ),
+        Err(ProfileError::Forbidden { .. })
+    ));
+    // Limits of a text: lengths, at most 8192.
+    for bad in [
+        json!({ "custom": [{ "name": "t", "type": "text", "maximum": 9000 }] }),
+        json!({ "custom": [{ "name": "tt", "type": "text", "maximum": 2.5 }] }),
+        json!({ "custom": [{ "name": "tt", "type": "text", "minimum": 300 }] }),
+        json!({ "custom": [{ "name": "tt", "type": "text", "enum": ["a"] }] }),
+    ] {
+        assert!(
+            ProfileSchema::default().apply_document(&bad).is_err(),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        crate::document::mentioned_names(
+            &s,
+            Change::Put(&json!({ "custom_attributes": {
+                "bio": "@Ann and @bob, again @ann", "motto": { "text": "@cy" }, "note": "@dee" } }))
+        ),
+        ["ann", "bob", "cy", "dee"]
+    );
+}
+
+#[test]
+fn annotations_follow_the_schema_levels_and_are_never_shown_to_third_parties() {
+    let mut s = ProfileSchema::default();
+    let put = json!({ "given_name": "Ann", "annotations": [
+        { "type": "com.example.prefs", "value": { "theme": "dark" } }] });
+    let applied = apply(
+        &s,
+        &StoredValues::default(),
+        &[],
+        Audience::Party(Party::EndUser),
+        Change::Put(&put),
+    )
+    .expect("end user writes by default");
+    assert_eq!(applied.values.annotations.len(), 1);
+    assert!(applied.changed.contains(&"annotations".to_owned()));
+    // A PUT without annotations keeps them.
+    let kept = apply(
+        &s,
+        &applied.values,
+        &[],
+        Audience::Party(Party::EndUser),
+        Change::Put(&json!({ "given_name": "Ann" })),
+    )
+    .expect("put");
+    assert_eq!(kept.values.annotations, applied.values.annotations);
+    assert!(
+        crate::document::annotations_for(&s, &kept.values, Audience::Party(Party::Bearer))
+            .is_some()
+    );
+    assert!(
+        crate::document::annotations_for(
+            &s,
+            &kept.values,
+            Audience::ThirdParty {
+                scopes: &["openid", "profile"]
+            }
+        )
+        .is_none()
+    );
+    assert!(matches!(
+        apply(
+            &s,
+            &kept.values,
+            &[],
+            Audience::ThirdParty {
+                scopes: &["openid", "profile"]
+            },
+            Change::Patch(&json!({ "annotations": [] })),
+        ),
+        Err(ProfileError::Forbidden { .. })
+    ));
+    s = s
+        .apply_document(&json!({ "annotations": { "end_user": "readonly" } }))
+        .expect("readonly");
+    assert_eq!(
+        s.to_document()["annotations"],
+        json!({ "end_user": "readonly", "bearer": "readonly" })
+    );
+    assert!(matches!(
+        apply(
+            &s,
+            &kept.values,
+            &[],
+            Audience::Party(Party::EndUser),
+            Change::Patch(&json!({ "annotations": [{ "type": "com.example.prefs" }] })),
+        ),
+        Err(ProfileError::Forbidden { attribute }) if attribute == "annotations"
+    ));
+    // Sending back what was read is no change, so it is allowed.
+    assert!(
+        apply(
+            &s,
+            &kept.values,
+            &[],
+            Audience::Party(Party::EndUser),
+            Change::Patch(&json!({ "annotations": kept.values.annotations.clone() })),
+        )
+        .is_ok()
+    );
+    // The admin may always.
+    assert!(
+        apply(
+            &s,
+            &kept.values,
+            &[],
+            Audience::Party(Party::Admin),
+            Change::Patch(&json!({ "annotations": [{ "type": "com.example.prefs" }] })),
+        )
+        .is_ok_and(|a| a.values.annotations.is_empty())
+    );
+    assert!(
+        ProfileSchema::default()
+            .apply_document(&json!({ "annotations": { "bearer": "readwrite" } }))
+            .is_err()
+    );
+}
+
 mod with_database {
     use super::*;
     use crate::service::ProfileService;
@@ -662,6 +908,80 @@ mod with_database {
             .find(|e| e.kind == "profile.updated")
             .expect("profile event");
         assert_eq!(change.detail["values"]["given_name"], "Zoe");
+    }
+
+    #[tokio::test]
+    async fn mentions_resolve_to_the_tenants_usernames_and_annotations_persist() {
+        let t = TestDatabase::create().await.expect("db");
+        let clock = ManualClock::starting_now();
+        let service = ProfileService::start(&t.db, "https://id.example")
+            .await
+            .expect("service");
+        let doc = json!({
+            "custom": [{ "name": "bio", "type": "text", "end_user": "readwrite", "bearer": "readonly" }],
+            "annotations": { "end_user": "readwrite", "bearer": "readonly" },
+        });
+        service
+            .replace_schema(&t.db, &clock, &doc, Actor::Cli)
+            .await
+            .expect("import");
+        let id = user(&t.db, &clock).await;
+        let alice = store::Uuid::now_v7();
+        store::accounts::create_account(
+            &t.db,
+            store::accounts::NewAccount {
+                user_id: alice,
+                identities: vec![store::accounts::NewIdentity {
+                    kind: IdentityKind::Username,
+                    value: "alice".into(),
+                    verified: false,
+                }],
+                password_hash: None,
+                standard_attributes: json!({}),
+                custom_attributes: json!({}),
+                avatar_seed: "seed".into(),
+            },
+            clock.now(),
+            store::audit::NewEvent::new("user.signed_up", Actor::Cli).user(alice),
+        )
+        .await
+        .expect("alice");
+        let view = service
+            .change(
+                &t.db,
+                &clock,
+                id,
+                Audience::Party(Party::EndUser),
+                Change::Patch(&json!({
+                    "custom_attributes": { "bio": "Builder of @Alice's #rust tools, ask @nobody" },
+                    "annotations": [{ "type": "com.example.app", "value": { "level": 3 } }],
+                })),
+                crate::Author::new(Actor::User(id)),
+            )
+            .await
+            .expect("change");
+        let mentions = &view["custom_attributes"]["bio"]["entities"]["mentions"];
+        assert_eq!(mentions[0]["name"], "Alice");
+        assert_eq!(mentions[0]["id"], alice.to_string());
+        assert!(mentions[1].get("id").is_none(), "{mentions}");
+        assert_eq!(view["annotations"][0]["value"]["level"], 3);
+
+        let other = ProfileService::start(&t.db, "https://id.example")
+            .await
+            .expect("other process");
+        let schema = other.schema(&t.db).await.expect("schema");
+        assert_eq!(schema.annotations.end_user, Level::Readwrite);
+        let loaded = other.load(&t.db, id).await.expect("load").expect("profile");
+        assert_eq!(
+            loaded.values.annotations,
+            [json!({ "type": "com.example.app", "value": { "level": 3 } })]
+        );
+        let plain = other.render(&schema, &loaded, Audience::Party(Party::EndUser));
+        assert!(plain.get("annotations").is_none(), "only when asked");
+        assert_eq!(
+            plain["custom_attributes"]["bio"]["text"],
+            "Builder of @Alice's #rust tools, ask @nobody"
+        );
     }
 
     #[tokio::test]

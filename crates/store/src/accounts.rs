@@ -117,6 +117,7 @@ pub async fn create_account(
         user_id: Set(account.user_id),
         standard: Set(account.standard_attributes),
         custom: Set(account.custom_attributes),
+        annotations: Set(serde_json::Value::Array(Vec::new())),
         avatar_seed: Set(account.avatar_seed),
         cover: Set(None),
         updated_at: Set(now_ms),
@@ -212,6 +213,26 @@ pub async fn find_user(db: &Db, user_id: Uuid) -> Result<Option<User>, StoreErro
         .map(from_user_row))
 }
 
+/// The users of the tenant that have these usernames (given lower-cased, as they are stored), in
+/// one query: `(username, user id)` for each name that is taken.
+pub async fn users_by_username(
+    db: &Db,
+    names: &[String],
+) -> Result<Vec<(String, Uuid)>, StoreError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(identities::Entity::find()
+        .filter(identities::Column::TenantId.eq(db.tenant()))
+        .filter(identities::Column::Kind.eq(IdentityKind::Username.as_str()))
+        .filter(identities::Column::Value.is_in(names.iter().cloned()))
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(|r| (r.value, r.user_id))
+        .collect())
+}
+
 /// The user's identities, oldest first.
 pub async fn list_identities(db: &Db, user_id: Uuid) -> Result<Vec<Identity>, StoreError> {
     identities_of(db, &[user_id]).await
@@ -246,6 +267,8 @@ pub async fn identities_of(db: &Db, user_ids: &[Uuid]) -> Result<Vec<Identity>, 
 pub struct StoredProfile {
     pub standard_attributes: serde_json::Value,
     pub custom_attributes: serde_json::Value,
+    /// The annotations: a JSON array of `{"type", "value"}`.
+    pub annotations: serde_json::Value,
     pub avatar_seed: String,
     /// The cover image's URL, if one was uploaded.
     pub cover: Option<String>,
@@ -256,6 +279,7 @@ fn from_profile_row(p: profiles::Model) -> StoredProfile {
     StoredProfile {
         standard_attributes: p.standard,
         custom_attributes: p.custom,
+        annotations: p.annotations,
         avatar_seed: p.avatar_seed,
         cover: p.cover,
         updated_at: from_millis(p.updated_at),
@@ -299,6 +323,7 @@ pub async fn count_users(db: &Db) -> Result<u64, StoreError> {
 pub struct ProfileWrite {
     pub standard_attributes: serde_json::Value,
     pub custom_attributes: serde_json::Value,
+    pub annotations: serde_json::Value,
     pub avatar_seed: String,
     pub cover: Option<String>,
     /// An uploaded image the new values point at, stored in the same transaction.
@@ -326,6 +351,10 @@ pub async fn save_profile(
         .col_expr(
             profiles::Column::Custom,
             Expr::value(write.custom_attributes),
+        )
+        .col_expr(
+            profiles::Column::Annotations,
+            Expr::value(write.annotations),
         )
         .col_expr(profiles::Column::AvatarSeed, Expr::value(write.avatar_seed))
         .col_expr(profiles::Column::Cover, Expr::value(write.cover))

@@ -25,8 +25,8 @@ pub struct StoredCustomAttribute {
     pub scope: Option<String>,
 }
 
-/// The stored schema: standard access overrides `(name, end_user, bearer)` and custom
-/// definitions in display order.
+/// The stored schema: access overrides `(name, end_user, bearer)` of the standard attributes (and
+/// of the annotations, under the name `annotations`), and custom definitions in display order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StoredSchema {
     pub version: i64,

@@ -9,6 +9,8 @@ pub struct Model {
     pub user_id: Uuid,
     pub standard: Json,
     pub custom: Json,
+    /// The user's annotations: a JSON array of `{"type", "value"}`.
+    pub annotations: Json,
     pub avatar_seed: String,
     pub cover: Option<String>,
     pub updated_at: i64,

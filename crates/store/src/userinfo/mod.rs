@@ -290,6 +290,7 @@ pub(crate) enum Col {
     UserId,
     Standard,
     Custom,
+    Annotations,
     AvatarSeed,
     UpdatedAt,
     IdentityId,
@@ -301,11 +302,12 @@ pub(crate) enum Col {
 
 impl Col {
     /// Every column, in the order the queries select them.
-    pub(crate) const ALL: [Col; 11] = [
+    pub(crate) const ALL: [Col; 12] = [
         Col::ThirdParty,
         Col::UserId,
         Col::Standard,
         Col::Custom,
+        Col::Annotations,
         Col::AvatarSeed,
         Col::UpdatedAt,
         Col::IdentityId,
@@ -322,6 +324,7 @@ impl Col {
             Col::UserId => ("grants", "user_id"),
             Col::Standard => ("profiles", "standard"),
             Col::Custom => ("profiles", "custom"),
+            Col::Annotations => ("profiles", "annotations"),
             Col::AvatarSeed => ("profiles", "avatar_seed"),
             Col::UpdatedAt => ("profiles", "updated_at"),
             Col::IdentityId => ("identities", "id"),
@@ -339,6 +342,7 @@ impl Col {
             Col::UserId => "user_id",
             Col::Standard => "standard",
             Col::Custom => "custom",
+            Col::Annotations => "annotations",
             Col::AvatarSeed => "avatar_seed",
             Col::UpdatedAt => "updated_at",
             Col::IdentityId => "identity_id",
@@ -480,6 +484,7 @@ impl BundleBuilder {
                 let profile = StoredProfile {
                     standard_attributes: row.json(Col::Standard)?,
                     custom_attributes: row.json(Col::Custom)?,
+                    annotations: row.json(Col::Annotations)?,
                     avatar_seed: required(row.text(Col::AvatarSeed), Col::AvatarSeed)?,
                     cover: None,
                     updated_at: from_millis(required(row.int(Col::UpdatedAt), Col::UpdatedAt)?),

@@ -17,7 +17,7 @@ pub struct Field {
     pub name: String,
     pub id: String,
     pub label: String,
-    /// `text`, `email`, `url`, `tel`, `date`, `number`, `checkbox` or `select`.
+    /// `text`, `email`, `url`, `tel`, `date`, `number`, `checkbox`, `select` or `textarea`.
     pub input: &'static str,
     pub step: &'static str,
     pub value: String,
@@ -25,6 +25,9 @@ pub struct Field {
     pub options: Vec<(String, String)>,
     pub readonly: bool,
     pub error: Option<String>,
+    /// A rich-text attribute's HTML as Tessera built it from the saved text (escaped text and
+    /// entities only, so safe to show as markup).
+    pub html: Option<String>,
 }
 
 const LOCALES: [(&str, &str); 24] = [
@@ -82,6 +85,7 @@ fn field(name: &str, label: &str, input: &'static str, value: String, readonly: 
         options: Vec::new(),
         readonly,
         error: None,
+        html: None,
     }
 }
 
@@ -195,7 +199,11 @@ pub fn fields(
         }
         let readonly = level != Level::Readwrite;
         let name = format!("custom_attributes.{}", def.name);
-        let current = text(custom.and_then(|c| c.get(&def.name)));
+        let stored = custom.and_then(|c| c.get(&def.name));
+        let current = match def.kind {
+            AttributeType::Text => text(stored.and_then(|v| v.get("text"))),
+            _ => text(stored),
+        };
         let value = shown(&name, current.clone());
         let label = def.display_label();
         let mut f = match def.kind {
@@ -245,8 +253,16 @@ pub fn fields(
             }
             AttributeType::Date => field(&name, &label, "date", value, readonly),
             AttributeType::String => field(&name, &label, "text", value, readonly),
+            AttributeType::Text => {
+                let mut f = field(&name, &label, "textarea", value, readonly);
+                f.html = stored
+                    .and_then(|v| v.get("html"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                f
+            }
         };
-        if readonly && f.input != "checkbox" {
+        if readonly && !matches!(f.input, "checkbox" | "textarea") {
             f.input = "text";
         }
         out.push(f);
@@ -321,6 +337,15 @@ pub fn document(schema: &ProfileSchema, form: &HashMap<String, String>) -> Value
             AttributeType::Integer => posted.map(|v| match v.trim().parse::<i64>() {
                 Ok(n) => Value::from(n),
                 Err(_) => blank_to_null(v),
+            }),
+            // Multi-line: kept as typed (browsers send CRLF line breaks), blank clears.
+            AttributeType::Text => posted.map(|v| {
+                let v = v.replace("\r\n", "\n");
+                if v.trim().is_empty() {
+                    Value::Null
+                } else {
+                    Value::String(v)
+                }
             }),
             _ => posted.map(|v| blank_to_null(v)),
         };
