@@ -244,6 +244,11 @@ pub fn routes() -> Vec<(&'static str, Method, actix_web::Route)> {
             patch().to(schema::patch_standard),
         ),
         (
+            "/profile-schema/annotations",
+            Method::PATCH,
+            patch().to(schema::patch_annotations),
+        ),
+        (
             "/profile-schema/custom",
             Method::POST,
             post().to(schema::create_custom),

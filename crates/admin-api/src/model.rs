@@ -105,9 +105,25 @@ pub struct Profile {
     pub address: Option<Value>,
     /// Unix seconds.
     pub updated_at: Option<i64>,
-    /// Custom attributes by name.
+    /// Custom attributes by name. A `text` attribute reads as `{"text", "html", "entities":
+    /// {"mentions", "hashtags", "links"}}` and is written as that object (only `text` and
+    /// `entities.links` are read) or as a plain string.
     #[schema(value_type = Option<Object>)]
     pub custom_attributes: Option<Value>,
+    /// The user's annotations: only with `include_annotations=1` on reads; on writes only the
+    /// listed types change (a listed type without a value is removed).
+    pub annotations: Option<Vec<Annotation>>,
+}
+
+/// Typed metadata an app keeps on a user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Annotation {
+    /// A reverse-domain name (`^[a-z0-9]+(\.[a-z0-9-]+)+$`, at most 256 characters).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A JSON object of at most 8 KiB serialised; null (or left out) removes the annotation.
+    #[schema(value_type = Option<Object>)]
+    pub value: Option<Value>,
 }
 
 /// A user.
@@ -343,11 +359,12 @@ pub struct CustomAttribute {
     /// `^[a-z][a-z0-9_]*[a-z0-9]$`, not a standard or JWT claim name.
     pub name: String,
     /// `string`, `number`, `integer`, `boolean`, `enum`, `email`, `phone_number`, `url`,
-    /// `country_code`, `date` or `image`; never changes.
+    /// `country_code`, `date`, `image` or `text` (rich text with entities, at most `maximum`
+    /// characters, 256 by default and 8192 at most); never changes.
     #[serde(rename = "type")]
     pub kind: String,
     pub label: Option<String>,
-    /// For strings, the length.
+    /// For strings and texts, the length.
     pub minimum: Option<f64>,
     pub maximum: Option<f64>,
     #[serde(rename = "enum")]
@@ -368,6 +385,9 @@ pub struct SchemaDocument {
     pub standard: Value,
     /// Custom attributes in display order.
     pub custom: Vec<CustomAttribute>,
+    /// Who may read and write annotations: `{"end_user", "bearer"}` (readwrite / readonly by
+    /// default).
+    pub annotations: Option<AttributeAccess>,
 }
 
 /// A multipart upload of an avatar (`avatar`), a cover (`cover`) or an image attribute (`image`).

@@ -63,6 +63,7 @@ impl Modify for AdminKeyAuth {
         keys::revoke,
         schema::get,
         schema::patch_standard,
+        schema::patch_annotations,
         schema::create_custom,
         schema::patch_custom,
         schema::delete_custom,

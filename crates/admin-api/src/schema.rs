@@ -1,5 +1,5 @@
 //! Profile schema routes: `GET /profile-schema`, `PATCH /profile-schema/standard/{name}`,
-//! `POST /profile-schema/custom`, `PATCH /profile-schema/custom/{name}`. A type change or a deletion
+//! `PATCH /profile-schema/annotations`, `POST /profile-schema/custom`, `PATCH /profile-schema/custom/{name}`. A type change or a deletion
 //! is 409 naming the attribute; bad values are 422 with pointers; nothing of a refused change is
 //! applied.
 
@@ -115,6 +115,31 @@ pub async fn patch_standard(
         StatusCode::OK,
         &json!({ "name": name, "access": schema["standard"][&name] }),
     ))
+}
+
+/// `PATCH /profile-schema/annotations` with `{"end_user", "bearer"}`.
+#[utoipa::path(
+    patch,
+    path = "/profile-schema/annotations",
+    tag = "profile-schema",
+    summary = "Set who may read and write annotations",
+    request_body(content = crate::model::AttributeAccess, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The annotations' access", body = crate::model::AttributeAccess),
+        crate::model::errors::E401, crate::model::errors::E400, crate::model::errors::E413, crate::model::errors::E415, crate::model::errors::E422,
+    ),
+    security(("admin_key" = []))
+)]
+pub async fn patch_annotations(
+    state: AdminState,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let key = authenticate(&state, &req).await?;
+    let body = parse_json_body(&req, &body)?;
+    let doc = json!({ "annotations": body });
+    let schema = apply(&state, key, &doc, "/annotations").await?;
+    Ok(json_no_store(StatusCode::OK, &schema["annotations"]))
 }
 
 /// `POST /profile-schema/custom`: a new definition, appended (or at `position`).

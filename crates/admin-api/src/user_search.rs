@@ -43,7 +43,7 @@ async fn parse(state: &AdminState, query_string: &str) -> Result<UserQuery, Prob
     for (key, value) in &params {
         let value = value.as_str();
         match key.as_str() {
-            "limit" | "cursor" => {}
+            "limit" | "cursor" | "include_annotations" | "include_user_annotations" => {}
             "q" => {
                 query.words = value.split_whitespace().map(str::to_owned).collect();
                 if query.words.len() > MAX_WORDS {
@@ -109,6 +109,7 @@ async fn parse(state: &AdminState, query_string: &str) -> Result<UserQuery, Prob
         ("disabled" = Option<bool>, Query, description = "Only disabled (true) or enabled (false) users"),
         ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("include_annotations" = Option<u8>, Query, description = "1: each profile carries its `annotations` (also `include_user_annotations=1`)"),
     ),
     responses(
         (status = 200, description = "One page of users", body = crate::model::UserPage),
@@ -133,6 +134,7 @@ pub async fn list(state: AdminState, req: HttpRequest) -> Result<HttpResponse, P
         .schema(&state.db)
         .await
         .map_err(Problem::internal)?;
+    let annotations = http_kit::wants_annotations(&req);
     let rendered: HashMap<_, _> = state
         .profiles
         .load_many(&state.db, &ids)
@@ -140,9 +142,12 @@ pub async fn list(state: AdminState, req: HttpRequest) -> Result<HttpResponse, P
         .map_err(Problem::internal)?
         .into_iter()
         .map(|(id, loaded)| {
-            let view = state
-                .profiles
-                .render(&schema, &loaded, Audience::Party(Party::Admin));
+            let admin = Audience::Party(Party::Admin);
+            let view = if annotations {
+                state.profiles.render_annotated(&schema, &loaded, admin)
+            } else {
+                state.profiles.render(&schema, &loaded, admin)
+            };
             (id, view)
         })
         .collect();

@@ -60,8 +60,8 @@ pub(crate) fn user_resource(
     })
 }
 
-/// The user resource (SPEC §6).
-async fn user_json(state: &AdminState, id: Uuid) -> Result<Value, Problem> {
+/// The user resource (SPEC §6), with the annotations when the request asks for them.
+async fn user_json(state: &AdminState, req: &HttpRequest, id: Uuid) -> Result<Value, Problem> {
     let user = auth::users::find(&state.db, id)
         .await
         .map_err(Problem::internal)?
@@ -71,7 +71,12 @@ async fn user_json(state: &AdminState, id: Uuid) -> Result<Value, Problem> {
         .map_err(Problem::internal)?;
     let profile = state
         .profiles
-        .view(&state.db, id, Audience::Party(Party::Admin))
+        .view_with(
+            &state.db,
+            id,
+            Audience::Party(Party::Admin),
+            http_kit::wants_annotations(req),
+        )
         .await
         .map_err(Problem::internal)?
         .ok_or_else(not_found)?;
@@ -90,6 +95,7 @@ async fn user_json(state: &AdminState, id: Uuid) -> Result<Value, Problem> {
     summary = "Read a user",
     params(
         ("id" = String, Path, description = "The user's id"),
+        ("include_annotations" = Option<u8>, Query, description = "1: the profile carries its `annotations` (also `include_user_annotations=1`)"),
     ),
     responses(
         (status = 200, description = "The user", body = crate::model::User),
@@ -104,7 +110,10 @@ pub async fn get(
 ) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
     let id = user_id(&path.into_inner())?;
-    Ok(json_no_store(StatusCode::OK, &user_json(&state, id).await?))
+    Ok(json_no_store(
+        StatusCode::OK,
+        &user_json(&state, &req, id).await?,
+    ))
 }
 
 /// Reads `identities` of a create request into normalised login IDs.
@@ -225,7 +234,7 @@ pub async fn create(
     {
         Ok(id) => Ok(json_no_store(
             StatusCode::CREATED,
-            &user_json(&state, id).await?,
+            &user_json(&state, &req, id).await?,
         )),
         Err(CreateError::Taken) => Err(Problem::new(
             StatusCode::CONFLICT,
@@ -349,7 +358,10 @@ async fn set_disabled(
     {
         return Err(not_found());
     }
-    Ok(json_no_store(StatusCode::OK, &user_json(state, id).await?))
+    Ok(json_no_store(
+        StatusCode::OK,
+        &user_json(state, req, id).await?,
+    ))
 }
 
 /// `POST /users/{id}/disable`: the user cannot sign in; sessions and tokens stop working.
@@ -535,7 +547,10 @@ pub async fn set_verified(
             format!("the user has no {} login ID", kind.as_str()),
         ));
     }
-    Ok(json_no_store(StatusCode::OK, &user_json(&state, id).await?))
+    Ok(json_no_store(
+        StatusCode::OK,
+        &user_json(&state, &req, id).await?,
+    ))
 }
 
 /// `GET /users/{id}/identities`.
@@ -560,7 +575,7 @@ pub async fn identities(
 ) -> Result<HttpResponse, Problem> {
     authenticate(&state, &req).await?;
     let id = user_id(&path.into_inner())?;
-    let user = user_json(&state, id).await?;
+    let user = user_json(&state, &req, id).await?;
     Ok(json_no_store(
         StatusCode::OK,
         &json!({ "items": user["identities"], "next_cursor": null }),

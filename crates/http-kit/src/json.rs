@@ -14,6 +14,16 @@ pub fn json_no_store(status: StatusCode, body: &serde_json::Value) -> HttpRespon
         .body(body.to_string())
 }
 
+/// Whether the request asks for the user's annotations: `include_annotations=1`, or App.net's
+/// `include_user_annotations=1` (`true` works too).
+pub fn wants_annotations(req: &HttpRequest) -> bool {
+    req.query_string().split('&').any(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        matches!(key, "include_annotations" | "include_user_annotations")
+            && matches!(value, "1" | "true")
+    })
+}
+
 /// Parses a JSON body (`application/json` or `application/merge-patch+json`).
 pub fn parse_json_body(req: &HttpRequest, body: &[u8]) -> Result<serde_json::Value, Problem> {
     let content_type = req

@@ -16,6 +16,6 @@ pub mod uploads;
 
 pub use bearer::{Authorization, authorization};
 pub use client_ip::{TrustedProxies, client_ip};
-pub use json::{json_no_store, parse_json_body};
+pub use json::{json_no_store, parse_json_body, wants_annotations};
 pub use problem::Problem;
 pub use problem_profile::change_problem;

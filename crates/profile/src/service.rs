@@ -388,7 +388,8 @@ impl ProfileService {
     }
 
     /// The profile JSON of the profile and identities a UserInfo read returned, for `audience`
-    /// (the stored shape stays the profile crate's business).
+    /// (the stored shape stays the profile crate's business), with the annotations when the
+    /// audience may read them.
     pub fn render_userinfo(
         &self,
         schema: &ProfileSchema,
@@ -397,7 +398,8 @@ impl ProfileService {
         audience: Audience<'_>,
     ) -> Map<String, Value> {
         let loaded = LoadedProfile::from_stored(user_id, bundle.profile, bundle.identities);
-        self.render(schema, &loaded, audience)
+        // Annotations go to first-party clients (a third party's audience never reads them).
+        self.render_annotated(schema, &loaded, audience)
     }
 
     /// Loads and renders in one go.
@@ -407,11 +409,25 @@ impl ProfileService {
         user_id: Uuid,
         audience: Audience<'_>,
     ) -> Result<Option<Map<String, Value>>, ServiceError> {
+        self.view_with(db, user_id, audience, false).await
+    }
+
+    /// [`Self::view`], with the annotations too when `annotations` (and `audience` may read them).
+    pub async fn view_with(
+        &self,
+        db: &Db,
+        user_id: Uuid,
+        audience: Audience<'_>,
+        annotations: bool,
+    ) -> Result<Option<Map<String, Value>>, ServiceError> {
         let schema = self.schema(db).await?;
-        Ok(self
-            .load(db, user_id)
-            .await?
-            .map(|p| self.render(&schema, &p, audience)))
+        Ok(self.load(db, user_id).await?.map(|p| {
+            if annotations {
+                self.render_annotated(&schema, &p, audience)
+            } else {
+                self.render(&schema, &p, audience)
+            }
+        }))
     }
 
     /// Checks and applies a change by `writer`, recording which attributes changed (values only

@@ -245,6 +245,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/me/profile", web::put().to(api::put_profile))
         .route("/api/v1/me/profile", web::patch().to(api::patch_profile))
         .route(
+            "/api/v1/text-processor",
+            web::post().to(api::text_processor::process),
+        )
+        .route(
             "/api/v1/me/avatar",
             web::post().to(api::images::upload_avatar),
         )

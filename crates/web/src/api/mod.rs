@@ -5,6 +5,7 @@
 //! the `profile:write` scope and an account past the verification gate. Errors are problem+json.
 
 pub mod images;
+pub mod text_processor;
 
 use crate::WebState;
 use actix_web::http::StatusCode;
@@ -21,11 +22,11 @@ use profile::{Audience, Change};
 
 const WRITE_SCOPE: &str = "profile:write";
 
-/// The user behind the request's bearer token.
-pub(crate) async fn authenticate(
+/// The request's bearer access token, checked: a user's or a client's own.
+pub(crate) async fn any_token(
     state: &WebState,
     req: &HttpRequest,
-) -> Result<(VerifiedToken, Uuid), Problem> {
+) -> Result<VerifiedToken, Problem> {
     let token = http_kit::authorization(req).bearer().ok_or_else(|| {
         Problem::bearer(
             StatusCode::UNAUTHORIZED,
@@ -44,6 +45,15 @@ pub(crate) async fn authenticate(
                 ),
                 e => Problem::bearer(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string()),
             })?;
+    Ok(verified)
+}
+
+/// The user behind the request's bearer token.
+pub(crate) async fn authenticate(
+    state: &WebState,
+    req: &HttpRequest,
+) -> Result<(VerifiedToken, Uuid), Problem> {
+    let verified = any_token(state, req).await?;
     let user_id = verified.user_id().ok_or_else(|| {
         Problem::bearer(
             StatusCode::FORBIDDEN,
@@ -121,6 +131,7 @@ fn not_found() -> Problem {
 async fn token_profile(
     state: &WebState,
     user: &TokenUser,
+    with_annotations: bool,
 ) -> Result<
     (
         serde_json::Map<String, serde_json::Value>,
@@ -141,7 +152,11 @@ async fn token_profile(
         .ok_or_else(not_found)?;
     let scopes = user.scopes();
     let audience = user.audience(&scopes);
-    let profile = state.profiles.render(&schema, &loaded, audience);
+    let profile = if with_annotations {
+        state.profiles.render_annotated(&schema, &loaded, audience)
+    } else {
+        state.profiles.render(&schema, &loaded, audience)
+    };
     let identities = auth::users::identities(&state.db, user.user_id)
         .await
         .map_err(Problem::internal)?
@@ -152,10 +167,12 @@ async fn token_profile(
 }
 
 /// `GET /api/v1/me`: the user's id, identities and profile — as the end user sees them for a
-/// first-party client, exactly what UserInfo gives for a third-party one.
+/// first-party client, exactly what UserInfo gives for a third-party one; the annotations with
+/// `include_annotations=1` (first-party clients only).
 pub async fn me(state: WebState, req: HttpRequest) -> Result<HttpResponse, Problem> {
     let user = token_user(&state, &req).await?;
-    let (profile, identities) = token_profile(&state, &user).await?;
+    let (profile, identities) =
+        token_profile(&state, &user, http_kit::wants_annotations(&req)).await?;
     Ok(json_no_store(
         StatusCode::OK,
         &serde_json::json!({
@@ -174,7 +191,7 @@ pub async fn me(state: WebState, req: HttpRequest) -> Result<HttpResponse, Probl
 /// `GET /api/v1/me/profile`.
 pub async fn get_profile(state: WebState, req: HttpRequest) -> Result<HttpResponse, Problem> {
     let user = token_user(&state, &req).await?;
-    let (profile, _) = token_profile(&state, &user).await?;
+    let (profile, _) = token_profile(&state, &user, http_kit::wants_annotations(&req)).await?;
     Ok(json_no_store(
         StatusCode::OK,
         &serde_json::Value::Object(profile),
