@@ -686,3 +686,155 @@ async fn passkeys_in_a_real_browser() {
         "the counter was recorded"
     );
 }
+
+#[tokio::test]
+async fn a_rich_text_description_on_the_settings_page_in_a_real_browser() {
+    let server = TestServer::start().await;
+    server
+        .profiles()
+        .replace_schema(
+            server.db(),
+            server.clock.as_ref(),
+            &serde_json::json!({
+                "custom": [
+                    { "name": "description", "type": "text", "label": "About you",
+                      "end_user": "readwrite", "bearer": "readonly" }
+                ]
+            }),
+            store::audit::Actor::Cli,
+        )
+        .await
+        .expect("schema");
+    let alice = store::Uuid::now_v7();
+    store::accounts::create_account(
+        server.db(),
+        store::accounts::NewAccount {
+            user_id: alice,
+            identities: vec![store::accounts::NewIdentity {
+                kind: store::accounts::IdentityKind::Username,
+                value: "alice".into(),
+                verified: false,
+            }],
+            password_hash: None,
+            standard_attributes: serde_json::json!({}),
+            custom_attributes: serde_json::json!({}),
+            avatar_seed: "seed".into(),
+        },
+        server.clock_now(),
+        store::audit::NewEvent::new("user.created", store::audit::Actor::Cli).user(alice),
+    )
+    .await
+    .expect("alice");
+    assert_eq!(
+        sign_up(
+            &server,
+            &browser(),
+            "dee@example.com",
+            "a long enough password"
+        )
+        .await
+        .status(),
+        303
+    );
+
+    let driver = start_chromedriver().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let browser = start_browser(&driver, &dir.path().join("profile")).await;
+    let shots = dir.path().join("screenshots");
+    std::fs::create_dir_all(&shots).expect("dir");
+    let save = "form[action='/settings/profile'] button[type=submit]";
+    let result = async {
+        browser.goto(server.url("/login")).await?;
+        fill(&browser, "login_id", "dee@example.com").await;
+        fill(&browser, "password", "a long enough password").await;
+        wait_for(&browser, By::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for(&browser, By::Id("signed-in-as")).await?;
+        let area = wait_for(&browser, By::Id("custom_attributes-description")).await?;
+        assert_eq!(area.tag_name().await?, "textarea");
+        assert_eq!(
+            area.attr("name").await?.as_deref(),
+            Some("custom_attributes.description")
+        );
+
+        // Too long: the message is next to the field and what was typed stays.
+        fill(&browser, "custom_attributes-description", &"x".repeat(300)).await;
+        wait_for(&browser, By::Css(save)).await?.click().await?;
+        wait_url(&browser, "/settings/profile").await?;
+        let error = wait_for(&browser, By::Id("custom_attributes-description-error"))
+            .await?
+            .text()
+            .await?;
+        assert!(error.contains("256"), "{error}");
+        let area = wait_for(&browser, By::Id("custom_attributes-description")).await?;
+        assert_eq!(area.attr("aria-invalid").await?.as_deref(), Some("true"));
+
+        // A mention, a hashtag, a link, a line break and some would-be markup.
+        fill(
+            &browser,
+            "custom_attributes-description",
+            "Builder of @alice's #rust tools <b>bold</b>\nsee https://example.com.",
+        )
+        .await;
+        wait_for(&browser, By::Css(save)).await?.click().await?;
+        wait_url(&browser, "saved=profile").await?;
+        let shown = wait_for(&browser, By::Id("custom_attributes-description-html")).await?;
+        let mention = shown.find(By::Css("[itemprop=mention]")).await?;
+        assert_eq!(mention.text().await?, "@alice");
+        assert_eq!(
+            mention.attr("data-mention-id").await?,
+            Some(alice.to_string())
+        );
+        let hashtag = shown.find(By::Css("[itemprop=hashtag]")).await?;
+        assert_eq!(hashtag.text().await?, "#rust");
+        let link = shown.find(By::Css("a")).await?;
+        assert_eq!(link.text().await?, "https://example.com");
+        assert_eq!(
+            link.attr("href").await?.as_deref(),
+            Some("https://example.com/")
+        );
+        assert_eq!(link.attr("rel").await?.as_deref(), Some("nofollow"));
+        assert!(
+            shown.find_all(By::Css("b")).await?.is_empty(),
+            "typed markup stays text"
+        );
+        assert_eq!(shown.find_all(By::Css("br")).await?.len(), 1);
+        let text = shown.text().await?;
+        assert!(text.contains("<b>bold</b>"), "{text}");
+        let area = wait_for(&browser, By::Id("custom_attributes-description")).await?;
+        assert_eq!(
+            area.prop("value").await?.as_deref(),
+            Some("Builder of @alice's #rust tools <b>bold</b>\nsee https://example.com.")
+        );
+        area.scroll_into_view().await?;
+        browser
+            .screenshot(&shots.join("settings-rich-text.png"))
+            .await?;
+
+        // At 360 px the textarea and what apps show still fit.
+        browser.set_window_rect(0, 0, 360, 800).await?;
+        browser.goto(server.url("/settings")).await?;
+        wait_for(&browser, By::Id("custom_attributes-description-html"))
+            .await?
+            .scroll_into_view()
+            .await?;
+        let fits = browser
+            .execute(
+                "return document.documentElement.scrollWidth <= window.innerWidth;",
+                vec![],
+            )
+            .await?
+            .json()
+            .clone();
+        browser
+            .screenshot(&shots.join("settings-rich-text-360.png"))
+            .await?;
+        assert_eq!(fits, serde_json::json!(true), "scrolls sideways at 360 px");
+        Ok::<(), WebDriverError>(())
+    }
+    .await;
+    close_browser(browser, &shots).await;
+    result.expect("rich text in the browser");
+}
