@@ -383,12 +383,20 @@ async fn schema_export_and_import() {
         "custom": [
             { "name": "department", "type": "string", "label": "Department", "minimum": 1, "maximum": 64,
               "end_user": "readwrite", "bearer": "readonly", "scope": "custom:department" },
-            { "name": "team", "type": "enum", "enum": ["red", "blue"], "end_user": "readonly", "bearer": "readonly" }
-        ]
+            { "name": "team", "type": "enum", "enum": ["red", "blue"], "end_user": "readonly", "bearer": "readonly" },
+            { "name": "description", "type": "text", "maximum": 512, "end_user": "readwrite", "bearer": "readonly" }
+        ],
+        "annotations": { "end_user": "readonly", "bearer": "readonly" }
     }).to_string()).expect("write");
     let path = file.to_str().unwrap_or_default();
     let imported = json(&tessera(&url, &["schema", "import", path, "--json"], None));
     assert_eq!(imported["custom"][0]["name"], "department");
+    assert_eq!(imported["custom"][2]["type"], "text");
+    assert_eq!(imported["custom"][2]["maximum"], 512.0);
+    assert_eq!(
+        imported["annotations"],
+        serde_json::json!({ "end_user": "readonly", "bearer": "readonly" })
+    );
     let id = imported["custom"][0]["id"].as_str().expect("id").to_owned();
 
     // Export → rename → import keeps the id; the export round-trips.
