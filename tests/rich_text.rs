@@ -566,6 +566,15 @@ async fn annotations_change_per_type_and_are_shown_only_where_they_may_be() {
         page["items"][0]["profile"]["annotations"][1]["type"],
         "net.app.core.fallback"
     );
+    let (status, problem) = call(
+        &server,
+        Some(&key),
+        Method::GET,
+        "/users?attr.description=hi",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "rich text is not searched by value: {problem}");
 
     // Removing one by listing it without a value; bad ones refused whole with pointers.
     let (status, removed) = api(

@@ -80,6 +80,12 @@ async fn parse(state: &AdminState, query_string: &str) -> Result<UserQuery, Prob
                             &format!("there is no custom attribute named {name}"),
                         )
                     })?;
+                    if def.kind == profile::AttributeType::Text {
+                        return Err(paging::bad(
+                            &format!("/{other}"),
+                            &format!("{name} is rich text, which is not searched by value"),
+                        ));
+                    }
                     query.attributes.push((def.id, value.to_owned()));
                 }
                 None => {
