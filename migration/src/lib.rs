@@ -19,6 +19,7 @@ mod m20261202_000010_sweep_indexes;
 mod m20261202_000011_tenants;
 mod m20261202_000012_mfa;
 mod m20261203_000013_annotations;
+mod m20261203_000014_groups;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_tenants::Migration),
             Box::new(m20261202_000012_mfa::Migration),
             Box::new(m20261203_000013_annotations::Migration),
+            Box::new(m20261203_000014_groups::Migration),
         ]
     }
 }

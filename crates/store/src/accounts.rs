@@ -109,6 +109,7 @@ pub async fn create_account(
         created_at: Set(now_ms),
         last_login_at: Set(None),
         disabled_at: Set(None),
+        external_id: Set(None),
     })
     .exec_without_returning(&tx)
     .await?;

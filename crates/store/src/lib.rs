@@ -11,6 +11,7 @@ pub mod clients;
 mod clock;
 mod db;
 pub mod entity;
+pub mod groups;
 pub mod housekeeping;
 pub mod images;
 pub mod mfa;

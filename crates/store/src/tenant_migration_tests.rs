@@ -753,13 +753,16 @@ async fn an_existing_database_becomes_the_default_tenant_with_nothing_lost() {
 
     // 4a. Nothing lost, everything in `default`.
     let mut expected_tables = v10_tables.clone();
-    // `tenants`, and the tables of later migrations (000012: two-step verification).
+    // `tenants`, and the tables of later migrations (000012: two-step verification; 000014:
+    // groups).
     expected_tables.extend(
         [
             "tenants",
             "mfa_factors",
             "mfa_challenges",
             "webauthn_ceremonies",
+            "groups",
+            "group_members",
         ]
         .map(str::to_owned),
     );

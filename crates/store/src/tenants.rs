@@ -7,10 +7,10 @@
 use crate::audit::{self, NewEvent};
 use crate::entity::{
     admin_keys, audit_events, authorization_codes, clients, consents, custom_attributes, grants,
-    identities, images, mfa_challenges, mfa_factors, password_credentials, profile_schema_version,
-    profile_search, profiles, refresh_tokens, revoked_access_tokens, sessions, signing_keys,
-    standard_attribute_access, tenants, throttles, upstream_logins, users, verification_codes,
-    webauthn_ceremonies,
+    group_members, groups, identities, images, mfa_challenges, mfa_factors, password_credentials,
+    profile_schema_version, profile_search, profiles, refresh_tokens, revoked_access_tokens,
+    sessions, signing_keys, standard_attribute_access, tenants, throttles, upstream_logins, users,
+    verification_codes, webauthn_ceremonies,
 };
 use crate::{DEFAULT_TENANT, Db, StoreError, from_millis, to_millis};
 use chrono::{DateTime, Utc};
@@ -178,6 +178,8 @@ async fn delete_rows(tx: &impl ConnectionTrait, id: &str) -> Result<(), StoreErr
         };
     }
     delete_from!(
+        group_members,
+        groups,
         webauthn_ceremonies,
         mfa_challenges,
         mfa_factors,

@@ -276,6 +276,144 @@ async fn user_with_grant(t: &TestDatabase, clock: &ManualClock) -> (Uuid, Uuid, 
 }
 
 #[tokio::test]
+async fn groups_and_members_stay_in_their_tenant() {
+    use crate::groups::{self, GroupChange, NewGroup};
+    let t = TestDatabase::create().await.expect("db");
+    let clock = ManualClock::starting_now();
+    let ann = account("ann@example.com");
+    let ann_id = ann.user_id;
+    accounts::create_account(&t.db, ann, clock.now(), signed_up(ann_id))
+        .await
+        .expect("ann");
+    let event = || NewEvent::new("group.changed", Actor::Cli);
+    let new = |name: &str| NewGroup {
+        name: name.into(),
+        description: Some("Editors of the site".into()),
+        external_id: None,
+    };
+    let editors = groups::create_group(&t.db, new("editors"), &[], clock.now(), event())
+        .await
+        .expect("create");
+    assert!(matches!(
+        groups::create_group(&t.db, new("editors"), &[], clock.now(), event()).await,
+        Err(StoreError::Conflict("group name"))
+    ));
+    assert!(
+        groups::add_member(&t.db, editors.id, ann_id, clock.now(), event())
+            .await
+            .expect("add")
+    );
+    assert!(
+        !groups::add_member(&t.db, editors.id, ann_id, clock.now(), event())
+            .await
+            .expect("again"),
+        "adding twice changes nothing"
+    );
+    assert!(matches!(
+        groups::add_member(&t.db, editors.id, Uuid::now_v7(), clock.now(), event()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        groups::group_names(&t.db, ann_id).await.expect("names"),
+        ["editors"]
+    );
+    assert_eq!(
+        groups::members(&t.db, editors.id, None, 10)
+            .await
+            .expect("members"),
+        [ann_id]
+    );
+
+    // Another tenant sees none of it and cannot touch it.
+    crate::tenants::create(
+        &t.db,
+        "other",
+        "Other",
+        &serde_json::json!({}),
+        clock.now(),
+        NewEvent::new("tenant.created", Actor::Cli),
+    )
+    .await
+    .expect("tenant");
+    let other = t.db.in_tenant("other");
+    assert!(
+        groups::find_group(&other, editors.id)
+            .await
+            .expect("q")
+            .is_none()
+    );
+    assert!(
+        groups::list_groups(&other, None, 10)
+            .await
+            .expect("q")
+            .is_empty()
+    );
+    assert!(
+        groups::groups_of(&other, &[ann_id])
+            .await
+            .expect("q")
+            .is_empty()
+    );
+    assert!(matches!(
+        groups::add_member(&other, editors.id, ann_id, clock.now(), event()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        !groups::remove_member(&other, editors.id, ann_id, clock.now(), event())
+            .await
+            .expect("q")
+    );
+    assert!(matches!(
+        groups::update_group(
+            &other,
+            editors.id,
+            GroupChange::default(),
+            clock.now(),
+            event()
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        !groups::delete_group(&other, editors.id, clock.now(), event())
+            .await
+            .expect("q")
+    );
+    // The same name is free there.
+    let theirs = groups::create_group(&other, new("editors"), &[], clock.now(), event())
+        .await
+        .expect("same name in another tenant");
+    assert_ne!(theirs.id, editors.id);
+
+    let renamed = groups::update_group(
+        &t.db,
+        editors.id,
+        GroupChange {
+            name: Some("writers".into()),
+            description: Some(None),
+            external_id: None,
+        },
+        clock.now(),
+        event(),
+    )
+    .await
+    .expect("rename");
+    assert_eq!(renamed.name, "writers");
+    assert_eq!(renamed.description, None);
+    assert!(
+        groups::delete_group(&t.db, editors.id, clock.now(), event())
+            .await
+            .expect("delete")
+    );
+    assert!(
+        groups::group_names(&t.db, ann_id)
+            .await
+            .expect("names")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn userinfo_reads_the_same_on_its_fast_path_as_through_seaorm() {
     use crate::userinfo::read as userinfo_bundle;
     let t = TestDatabase::create().await.expect("db");
@@ -314,6 +452,26 @@ async fn userinfo_reads_the_same_on_its_fast_path_as_through_seaorm() {
         "in the order they were added"
     );
     assert!(bundle.identities.iter().all(|i| i.user_id == user));
+    assert!(bundle.groups.is_empty());
+
+    // Groups come in the same read, sorted, on every path.
+    for name in ["staff", "admins"] {
+        crate::groups::create_group(
+            &t.db,
+            crate::groups::NewGroup {
+                name: name.into(),
+                description: None,
+                external_id: None,
+            },
+            &[user],
+            clock.now(),
+            NewEvent::new("group.created", Actor::Cli),
+        )
+        .await
+        .expect("group");
+    }
+    let grouped = both("jti-1").await.expect("live");
+    assert_eq!(grouped.groups, ["admins", "staff"]);
     match (&t.db.sqlite_readers, &t.db.grouped_reads) {
         (Some(readers), None) => assert_eq!(readers.idle(), 1, "SQLite read on the calling thread"),
         (None, Some(_)) => assert!(TestDatabase::is_postgres()),

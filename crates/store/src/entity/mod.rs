@@ -7,6 +7,8 @@ pub mod clients;
 pub mod consents;
 pub mod custom_attributes;
 pub mod grants;
+pub mod group_members;
+pub mod groups;
 pub mod identities;
 pub mod images;
 pub mod mfa_challenges;

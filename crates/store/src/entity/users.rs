@@ -10,6 +10,8 @@ pub struct Model {
     pub created_at: i64,
     pub last_login_at: Option<i64>,
     pub disabled_at: Option<i64>,
+    /// The provisioning client's id for the user (SCIM `externalId`).
+    pub external_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

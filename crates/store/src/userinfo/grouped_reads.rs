@@ -38,9 +38,13 @@ pub(crate) fn group_sql() -> &'static str {
     SQL.get_or_init(|| {
         let columns: Vec<String> = Col::ALL
             .iter()
-            .map(|c| {
-                let (table, column) = c.source();
-                format!("{table}.{column} AS {}", c.name())
+            .map(|c| match c.source() {
+                super::Source::Column(table, column) => {
+                    format!("{table}.{column} AS {}", c.name())
+                }
+                super::Source::Sql(sql) => {
+                    format!("{} AS {}", sql(sea_orm::DbBackend::Postgres), c.name())
+                }
             })
             .collect();
         format!(

@@ -29,6 +29,8 @@ pub struct UserInfoBundle {
     pub third_party: bool,
     pub profile: crate::accounts::StoredProfile,
     pub identities: Vec<crate::accounts::Identity>,
+    /// The names of the user's groups, sorted.
+    pub groups: Vec<String>,
 }
 
 /// Which request value goes into a placeholder of the prepared UserInfo query.
@@ -55,6 +57,7 @@ const SENTINEL_GRANT: Uuid = Uuid::max();
 fn prepare_userinfo(backend: sea_orm::DbBackend) -> Option<PreparedQuery> {
     use sea_orm::sea_query::Value;
     let stmt = backend.build(&userinfo_query(
+        backend,
         SENTINEL_TENANT,
         SENTINEL_JTI,
         SENTINEL_CLIENT,
@@ -93,6 +96,7 @@ fn prepared_userinfo(backend: sea_orm::DbBackend) -> Option<&'static PreparedQue
 
 /// The single-read UserInfo query (see [`read`]).
 fn userinfo_query(
+    backend: sea_orm::DbBackend,
     tenant: &str,
     jti: &str,
     client_id: &str,
@@ -108,11 +112,17 @@ fn userinfo_query(
         .to_owned();
     let mut query = Query::select();
     for col in Col::ALL {
-        let (table, column) = col.source();
-        query.expr_as(
-            Expr::col((Alias::new(table), Alias::new(column))),
-            col.name(),
-        );
+        match col.source() {
+            Source::Column(table, column) => {
+                query.expr_as(
+                    Expr::col((Alias::new(table), Alias::new(column))),
+                    col.name(),
+                );
+            }
+            Source::Sql(sql) => {
+                query.expr_as(Expr::cust(sql(backend)), col.name());
+            }
+        }
     }
     query
         .from(grants::Entity)
@@ -169,7 +179,13 @@ pub async fn read(
     let Some(prepared) = prepared_userinfo(backend) else {
         let rows = db
             .read
-            .query_all(&userinfo_query(db.tenant(), jti, client_id, grant_id))
+            .query_all(&userinfo_query(
+                backend,
+                db.tenant(),
+                jti,
+                client_id,
+                grant_id,
+            ))
             .await?;
         return bundle_from_rows(rows.iter());
     };
@@ -298,11 +314,35 @@ pub(crate) enum Col {
     Value,
     VerifiedAt,
     IdentityCreatedAt,
+    Groups,
+}
+
+/// Where a UserInfo column comes from.
+pub(crate) enum Source {
+    /// A table's column.
+    Column(&'static str, &'static str),
+    /// An expression, written per backend.
+    Sql(fn(sea_orm::DbBackend) -> String),
+}
+
+/// The names of the user's groups as a JSON array: a correlated subquery over the
+/// `group_members (tenant_id, user_id)` index, so the groups come in the same round trip.
+fn groups_sql(backend: sea_orm::DbBackend) -> String {
+    let aggregate = match backend {
+        sea_orm::DbBackend::Postgres => "COALESCE(json_agg(groups.name), '[]'::json)",
+        _ => "json_group_array(groups.name)",
+    };
+    format!(
+        "(SELECT {aggregate} FROM group_members \
+         INNER JOIN groups ON groups.id = group_members.group_id \
+         WHERE group_members.tenant_id = grants.tenant_id \
+         AND group_members.user_id = grants.user_id)"
+    )
 }
 
 impl Col {
     /// Every column, in the order the queries select them.
-    pub(crate) const ALL: [Col; 12] = [
+    pub(crate) const ALL: [Col; 13] = [
         Col::ThirdParty,
         Col::UserId,
         Col::Standard,
@@ -315,11 +355,13 @@ impl Col {
         Col::Value,
         Col::VerifiedAt,
         Col::IdentityCreatedAt,
+        Col::Groups,
     ];
 
-    /// The table and column each comes from.
-    pub(crate) fn source(self) -> (&'static str, &'static str) {
-        match self {
+    /// Where each comes from.
+    pub(crate) fn source(self) -> Source {
+        let (table, column) = match self {
+            Col::Groups => return Source::Sql(groups_sql),
             Col::ThirdParty => ("clients", "third_party"),
             Col::UserId => ("grants", "user_id"),
             Col::Standard => ("profiles", "standard"),
@@ -332,7 +374,8 @@ impl Col {
             Col::Value => ("identities", "value"),
             Col::VerifiedAt => ("identities", "verified_at"),
             Col::IdentityCreatedAt => ("identities", "created_at"),
-        }
+        };
+        Source::Column(table, column)
     }
 
     /// What the queries call it (`AS …`).
@@ -350,6 +393,7 @@ impl Col {
             Col::Value => "value",
             Col::VerifiedAt => "verified_at",
             Col::IdentityCreatedAt => "identity_created_at",
+            Col::Groups => "groups",
         }
     }
 }
@@ -489,10 +533,22 @@ impl BundleBuilder {
                     cover: None,
                     updated_at: from_millis(required(row.int(Col::UpdatedAt), Col::UpdatedAt)?),
                 };
+                let mut groups: Vec<String> = match row.json(Col::Groups)? {
+                    serde_json::Value::Array(names) => names
+                        .into_iter()
+                        .filter_map(|n| match n {
+                            serde_json::Value::String(s) => Some(s),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                groups.sort_unstable();
                 self.bundle.insert(UserInfoBundle {
                     third_party: row.flag(Col::ThirdParty)?,
                     profile,
                     identities: Vec::new(),
+                    groups,
                 })
             }
         };

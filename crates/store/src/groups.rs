@@ -1,0 +1,402 @@
+//! Groups and their members (SPEC §12). Every write records its audit event in the same
+//! transaction; names are unique per tenant (a taken name is [`StoreError::Conflict`]).
+
+use crate::audit::{self, NewEvent};
+use crate::entity::{group_members, groups};
+use crate::{Db, StoreError, from_millis, to_millis};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+/// A stored group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub external_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn from_model(m: groups::Model) -> Group {
+    Group {
+        id: m.id,
+        name: m.name,
+        description: m.description,
+        external_id: m.external_id,
+        created_at: from_millis(m.created_at),
+        updated_at: from_millis(m.updated_at),
+    }
+}
+
+/// A group to create.
+#[derive(Debug, Clone)]
+pub struct NewGroup {
+    pub name: String,
+    pub description: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// Creates a group (with its first members, each of the tenant), recording `event`.
+pub async fn create_group(
+    db: &Db,
+    new: NewGroup,
+    members: &[Uuid],
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<Group, StoreError> {
+    let now_ms = to_millis(now);
+    let id = Uuid::now_v7();
+    let tx = db.write.begin().await?;
+    groups::Entity::insert(groups::ActiveModel {
+        tenant_id: Set(db.tenant().to_owned()),
+        id: Set(id),
+        name: Set(new.name.clone()),
+        description: Set(new.description.clone()),
+        external_id: Set(new.external_id.clone()),
+        created_at: Set(now_ms),
+        updated_at: Set(now_ms),
+    })
+    .exec_without_returning(&tx)
+    .await
+    .map_err(|e| StoreError::conflict_or(e, "group name"))?;
+    for user in members {
+        insert_member(&tx, db.tenant(), id, *user, now_ms).await?;
+    }
+    audit::insert(&tx, db.tenant(), event, now).await?;
+    tx.commit().await?;
+    Ok(Group {
+        id,
+        name: new.name,
+        description: new.description,
+        external_id: new.external_id,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+async fn insert_member(
+    conn: &impl sea_orm::ConnectionTrait,
+    tenant: &str,
+    group: Uuid,
+    user: Uuid,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    if !crate::accounts::user_in_tenant(conn, tenant, user).await? {
+        return Err(StoreError::NotFound);
+    }
+    let inserted = group_members::Entity::insert(group_members::ActiveModel {
+        tenant_id: Set(tenant.to_owned()),
+        group_id: Set(group),
+        user_id: Set(user),
+        created_at: Set(now_ms),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            group_members::Column::GroupId,
+            group_members::Column::UserId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(inserted > 0)
+}
+
+pub async fn find_group(db: &Db, id: Uuid) -> Result<Option<Group>, StoreError> {
+    Ok(groups::Entity::find_by_id(id)
+        .filter(groups::Column::TenantId.eq(db.tenant()))
+        .one(&db.read)
+        .await?
+        .map(from_model))
+}
+
+pub async fn find_group_by_name(db: &Db, name: &str) -> Result<Option<Group>, StoreError> {
+    Ok(groups::Entity::find()
+        .filter(groups::Column::TenantId.eq(db.tenant()))
+        .filter(groups::Column::Name.eq(name))
+        .one(&db.read)
+        .await?
+        .map(from_model))
+}
+
+/// One page of groups in id order (creation order), after `cursor`.
+pub async fn list_groups(
+    db: &Db,
+    cursor: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Group>, StoreError> {
+    let mut q = groups::Entity::find().filter(groups::Column::TenantId.eq(db.tenant()));
+    if let Some(c) = cursor {
+        q = q.filter(groups::Column::Id.gt(c));
+    }
+    Ok(q.order_by_asc(groups::Column::Id)
+        .limit(limit)
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(from_model)
+        .collect())
+}
+
+/// What a change sets (`None`: unchanged; `Some(None)`: cleared).
+#[derive(Debug, Clone, Default)]
+pub struct GroupChange {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub external_id: Option<Option<String>>,
+}
+
+/// Changes a group, recording `event`. [`StoreError::NotFound`] when it is not the tenant's.
+pub async fn update_group(
+    db: &Db,
+    id: Uuid,
+    change: GroupChange,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<Group, StoreError> {
+    let tx = db.write.begin().await?;
+    let mut update = groups::Entity::update_many()
+        .col_expr(groups::Column::UpdatedAt, Expr::value(to_millis(now)))
+        .filter(groups::Column::TenantId.eq(db.tenant()))
+        .filter(groups::Column::Id.eq(id));
+    if let Some(name) = change.name {
+        update = update.col_expr(groups::Column::Name, Expr::value(name));
+    }
+    if let Some(d) = change.description {
+        update = update.col_expr(groups::Column::Description, Expr::value(d));
+    }
+    if let Some(x) = change.external_id {
+        update = update.col_expr(groups::Column::ExternalId, Expr::value(x));
+    }
+    let done = update
+        .exec(&tx)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "group name"))?;
+    if done.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let group = groups::Entity::find_by_id(id)
+        .one(&tx)
+        .await?
+        .map(from_model)
+        .ok_or(StoreError::NotFound)?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
+    tx.commit().await?;
+    Ok(group)
+}
+
+/// Deletes a group and its memberships, recording `event`. `false` when there was none.
+pub async fn delete_group(
+    db: &Db,
+    id: Uuid,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    let tx = db.write.begin().await?;
+    group_members::Entity::delete_many()
+        .filter(group_members::Column::TenantId.eq(db.tenant()))
+        .filter(group_members::Column::GroupId.eq(id))
+        .exec(&tx)
+        .await?;
+    let gone = groups::Entity::delete_many()
+        .filter(groups::Column::TenantId.eq(db.tenant()))
+        .filter(groups::Column::Id.eq(id))
+        .exec(&tx)
+        .await?;
+    if gone.rows_affected == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    audit::insert(&tx, db.tenant(), event, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn group_in_tenant(
+    conn: &impl sea_orm::ConnectionTrait,
+    tenant: &str,
+    id: Uuid,
+) -> Result<bool, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(groups::Entity::find()
+        .filter(groups::Column::TenantId.eq(tenant))
+        .filter(groups::Column::Id.eq(id))
+        .count(conn)
+        .await?
+        > 0)
+}
+
+/// Adds `user` to `group` (both the tenant's, else [`StoreError::NotFound`]). Adding a member
+/// twice changes nothing and records nothing: `false`.
+pub async fn add_member(
+    db: &Db,
+    group: Uuid,
+    user: Uuid,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    let tx = db.write.begin().await?;
+    if !group_in_tenant(&tx, db.tenant(), group).await? {
+        return Err(StoreError::NotFound);
+    }
+    let added = insert_member(&tx, db.tenant(), group, user, to_millis(now)).await?;
+    if added {
+        touch(&tx, db.tenant(), group, now).await?;
+        audit::insert(&tx, db.tenant(), event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(added)
+}
+
+async fn touch(
+    conn: &impl sea_orm::ConnectionTrait,
+    tenant: &str,
+    group: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    groups::Entity::update_many()
+        .col_expr(groups::Column::UpdatedAt, Expr::value(to_millis(now)))
+        .filter(groups::Column::TenantId.eq(tenant))
+        .filter(groups::Column::Id.eq(group))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes `user` from `group`, recording `event`. `false` when they were not a member.
+pub async fn remove_member(
+    db: &Db,
+    group: Uuid,
+    user: Uuid,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    let tx = db.write.begin().await?;
+    let gone = group_members::Entity::delete_many()
+        .filter(group_members::Column::TenantId.eq(db.tenant()))
+        .filter(group_members::Column::GroupId.eq(group))
+        .filter(group_members::Column::UserId.eq(user))
+        .exec(&tx)
+        .await?;
+    if gone.rows_affected == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    touch(&tx, db.tenant(), group, now).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Replaces the members of `group` with `users` (SCIM PUT), recording `event` when anything
+/// changed. Returns whether it did.
+pub async fn set_members(
+    db: &Db,
+    group: Uuid,
+    users: &[Uuid],
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    let tx = db.write.begin().await?;
+    if !group_in_tenant(&tx, db.tenant(), group).await? {
+        return Err(StoreError::NotFound);
+    }
+    let current: Vec<Uuid> = group_members::Entity::find()
+        .filter(group_members::Column::TenantId.eq(db.tenant()))
+        .filter(group_members::Column::GroupId.eq(group))
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect();
+    let gone: Vec<Uuid> = current
+        .iter()
+        .filter(|u| !users.contains(u))
+        .copied()
+        .collect();
+    let mut changed = !gone.is_empty();
+    if !gone.is_empty() {
+        group_members::Entity::delete_many()
+            .filter(group_members::Column::TenantId.eq(db.tenant()))
+            .filter(group_members::Column::GroupId.eq(group))
+            .filter(group_members::Column::UserId.is_in(gone))
+            .exec(&tx)
+            .await?;
+    }
+    for user in users.iter().filter(|u| !current.contains(u)) {
+        changed |= insert_member(&tx, db.tenant(), group, *user, to_millis(now)).await?;
+    }
+    if changed {
+        touch(&tx, db.tenant(), group, now).await?;
+        audit::insert(&tx, db.tenant(), event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// One page of a group's members (user ids in order), after `cursor`.
+pub async fn members(
+    db: &Db,
+    group: Uuid,
+    cursor: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>, StoreError> {
+    let mut q = group_members::Entity::find()
+        .filter(group_members::Column::TenantId.eq(db.tenant()))
+        .filter(group_members::Column::GroupId.eq(group));
+    if let Some(c) = cursor {
+        q = q.filter(group_members::Column::UserId.gt(c));
+    }
+    Ok(q.order_by_asc(group_members::Column::UserId)
+        .limit(limit)
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect())
+}
+
+/// The groups of several users, in one query: `(user id, group)` pairs, by group name.
+pub async fn groups_of(db: &Db, users: &[Uuid]) -> Result<Vec<(Uuid, Group)>, StoreError> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = group_members::Entity::find()
+        .filter(group_members::Column::TenantId.eq(db.tenant()))
+        .filter(group_members::Column::UserId.is_in(users.iter().copied()))
+        .all(&db.read)
+        .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|m| m.group_id).collect();
+    let groups: Vec<Group> = groups::Entity::find()
+        .filter(groups::Column::TenantId.eq(db.tenant()))
+        .filter(groups::Column::Id.is_in(ids))
+        .order_by_asc(groups::Column::Name)
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(from_model)
+        .collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for g in &groups {
+        for m in rows.iter().filter(|m| m.group_id == g.id) {
+            out.push((m.user_id, g.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// The names of one user's groups, sorted (the `groups` claim of tokens).
+pub async fn group_names(db: &Db, user: Uuid) -> Result<Vec<String>, StoreError> {
+    Ok(groups_of(db, &[user])
+        .await?
+        .into_iter()
+        .map(|(_, g)| g.name)
+        .collect())
+}
