@@ -49,6 +49,9 @@ pub enum Command {
     /// Manage OAuth clients (relying parties).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage groups (the `groups` claim).
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Manage Admin API keys.
     #[command(subcommand, name = "admin-key")]
     AdminKey(AdminKeyCommand),
@@ -112,6 +115,33 @@ pub enum UserCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group; prints its id.
+    Create {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Add a user (by id) to the group of this name.
+    Add {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(value_name = "USER_ID")]
+        user_id: String,
+    },
+    /// Remove a user (by id) from the group of this name.
+    Remove {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(value_name = "USER_ID")]
+        user_id: String,
+    },
+    /// List the groups.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register a client; prints client_id and, for confidential clients, the secret (once).
     Create(ClientCreate),
@@ -165,6 +195,111 @@ pub enum AdminKeyCommand {
     List,
     /// Revoke an Admin API key by id; it stops working at once.
     Revoke { id: String },
+}
+
+async fn group(
+    config: &Config,
+    tenant: &str,
+    clock: &dyn Clock,
+    out: &Output,
+    command: GroupCommand,
+) -> Result<(), StartError> {
+    let db = open_tenant(config, tenant).await?;
+    let failed = |e: &dyn std::fmt::Display| StartError::Other(e.to_string());
+    let named = |name: &str, found: Option<auth::groups::Group>| {
+        found.ok_or_else(|| StartError::Other(format!("no group named {name:?}")))
+    };
+    let user = |raw: &str| {
+        profile::Uuid::parse_str(raw)
+            .map_err(|_| StartError::Other(format!("{raw:?} is not a user id")))
+    };
+    let result = match command {
+        GroupCommand::Create { name, description } => {
+            let new = auth::groups::NewGroup {
+                name: &name,
+                description: description.as_deref(),
+                ..Default::default()
+            };
+            let g = auth::groups::create(&db, clock, new, Actor::Cli)
+                .await
+                .map_err(|e| failed(&e))?;
+            out.print(
+                serde_json::json!({ "id": g.id, "name": g.name }),
+                &g.id.to_string(),
+            );
+            Ok(())
+        }
+        GroupCommand::Add { name, user_id } => {
+            let g = named(
+                &name,
+                auth::groups::find_by_name(&db, &name)
+                    .await
+                    .map_err(|e| failed(&e))?,
+            )?;
+            let added = auth::groups::add_member(&db, clock, g.id, user(&user_id)?, Actor::Cli)
+                .await
+                .map_err(|e| failed(&e))?;
+            out.print(
+                serde_json::json!({ "group": g.name, "user_id": user_id, "added": added }),
+                if added { "Added." } else { "Already a member." },
+            );
+            Ok(())
+        }
+        GroupCommand::Remove { name, user_id } => {
+            let g = named(
+                &name,
+                auth::groups::find_by_name(&db, &name)
+                    .await
+                    .map_err(|e| failed(&e))?,
+            )?;
+            let removed =
+                auth::groups::remove_member(&db, clock, g.id, user(&user_id)?, Actor::Cli)
+                    .await
+                    .map_err(|e| failed(&e))?;
+            if removed {
+                out.print(
+                    serde_json::json!({ "group": g.name, "user_id": user_id, "removed": true }),
+                    "Removed.",
+                );
+                Ok(())
+            } else {
+                Err(StartError::Other(format!(
+                    "{user_id} is not a member of {name:?}"
+                )))
+            }
+        }
+        GroupCommand::List => {
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let page = auth::groups::list(&db, after, 200)
+                    .await
+                    .map_err(|e| failed(&e))?;
+                after = page.last().map(|g| g.id);
+                let done = page.len() < 200;
+                all.extend(page);
+                if done {
+                    break;
+                }
+            }
+            let json: Vec<_> = all
+                .iter()
+                .map(|g| serde_json::json!({ "id": g.id, "name": g.name, "description": g.description }))
+                .collect();
+            let text = if all.is_empty() {
+                "No groups.".to_owned()
+            } else {
+                all.iter()
+                    .map(|g| format!("{}\t{}", g.id, g.name))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            out.print(serde_json::Value::Array(json), &text);
+            Ok(())
+        }
+    };
+    db.close().await;
+    result
 }
 
 /// Runs a command to completion.
@@ -268,6 +403,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             out.print(json, &text);
             Ok(())
         }
+        Command::Group(command) => group(&config, tenant, clock.as_ref(), &out, command).await,
         Command::Client(ClientCommand::List) => {
             let db = open_tenant(&config, tenant).await?;
             let clients = oidc::clients::list_clients(&db)

@@ -602,3 +602,68 @@ async fn tenant_create_list_delete_and_commands_in_a_tenant() {
     let list = json(&tessera(&url, &["tenant", "list", "--json"], None));
     assert_eq!(list.as_array().map(|a| a.len()), Some(1));
 }
+
+#[tokio::test]
+async fn group_create_add_remove_and_list() {
+    let (url, _dir) = TestDatabase::create_empty().await.expect("db");
+    let user = json(&tessera(
+        &url,
+        &["user", "create", "--email", "gus@example.com", "--json"],
+        None,
+    ));
+    let user_id = user["id"].as_str().expect("id").to_owned();
+    let created = json(&tessera(
+        &url,
+        &[
+            "group",
+            "create",
+            "Site editors",
+            "--description",
+            "Edit",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(created["name"], "Site editors");
+    let out = tessera(&url, &["group", "create", "Site editors"], None);
+    assert!(!out.status.success(), "a taken name");
+    let added = json(&tessera(
+        &url,
+        &["group", "add", "Site editors", &user_id, "--json"],
+        None,
+    ));
+    assert_eq!(added["added"], true);
+    let again = json(&tessera(
+        &url,
+        &["group", "add", "Site editors", &user_id, "--json"],
+        None,
+    ));
+    assert_eq!(again["added"], false);
+    for bad in [
+        vec!["group", "add", "nobody", user_id.as_str()],
+        vec!["group", "add", "Site editors", "not-a-user"],
+        vec![
+            "group",
+            "add",
+            "Site editors",
+            "01900000-0000-7000-8000-000000000000",
+        ],
+    ] {
+        let out = tessera(&url, &bad, None);
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(!out.stderr.is_empty());
+    }
+    let list = json(&tessera(&url, &["group", "list", "--json"], None));
+    assert_eq!(list[0]["name"], "Site editors");
+    let removed = json(&tessera(
+        &url,
+        &["group", "remove", "Site editors", &user_id, "--json"],
+        None,
+    ));
+    assert_eq!(removed["removed"], true);
+    assert!(
+        !tessera(&url, &["group", "remove", "Site editors", &user_id], None)
+            .status
+            .success()
+    );
+}

@@ -14,6 +14,7 @@
 mod clients;
 mod events;
 mod factors;
+mod groups;
 mod images;
 mod keys;
 pub mod model;
@@ -236,6 +237,26 @@ pub fn routes() -> Vec<(&'static str, Method, actix_web::Route)> {
             "/tenants/{id}",
             Method::DELETE,
             delete().to(tenants::delete),
+        ),
+        ("/groups", Method::GET, get().to(groups::list)),
+        ("/groups", Method::POST, post().to(groups::create)),
+        ("/groups/{id}", Method::GET, get().to(groups::get)),
+        ("/groups/{id}", Method::PATCH, patch().to(groups::patch)),
+        ("/groups/{id}", Method::DELETE, delete().to(groups::delete)),
+        (
+            "/groups/{id}/members",
+            Method::GET,
+            get().to(groups::members),
+        ),
+        (
+            "/groups/{id}/members",
+            Method::POST,
+            post().to(groups::add_member),
+        ),
+        (
+            "/groups/{id}/members/{user_id}",
+            Method::DELETE,
+            delete().to(groups::remove_member),
         ),
         ("/profile-schema", Method::GET, get().to(schema::get)),
         (

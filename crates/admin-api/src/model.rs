@@ -135,6 +135,8 @@ pub struct User {
     pub last_login_at: Option<String>,
     pub disabled: bool,
     pub identities: Vec<Identity>,
+    /// The names of the user's groups, sorted.
+    pub groups: Vec<String>,
     #[schema(value_type = Profile)]
     pub profile: Map<String, Value>,
 }
@@ -421,6 +423,49 @@ page!(IdentityPage, Identity);
 page!(FactorPage, Factor);
 page!(SessionPage, Session);
 page!(ClientPage, Client);
+page!(GroupPage, Group);
+page!(MemberPage, Member);
+
+/// A group (SPEC §12): apps read its name in the `groups` claim.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Group {
+    pub id: profile::Uuid,
+    /// Unique in the tenant; 1 to 256 characters.
+    pub name: String,
+    pub description: Option<String>,
+    /// The provisioning client's id for it (SCIM `externalId`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&auth::groups::Group> for Group {
+    fn from(g: &auth::groups::Group) -> Self {
+        Self {
+            id: g.id,
+            name: g.name.clone(),
+            description: g.description.clone(),
+            external_id: g.external_id.clone(),
+            created_at: g.created_at.to_rfc3339(),
+            updated_at: g.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A group to create, or the fields of one to change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewGroup {
+    pub name: Option<String>,
+    /// `null` clears it.
+    pub description: Option<String>,
+}
+
+/// A member of a group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Member {
+    pub user_id: profile::Uuid,
+}
 page!(EventPage, Event);
 page!(AdminKeyPage, AdminKey);
 page!(TenantPage, Tenant);

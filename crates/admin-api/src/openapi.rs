@@ -2,7 +2,7 @@
 //! types in [`crate::model`], served at `/admin/api/v1/openapi.json`. A test compares it with the
 //! route table the API is served from ([`crate::routes`]), so neither can drift from the other.
 
-use crate::{clients, events, factors, images, keys, schema, tenants, user_search, users};
+use crate::{clients, events, factors, groups, images, keys, schema, tenants, user_search, users};
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -63,6 +63,14 @@ impl Modify for AdminKeyAuth {
         keys::revoke,
         schema::get,
         schema::patch_standard,
+        groups::list,
+        groups::create,
+        groups::get,
+        groups::patch,
+        groups::delete,
+        groups::members,
+        groups::add_member,
+        groups::remove_member,
         schema::patch_annotations,
         schema::create_custom,
         schema::patch_custom,
@@ -83,6 +91,7 @@ impl Modify for AdminKeyAuth {
         (name = "factors", description = "Second factors (authenticator apps, recovery codes, passkeys)"),
         (name = "images", description = "Avatar, cover and image attribute uploads"),
         (name = "clients", description = "OAuth clients"),
+        (name = "groups", description = "Groups and their members (the groups claim)"),
         (name = "profile-schema", description = "Standard attribute access and custom attributes"),
         (name = "events", description = "The audit log"),
         (name = "admin-keys", description = "Admin API keys"),

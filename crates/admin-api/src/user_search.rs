@@ -65,6 +65,7 @@ async fn parse(state: &AdminState, query_string: &str) -> Result<UserQuery, Prob
                     auth::login_id::normalise_username(v).ok()
                 }));
             }
+            "group" => query.group = Some(value.trim().to_owned()),
             "disabled" => {
                 query.disabled = Some(match value {
                     "true" => true,
@@ -113,6 +114,7 @@ async fn parse(state: &AdminState, query_string: &str) -> Result<UserQuery, Prob
         ("preferred_username" = Option<String>, Query, description = "A username login ID"),
         ("attr.NAME" = Option<String>, Query, description = "A custom attribute's value, matched exactly (text without regard to case); replace NAME with the attribute's name. May be given for several attributes."),
         ("disabled" = Option<bool>, Query, description = "Only disabled (true) or enabled (false) users"),
+        ("group" = Option<String>, Query, description = "Only members of the group of this name"),
         ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
         ("include_annotations" = Option<u8>, Query, description = "1: each profile carries its `annotations` (also `include_user_annotations=1`)"),
@@ -133,6 +135,9 @@ pub async fn list(state: AdminState, req: HttpRequest) -> Result<HttpResponse, P
         .map_err(Problem::internal)?;
     let ids: Vec<_> = users.iter().map(|u| u.id).collect();
     let identities = auth::users::identities_of(&state.db, &ids)
+        .await
+        .map_err(Problem::internal)?;
+    let groups = auth::groups::names_of(&state.db, &ids)
         .await
         .map_err(Problem::internal)?;
     let schema = state
@@ -163,7 +168,17 @@ pub async fn list(state: AdminState, req: HttpRequest) -> Result<HttpResponse, P
         |u| u.id,
         |u| {
             let own: Vec<_> = identities.iter().filter(|i| i.user_id == u.id).collect();
-            user_resource(u, &own, rendered.get(&u.id).cloned().unwrap_or_default())
+            let names = groups
+                .iter()
+                .filter(|(user, _)| *user == u.id)
+                .map(|(_, name)| name.clone())
+                .collect();
+            user_resource(
+                u,
+                &own,
+                names,
+                rendered.get(&u.id).cloned().unwrap_or_default(),
+            )
         },
     );
     Ok(json_no_store(StatusCode::OK, &body))

@@ -45,6 +45,7 @@ pub(crate) fn identity_json(i: &auth::users::Identity) -> Value {
 pub(crate) fn user_resource(
     user: &auth::users::User,
     identities: &[&auth::users::Identity],
+    groups: Vec<String>,
     profile: serde_json::Map<String, Value>,
 ) -> Value {
     crate::model::to_json(&model::User {
@@ -56,6 +57,7 @@ pub(crate) fn user_resource(
             .iter()
             .map(|i| model::Identity::from(*i))
             .collect(),
+        groups,
         profile,
     })
 }
@@ -80,9 +82,13 @@ async fn user_json(state: &AdminState, req: &HttpRequest, id: Uuid) -> Result<Va
         .await
         .map_err(Problem::internal)?
         .ok_or_else(not_found)?;
+    let groups = auth::groups::names(&state.db, id)
+        .await
+        .map_err(Problem::internal)?;
     Ok(user_resource(
         &user,
         &identities.iter().collect::<Vec<_>>(),
+        groups,
         profile,
     ))
 }

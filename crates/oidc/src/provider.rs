@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use store::{Clock, Db};
 
 /// Scopes Tessera understands (clients may also be registered for their own).
-pub const SCOPES_SUPPORTED: [&str; 7] = [
+pub const SCOPES_SUPPORTED: [&str; 8] = [
     "openid",
     "profile",
     "email",
@@ -14,10 +14,11 @@ pub const SCOPES_SUPPORTED: [&str; 7] = [
     "address",
     "offline_access",
     "profile:write",
+    "groups",
 ];
 
 /// Claims Tessera can return about a user.
-pub const CLAIMS_SUPPORTED: [&str; 30] = [
+pub const CLAIMS_SUPPORTED: [&str; 31] = [
     "sub",
     "acr",
     "amr",
@@ -48,6 +49,7 @@ pub const CLAIMS_SUPPORTED: [&str; 30] = [
     "locale",
     "address",
     "updated_at",
+    "groups",
 ];
 
 /// How the provider issues tokens.

@@ -39,6 +39,15 @@ pub fn token_audience<'a>(
     }
 }
 
+/// The scope that releases the `groups` claim to third-party clients.
+pub const GROUPS_SCOPE: &str = "groups";
+
+/// Whether a token's client sees the user's `groups` (UserInfo and the ID token alike): a
+/// first-party client always (`openid` alone), a third party with the `groups` scope.
+pub fn sees_groups(third_party: bool, scopes: &[&str]) -> bool {
+    !third_party || scopes.contains(&GROUPS_SCOPE)
+}
+
 /// The claims for the bearer of `token`.
 pub async fn userinfo(
     provider: &Provider,
@@ -67,9 +76,13 @@ pub async fn userinfo(
     let schema = profiles.schema(db).await.map_err(|e| internal(&e))?;
     let scopes: Vec<&str> = claims.scope.split(' ').collect();
     let audience = token_audience(Surface::UserInfo, bundle.third_party, &scopes);
+    let groups = sees_groups(bundle.third_party, &scopes).then(|| bundle.groups.clone());
     let rendered = profiles.render_userinfo(&schema, user_id, bundle, audience);
-    let mut out = serde_json::Map::with_capacity(rendered.len() + 1);
+    let mut out = serde_json::Map::with_capacity(rendered.len() + 2);
     out.insert("sub".into(), claims.sub.clone().into());
     out.extend(rendered);
+    if let Some(groups) = groups {
+        out.insert("groups".into(), groups.into());
+    }
     Ok(serde_json::Value::Object(out))
 }

@@ -10,7 +10,7 @@
 //! twice.
 
 use crate::accounts::{User, from_user_row};
-use crate::entity::{identities, profile_search, profiles, users};
+use crate::entity::{group_members, groups, identities, profile_search, profiles, users};
 use crate::{Db, StoreError};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
@@ -193,6 +193,8 @@ pub struct UserQuery {
     /// (definition id, value) pairs, matched exactly (case-insensitively for text).
     pub attributes: Vec<(Uuid, String)>,
     pub disabled: Option<bool>,
+    /// Members of the group of this name.
+    pub group: Option<String>,
     /// Only users after this id (the cursor).
     pub after: Option<Uuid>,
     pub limit: u64,
@@ -243,6 +245,21 @@ fn select_users(tenant: &str, query: &UserQuery) -> sea_orm::Select<users::Entit
             select =
                 select.filter(users::Column::Id.in_subquery(with_identity(tenant, kind, value)));
         }
+    }
+    if let Some(name) = &query.group {
+        // The (tenant, name) unique index, then the (group, user) primary key.
+        let members = Query::select()
+            .column((group_members::Entity, group_members::Column::UserId))
+            .from(group_members::Entity)
+            .inner_join(
+                groups::Entity,
+                Expr::col((groups::Entity, groups::Column::Id))
+                    .equals((group_members::Entity, group_members::Column::GroupId)),
+            )
+            .and_where(Expr::col((groups::Entity, groups::Column::TenantId)).eq(tenant))
+            .and_where(Expr::col((groups::Entity, groups::Column::Name)).eq(name.as_str()))
+            .to_owned();
+        select = select.filter(users::Column::Id.in_subquery(members));
     }
     for word in &query.words {
         let word = token(word);

@@ -113,7 +113,15 @@ pub(super) async fn exchange(
         },
     )?;
     let id_token = if grant.scope.split(' ').any(|s| s == "openid") {
-        let claims = requested_id_token_claims(profiles, db, client, &grant).await?;
+        let mut claims = requested_id_token_claims(profiles, db, client, &grant).await?;
+        // Unlike profile claims, the groups are always in the ID token: apps authorise from it.
+        let scopes: Vec<&str> = grant.scope.split(' ').collect();
+        if crate::userinfo::sees_groups(client.third_party, &scopes) {
+            let names = auth::groups::names(db, grant.user_id)
+                .await
+                .map_err(OAuthError::server_error)?;
+            claims.insert("groups".into(), names.into());
+        }
         Some(tokens::mint_id_token(
             provider,
             now,

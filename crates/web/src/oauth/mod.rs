@@ -318,6 +318,7 @@ fn describe_scope(scope: &str) -> String {
         "address" => "Your postal address".into(),
         "offline_access" => "Stay connected when you are not using it".into(),
         "profile:write" => "Change your profile".into(),
+        "groups" => "The groups you belong to".into(),
         other => format!("Access “{other}”"),
     }
 }
