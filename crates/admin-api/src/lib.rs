@@ -21,6 +21,7 @@ pub mod model;
 pub mod openapi;
 mod paging;
 mod schema;
+pub mod scim;
 mod tenants;
 mod user_search;
 mod users;
