@@ -962,6 +962,25 @@ mod with_database {
             .expect("change");
         let mentions = &view["custom_attributes"]["bio"]["entities"]["mentions"];
         assert_eq!(mentions[0]["name"], "Alice");
+        // A username of another tenant is not the tenant's: no id.
+        store::tenants::create(
+            &t.db,
+            "other",
+            "Other",
+            &json!({}),
+            clock.now(),
+            store::audit::NewEvent::new("tenant.created", Actor::Cli),
+        )
+        .await
+        .expect("tenant");
+        let elsewhere = crate::rich_text::process_in(&t.db.in_tenant("other"), "hi @alice", &[])
+            .await
+            .expect("processed");
+        assert_eq!(elsewhere.entities.mentions[0].id, None);
+        let here = crate::rich_text::process_in(&t.db, "hi @alice", &[])
+            .await
+            .expect("processed");
+        assert_eq!(here.entities.mentions[0].id, Some(alice.to_string()));
         assert_eq!(mentions[0]["id"], alice.to_string());
         assert!(mentions[1].get("id").is_none(), "{mentions}");
         assert_eq!(view["annotations"][0]["value"]["level"], 3);

@@ -193,7 +193,8 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
 
 fn is_name(s: &str) -> bool {
     let mut c = s.chars();
-    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '$')
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '$')
         && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
 }
 
@@ -413,7 +414,10 @@ mod tests {
 
     #[test]
     fn comparisons_values_and_paths() {
-        assert_eq!(parse(r#"userName eq "bjensen""#), Ok(eq("userName", "bjensen")));
+        assert_eq!(
+            parse(r#"userName eq "bjensen""#),
+            Ok(eq("userName", "bjensen"))
+        );
         assert_eq!(
             parse(r#"name.familyName co "O'Malley""#),
             Ok(Filter::Compare {
@@ -584,12 +588,22 @@ mod tests {
             "and",
             "[",
         ] {
-            assert!(parse(bad).is_err(), "{bad:?} was accepted: {:?}", parse(bad));
+            assert!(
+                parse(bad).is_err(),
+                "{bad:?} was accepted: {:?}",
+                parse(bad)
+            );
         }
         let deep = format!("{}a pr{}", "(".repeat(100), ")".repeat(100));
         assert!(parse(&deep).is_err(), "nesting is bounded");
         assert!(parse(&format!("a eq \"{}\"", "x".repeat(MAX_FILTER_LEN))).is_err());
-        for bad in ["", "members[", "members]value[", "emails[type eq \"w\"].", "a b"] {
+        for bad in [
+            "",
+            "members[",
+            "members]value[",
+            "emails[type eq \"w\"].",
+            "a b",
+        ] {
             assert!(parse_path(bad).is_err(), "{bad:?}");
         }
     }
