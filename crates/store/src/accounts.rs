@@ -82,6 +82,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
     pub disabled: bool,
+    /// The provisioning client's id for the user (SCIM `externalId`).
+    pub external_id: Option<String>,
 }
 
 /// What a login needs to know about the owner of a login ID, read in one query.
@@ -203,6 +205,7 @@ pub(crate) fn from_user_row(u: users::Model) -> User {
         created_at: from_millis(u.created_at),
         last_login_at: u.last_login_at.map(from_millis),
         disabled: u.disabled_at.is_some(),
+        external_id: u.external_id,
     }
 }
 
@@ -232,6 +235,31 @@ pub async fn users_by_username(
         .into_iter()
         .map(|r| (r.value, r.user_id))
         .collect())
+}
+
+/// Sets (or clears) the user's external id, recording `event`. `false` when there is no such
+/// user in the tenant.
+pub async fn set_external_id(
+    db: &Db,
+    user_id: Uuid,
+    external_id: Option<String>,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<bool, StoreError> {
+    let tx = db.write.begin().await?;
+    let done = users::Entity::update_many()
+        .col_expr(users::Column::ExternalId, Expr::value(external_id))
+        .filter(users::Column::TenantId.eq(db.tenant()))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(&tx)
+        .await?;
+    if done.rows_affected == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    audit::insert(&tx, db.tenant(), event, now).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// The user's identities, oldest first.

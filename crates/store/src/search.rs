@@ -280,6 +280,197 @@ fn select_users(tenant: &str, query: &UserQuery) -> sea_orm::Select<users::Entit
     select.order_by_asc(users::Column::Id).limit(query.limit)
 }
 
+/// How a text condition matches (values compared lower-cased, as they are stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextMatch {
+    Exact,
+    Prefix,
+    /// A substring: `LIKE '%…%'` over the tenant's rows of that kind (an index range, not the
+    /// users table).
+    Contains,
+    Suffix,
+}
+
+/// How a time condition compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    Eq,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// A condition tree over users (SCIM filters), each leaf an indexed lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserFilter {
+    And(Box<UserFilter>, Box<UserFilter>),
+    Or(Box<UserFilter>, Box<UserFilter>),
+    Not(Box<UserFilter>),
+    /// A login ID of one of `kinds` matches.
+    Identity {
+        kinds: Vec<&'static str>,
+        how: TextMatch,
+        value: String,
+    },
+    /// The user has a login ID of one of `kinds`.
+    HasIdentity(Vec<&'static str>),
+    ExternalId(TextMatch, String),
+    HasExternalId,
+    /// An index field of `profile_search` (`q` words, `attr:<id>` values, `display`).
+    Indexed {
+        field: String,
+        how: TextMatch,
+        value: String,
+    },
+    Id(Uuid),
+    /// The profile's last change (Unix milliseconds).
+    UpdatedAt(Compare, i64),
+    CreatedAt(Compare, i64),
+    Disabled(bool),
+    /// Members of the group with this id.
+    InGroup(Uuid),
+    /// Nothing matches (a value that can never be stored, such as a malformed id).
+    Nothing,
+}
+
+fn like_pattern(value: &str, how: TextMatch) -> String {
+    let escaped = value
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    match how {
+        TextMatch::Exact => escaped,
+        TextMatch::Prefix => format!("{escaped}%"),
+        TextMatch::Contains => format!("%{escaped}%"),
+        TextMatch::Suffix => format!("%{escaped}"),
+    }
+}
+
+fn text_condition<C: sea_orm::sea_query::IntoColumnRef + Copy>(
+    col: C,
+    how: TextMatch,
+    value: &str,
+) -> sea_orm::sea_query::SimpleExpr {
+    match how {
+        TextMatch::Exact => Expr::col(col).eq(value),
+        TextMatch::Prefix => {
+            let upper = format!("{value}\u{10FFFF}");
+            Expr::col(col).gte(value).and(Expr::col(col).lt(upper.as_str()))
+        }
+        other => Expr::col(col).like(
+            sea_orm::sea_query::LikeExpr::new(like_pattern(value, other)).escape('\\'),
+        ),
+    }
+}
+
+fn compare(col: impl sea_orm::sea_query::IntoColumnRef, op: Compare, v: i64) -> sea_orm::sea_query::SimpleExpr {
+    let c = Expr::col(col);
+    match op {
+        Compare::Eq => c.eq(v),
+        Compare::Gt => c.gt(v),
+        Compare::Ge => c.gte(v),
+        Compare::Lt => c.lt(v),
+        Compare::Le => c.lte(v),
+    }
+}
+
+fn filter_condition(tenant: &str, f: &UserFilter) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::SimpleExpr;
+    let user_id = (users::Entity, users::Column::Id);
+    let in_ids = |sub: SelectStatement| -> SimpleExpr { Expr::col(user_id).in_subquery(sub) };
+    match f {
+        UserFilter::And(a, b) => filter_condition(tenant, a).and(filter_condition(tenant, b)),
+        UserFilter::Or(a, b) => filter_condition(tenant, a).or(filter_condition(tenant, b)),
+        UserFilter::Not(a) => filter_condition(tenant, a).not(),
+        UserFilter::Identity { kinds, how, value } => in_ids(
+            Query::select()
+                .column(identities::Column::UserId)
+                .from(identities::Entity)
+                .and_where(Expr::col(identities::Column::TenantId).eq(tenant))
+                .and_where(Expr::col(identities::Column::Kind).is_in(kinds.iter().copied()))
+                .and_where(text_condition(
+                    identities::Column::Value,
+                    *how,
+                    &value.to_lowercase(),
+                ))
+                .to_owned(),
+        ),
+        UserFilter::HasIdentity(kinds) => in_ids(
+            Query::select()
+                .column(identities::Column::UserId)
+                .from(identities::Entity)
+                .and_where(Expr::col(identities::Column::TenantId).eq(tenant))
+                .and_where(Expr::col(identities::Column::Kind).is_in(kinds.iter().copied()))
+                .to_owned(),
+        ),
+        UserFilter::ExternalId(how, value) => {
+            text_condition((users::Entity, users::Column::ExternalId), *how, value)
+        }
+        UserFilter::HasExternalId => {
+            Expr::col((users::Entity, users::Column::ExternalId)).is_not_null()
+        }
+        UserFilter::Indexed { field, how, value } => in_ids(with_token(
+            tenant,
+            field,
+            text_condition(profile_search::Column::Value, *how, &token(value)),
+        )),
+        UserFilter::Id(id) => Expr::col(user_id).eq(*id),
+        UserFilter::UpdatedAt(op, at) => in_ids(
+            Query::select()
+                .column(profiles::Column::UserId)
+                .from(profiles::Entity)
+                .and_where(Expr::col(profiles::Column::TenantId).eq(tenant))
+                .and_where(compare(profiles::Column::UpdatedAt, *op, *at))
+                .to_owned(),
+        ),
+        UserFilter::CreatedAt(op, at) => {
+            compare((users::Entity, users::Column::CreatedAt), *op, *at)
+        }
+        UserFilter::Disabled(true) => {
+            Expr::col((users::Entity, users::Column::DisabledAt)).is_not_null()
+        }
+        UserFilter::Disabled(false) => {
+            Expr::col((users::Entity, users::Column::DisabledAt)).is_null()
+        }
+        UserFilter::InGroup(group) => in_ids(
+            Query::select()
+                .column(group_members::Column::UserId)
+                .from(group_members::Entity)
+                .and_where(Expr::col(group_members::Column::TenantId).eq(tenant))
+                .and_where(Expr::col(group_members::Column::GroupId).eq(*group))
+                .to_owned(),
+        ),
+        UserFilter::Nothing => Expr::val(1).eq(0),
+    }
+}
+
+/// The users matching `filter` (all with `None`), in id (creation) order: how many in all, and
+/// the `limit` after the first `offset`.
+pub async fn filter_users(
+    db: &Db,
+    filter: Option<&UserFilter>,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<User>), StoreError> {
+    let mut select = users::Entity::find().filter(users::Column::TenantId.eq(db.tenant()));
+    if let Some(f) = filter {
+        select = select.filter(filter_condition(db.tenant(), f));
+    }
+    let total = select.clone().count(&db.read).await?;
+    let rows = if limit == 0 {
+        Vec::new()
+    } else {
+        select
+            .order_by_asc(users::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&db.read)
+            .await?
+    };
+    Ok((total, rows.into_iter().map(from_user_row).collect()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
