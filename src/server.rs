@@ -178,7 +178,8 @@ pub fn configure(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone {
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(telemetry::metrics))
             .configure(::web::configure)
-            .configure(admin_api::configure);
+            .configure(admin_api::configure)
+            .configure(admin_api::scim::configure);
     }
 }
 

@@ -106,7 +106,9 @@ class StdlibResponse:
         return jsonlib.loads(self.content)
 
     def __repr__(self) -> str:
-        return f"<Response [{self.status_code}] {self.method} {self.url}>"
+        body = self.text
+        body = body if len(body) <= 500 else body[:500] + "..."
+        return f"<Response [{self.status_code}] {self.method} {self.url} body={body!r}>"
 
 
 class StdlibSCIMClient(BaseSyncSCIMClient):
@@ -263,6 +265,7 @@ def _data_text(data: Any) -> str:
             text = repr(data)
     except Exception:  # noqa: BLE001 - best effort debug output
         text = repr(data)
+    text = _one_line(text)
     return text if len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT] + "...(truncated)"
 
 
@@ -309,15 +312,13 @@ def main(argv: list[str]) -> int:
             if result.title in DISCOVERY_TITLES:
                 print(f"  - {result.title}: {_one_line(result.reason)}")
 
-    if failures:
+    detailed = [(status, result, _data_text(result.data)) for status, result in failures]
+    detailed = [entry for entry in detailed if entry[2]]
+    if detailed:
         print()
-        print("# Failure details")
-        for status, result in failures:
-            print(f"{status}\t{result.title}\t{result.resource_type or '-'}")
-            print(f"    reason: {_one_line(result.reason)}")
-            data = _data_text(result.data)
-            if data:
-                print(f"    data: {data}")
+        print("# Failure details (response or exception attached to each failed result)")
+        for status, result, data in detailed:
+            print(f"{status}\t{result.title}\t{result.resource_type or '-'}\t{data}")
 
     summary = ", ".join(f"{name}={count}" for name, count in sorted(counts.items()))
     print()

@@ -10,7 +10,8 @@ use crate::InternalError;
 use store::audit::{Actor, NewEvent};
 use store::{Clock, Db, StoreError, Uuid};
 
-pub use store::groups::Group;
+pub use store::groups::{Group, GroupFilter};
+pub use store::search::{Compare, TextMatch};
 
 /// The longest group name, in characters.
 pub const MAX_NAME: usize = 256;
@@ -127,6 +128,16 @@ pub async fn find_by_name(db: &Db, name: &str) -> Result<Option<Group>, Internal
         Ok(name) => Ok(store::groups::find_group_by_name(db, &name).await?),
         Err(_) => Ok(None),
     }
+}
+
+/// The groups matching `filter` (SCIM): how many in all, and `limit` after the first `offset`.
+pub async fn filter(
+    db: &Db,
+    filter: Option<&GroupFilter>,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<Group>), InternalError> {
+    Ok(store::groups::filter_groups(db, filter, offset, limit).await?)
 }
 
 /// One page of groups, oldest first.

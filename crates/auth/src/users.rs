@@ -9,7 +9,7 @@ use store::{Clock, Db, StoreError, Uuid};
 pub use store::accounts::{
     Identity, IdentityKind, NewIdentity, RemoveIdentity, User, parse_oidc_identity,
 };
-pub use store::search::UserQuery;
+pub use store::search::{UserFilter, UserQuery};
 
 pub async fn find(db: &Db, user_id: Uuid) -> Result<Option<User>, InternalError> {
     Ok(store::accounts::find_user(db, user_id).await?)
@@ -54,6 +54,38 @@ pub async fn owner_of(
 /// Users matching every condition of `query` (an indexed search), oldest first.
 pub async fn search(db: &Db, query: &UserQuery) -> Result<Vec<User>, InternalError> {
     Ok(store::search::search_users(db, query).await?)
+}
+
+/// The users matching `filter` (SCIM): how many in all, and `limit` after the first `offset`.
+pub async fn filter(
+    db: &Db,
+    filter: Option<&UserFilter>,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<User>), InternalError> {
+    Ok(store::search::filter_users(db, filter, offset, limit).await?)
+}
+
+/// Sets or clears the external id a provisioning client keeps for the user (SCIM
+/// `externalId`); `false` when there is no such user.
+pub async fn set_external_id(
+    db: &Db,
+    clock: &dyn Clock,
+    user_id: Uuid,
+    external_id: Option<&str>,
+    by: Actor,
+) -> Result<bool, InternalError> {
+    let event = NewEvent::new("user.external_id_changed", by)
+        .user(user_id)
+        .detail(serde_json::json!({ "external_id": external_id }));
+    Ok(store::accounts::set_external_id(
+        db,
+        user_id,
+        external_id.map(str::to_owned),
+        clock.now(),
+        event,
+    )
+    .await?)
 }
 
 /// Disables or enables an account; `false` when there is no such user.

@@ -400,3 +400,79 @@ pub async fn group_names(db: &Db, user: Uuid) -> Result<Vec<String>, StoreError>
         .map(|(_, g)| g.name)
         .collect())
 }
+
+/// A condition tree over groups (SCIM filters), each leaf an indexed lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupFilter {
+    And(Box<GroupFilter>, Box<GroupFilter>),
+    Or(Box<GroupFilter>, Box<GroupFilter>),
+    Not(Box<GroupFilter>),
+    Name(crate::search::TextMatch, String),
+    ExternalId(crate::search::TextMatch, String),
+    HasExternalId,
+    Id(Uuid),
+    /// Groups this user belongs to.
+    HasMember(Uuid),
+    UpdatedAt(crate::search::Compare, i64),
+    Nothing,
+}
+
+fn group_condition(tenant: &str, f: &GroupFilter) -> sea_orm::sea_query::SimpleExpr {
+    use crate::search::{compare_expr, text_expr};
+    use sea_orm::sea_query::{ExprTrait, Query};
+    match f {
+        GroupFilter::And(a, b) => group_condition(tenant, a).and(group_condition(tenant, b)),
+        GroupFilter::Or(a, b) => group_condition(tenant, a).or(group_condition(tenant, b)),
+        GroupFilter::Not(a) => group_condition(tenant, a).not(),
+        // Names compare as stored (they keep their case); SCIM's displayName is not case-exact,
+        // so equality also accepts a lower-cased match of the whole name.
+        GroupFilter::Name(how, v) => text_expr((groups::Entity, groups::Column::Name), *how, v),
+        GroupFilter::ExternalId(how, v) => {
+            text_expr((groups::Entity, groups::Column::ExternalId), *how, v)
+        }
+        GroupFilter::HasExternalId => {
+            Expr::col((groups::Entity, groups::Column::ExternalId)).is_not_null()
+        }
+        GroupFilter::Id(id) => Expr::col((groups::Entity, groups::Column::Id)).eq(*id),
+        GroupFilter::HasMember(user) => Expr::col((groups::Entity, groups::Column::Id))
+            .in_subquery(
+                Query::select()
+                    .column(group_members::Column::GroupId)
+                    .from(group_members::Entity)
+                    .and_where(Expr::col(group_members::Column::TenantId).eq(tenant))
+                    .and_where(Expr::col(group_members::Column::UserId).eq(*user))
+                    .to_owned(),
+            ),
+        GroupFilter::UpdatedAt(op, at) => {
+            compare_expr((groups::Entity, groups::Column::UpdatedAt), *op, *at)
+        }
+        GroupFilter::Nothing => Expr::val(1).eq(0),
+    }
+}
+
+/// The groups matching `filter` (all with `None`) in id order: how many in all, and `limit`
+/// after the first `offset`.
+pub async fn filter_groups(
+    db: &Db,
+    filter: Option<&GroupFilter>,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<Group>), StoreError> {
+    use sea_orm::PaginatorTrait;
+    let mut select = groups::Entity::find().filter(groups::Column::TenantId.eq(db.tenant()));
+    if let Some(f) = filter {
+        select = select.filter(group_condition(db.tenant(), f));
+    }
+    let total = select.clone().count(&db.read).await?;
+    let rows = if limit == 0 {
+        Vec::new()
+    } else {
+        select
+            .order_by_asc(groups::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&db.read)
+            .await?
+    };
+    Ok((total, rows.into_iter().map(from_model).collect()))
+}

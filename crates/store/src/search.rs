@@ -347,7 +347,7 @@ fn like_pattern(value: &str, how: TextMatch) -> String {
     }
 }
 
-fn text_condition<C: sea_orm::sea_query::IntoColumnRef + Copy>(
+pub(crate) fn text_expr<C: sea_orm::sea_query::IntoColumnRef + Copy>(
     col: C,
     how: TextMatch,
     value: &str,
@@ -356,15 +356,20 @@ fn text_condition<C: sea_orm::sea_query::IntoColumnRef + Copy>(
         TextMatch::Exact => Expr::col(col).eq(value),
         TextMatch::Prefix => {
             let upper = format!("{value}\u{10FFFF}");
-            Expr::col(col).gte(value).and(Expr::col(col).lt(upper.as_str()))
+            Expr::col(col)
+                .gte(value)
+                .and(Expr::col(col).lt(upper.as_str()))
         }
-        other => Expr::col(col).like(
-            sea_orm::sea_query::LikeExpr::new(like_pattern(value, other)).escape('\\'),
-        ),
+        other => Expr::col(col)
+            .like(sea_orm::sea_query::LikeExpr::new(like_pattern(value, other)).escape('\\')),
     }
 }
 
-fn compare(col: impl sea_orm::sea_query::IntoColumnRef, op: Compare, v: i64) -> sea_orm::sea_query::SimpleExpr {
+pub(crate) fn compare_expr(
+    col: impl sea_orm::sea_query::IntoColumnRef,
+    op: Compare,
+    v: i64,
+) -> sea_orm::sea_query::SimpleExpr {
     let c = Expr::col(col);
     match op {
         Compare::Eq => c.eq(v),
@@ -389,7 +394,7 @@ fn filter_condition(tenant: &str, f: &UserFilter) -> sea_orm::sea_query::SimpleE
                 .from(identities::Entity)
                 .and_where(Expr::col(identities::Column::TenantId).eq(tenant))
                 .and_where(Expr::col(identities::Column::Kind).is_in(kinds.iter().copied()))
-                .and_where(text_condition(
+                .and_where(text_expr(
                     identities::Column::Value,
                     *how,
                     &value.to_lowercase(),
@@ -405,7 +410,7 @@ fn filter_condition(tenant: &str, f: &UserFilter) -> sea_orm::sea_query::SimpleE
                 .to_owned(),
         ),
         UserFilter::ExternalId(how, value) => {
-            text_condition((users::Entity, users::Column::ExternalId), *how, value)
+            text_expr((users::Entity, users::Column::ExternalId), *how, value)
         }
         UserFilter::HasExternalId => {
             Expr::col((users::Entity, users::Column::ExternalId)).is_not_null()
@@ -413,7 +418,7 @@ fn filter_condition(tenant: &str, f: &UserFilter) -> sea_orm::sea_query::SimpleE
         UserFilter::Indexed { field, how, value } => in_ids(with_token(
             tenant,
             field,
-            text_condition(profile_search::Column::Value, *how, &token(value)),
+            text_expr(profile_search::Column::Value, *how, &token(value)),
         )),
         UserFilter::Id(id) => Expr::col(user_id).eq(*id),
         UserFilter::UpdatedAt(op, at) => in_ids(
@@ -421,11 +426,11 @@ fn filter_condition(tenant: &str, f: &UserFilter) -> sea_orm::sea_query::SimpleE
                 .column(profiles::Column::UserId)
                 .from(profiles::Entity)
                 .and_where(Expr::col(profiles::Column::TenantId).eq(tenant))
-                .and_where(compare(profiles::Column::UpdatedAt, *op, *at))
+                .and_where(compare_expr(profiles::Column::UpdatedAt, *op, *at))
                 .to_owned(),
         ),
         UserFilter::CreatedAt(op, at) => {
-            compare((users::Entity, users::Column::CreatedAt), *op, *at)
+            compare_expr((users::Entity, users::Column::CreatedAt), *op, *at)
         }
         UserFilter::Disabled(true) => {
             Expr::col((users::Entity, users::Column::DisabledAt)).is_not_null()
