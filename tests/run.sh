@@ -44,15 +44,34 @@ drop_test_databases() {
     done
 }
 
-# 3. Build once, with the profile the tests use.
+# 3. scim2-tester (PyPI), pinned, in a virtual environment of its own: run against a live server by
+#    tests/scim.rs.
+venv=target/scim-venv
+if ! "$venv/bin/python" -c 'import scim2_tester' >/dev/null 2>&1; then
+  say "installing scim2-tester into $venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    sudo_cmd=()
+    if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install -q --disable-pip-version-check \
+    scim2-tester==0.5.2 scim2-client==0.13.2 scim2-models==0.12.3
+fi
+export TESSERA_SCIM_TESTER_PYTHON="$PWD/$venv/bin/python"
+export TESSERA_REQUIRE_SCIM_TESTER=1
+
+# 4. Build once, with the profile the tests use.
 say "building"
 cargo test --workspace --all-targets --no-run
 
-# 4. SQLite.
+# 5. SQLite.
 say "test suite on SQLite"
 env -u TESSERA_TEST_DATABASE_URL cargo test --workspace --all-targets -- "${filter[@]}"
 
-# 5. PostgreSQL.
+# 6. PostgreSQL.
 if pg_up; then
   say "test suite on PostgreSQL ($pg_url)"
   drop_test_databases
