@@ -309,6 +309,49 @@ async fn users_over_scim() {
         .await;
         assert_eq!((a.status, scim_type(&a)), (400, "invalidFilter"), "{bad}");
     }
+    // Sorting.
+    for (query, expected) in [
+        ("sortBy=userName", vec![id.as_str(), second_id.as_str()]),
+        (
+            "sortBy=userName&sortOrder=descending",
+            vec![second_id.as_str(), id.as_str()],
+        ),
+        (
+            "sortBy=meta.created&sortOrder=descending",
+            vec![second_id.as_str(), id.as_str()],
+        ),
+        (
+            "sortBy=meta.lastModified",
+            vec![id.as_str(), second_id.as_str()],
+        ),
+    ] {
+        let a = scim(
+            &server,
+            k,
+            Method::GET,
+            &format!("/Users?{query}"),
+            None,
+            None,
+        )
+        .await;
+        let ids: Vec<&str> = a.body["Resources"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|u| u["id"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(ids, expected, "{query}");
+    }
+    for bad in ["sortBy=title", "sortOrder=sideways"] {
+        let a = scim(
+            &server,
+            k,
+            Method::GET,
+            &format!("/Users?{bad}"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!((a.status, scim_type(&a)), (400, "invalidValue"), "{bad}");
+    }
     // Paging.
     let a = scim(
         &server,
@@ -386,6 +429,28 @@ async fn users_over_scim() {
     )
     .await;
     assert_eq!(a.status, 400);
+
+    // A refused PUT changes nothing: a bad value, or a login ID of another user.
+    for body in [
+        json!({ "schemas": [USER], "userName": "renamed", EXT: { "contractor": "maybe" } }),
+        json!({ "schemas": [USER], "userName": "renamed", "displayName": "New",
+                "emails": [{ "value": "jsmith@example.org" }] }),
+    ] {
+        let a = scim(
+            &server,
+            k,
+            Method::PUT,
+            &format!("/Users/{id}"),
+            Some(body.clone()),
+            None,
+        )
+        .await;
+        assert!(a.status == 400 || a.status == 409, "{body}: {}", a.body);
+        let now = scim(&server, k, Method::GET, &format!("/Users/{id}"), None, None).await;
+        assert_eq!(now.body["userName"], "bjensen", "{body}");
+        assert_eq!(now.body["name"]["givenName"], "Babs", "{body}");
+        assert_eq!(now.etag, patched.etag, "{body}");
+    }
 
     // PUT states the whole resource: unlisted mapped attributes are cleared.
     let put = scim(

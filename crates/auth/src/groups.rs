@@ -10,7 +10,7 @@ use crate::InternalError;
 use store::audit::{Actor, NewEvent};
 use store::{Clock, Db, StoreError, Uuid};
 
-pub use store::groups::{Group, GroupFilter};
+pub use store::groups::{Group, GroupFilter, GroupOrder};
 pub use store::search::{Compare, TextMatch};
 
 /// The longest group name, in characters.
@@ -134,10 +134,11 @@ pub async fn find_by_name(db: &Db, name: &str) -> Result<Option<Group>, Internal
 pub async fn filter(
     db: &Db,
     filter: Option<&GroupFilter>,
+    order: (GroupOrder, bool),
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<Group>), InternalError> {
-    Ok(store::groups::filter_groups(db, filter, offset, limit).await?)
+    Ok(store::groups::filter_groups(db, filter, order.0, order.1, offset, limit).await?)
 }
 
 /// One page of groups, oldest first.

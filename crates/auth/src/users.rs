@@ -9,7 +9,7 @@ use store::{Clock, Db, StoreError, Uuid};
 pub use store::accounts::{
     Identity, IdentityKind, NewIdentity, RemoveIdentity, User, parse_oidc_identity,
 };
-pub use store::search::{UserFilter, UserQuery};
+pub use store::search::{UserFilter, UserOrder, UserQuery};
 
 pub async fn find(db: &Db, user_id: Uuid) -> Result<Option<User>, InternalError> {
     Ok(store::accounts::find_user(db, user_id).await?)
@@ -60,10 +60,11 @@ pub async fn search(db: &Db, query: &UserQuery) -> Result<Vec<User>, InternalErr
 pub async fn filter(
     db: &Db,
     filter: Option<&UserFilter>,
+    order: (UserOrder, bool),
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<User>), InternalError> {
-    Ok(store::search::filter_users(db, filter, offset, limit).await?)
+    Ok(store::search::filter_users(db, filter, order.0, order.1, offset, limit).await?)
 }
 
 /// Sets or clears the external id a provisioning client keeps for the user (SCIM

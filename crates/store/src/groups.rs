@@ -401,6 +401,15 @@ pub async fn group_names(db: &Db, user: Uuid) -> Result<Vec<String>, StoreError>
         .collect())
 }
 
+/// The order of a filtered list of groups (ties by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupOrder {
+    #[default]
+    Created,
+    Name,
+    LastModified,
+}
+
 /// A condition tree over groups (SCIM filters), each leaf an indexed lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupFilter {
@@ -455,6 +464,8 @@ fn group_condition(tenant: &str, f: &GroupFilter) -> sea_orm::sea_query::SimpleE
 pub async fn filter_groups(
     db: &Db,
     filter: Option<&GroupFilter>,
+    order: GroupOrder,
+    descending: bool,
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<Group>), StoreError> {
@@ -464,11 +475,23 @@ pub async fn filter_groups(
         select = select.filter(group_condition(db.tenant(), f));
     }
     let total = select.clone().count(&db.read).await?;
+    let direction = if descending {
+        sea_orm::Order::Desc
+    } else {
+        sea_orm::Order::Asc
+    };
     let rows = if limit == 0 {
         Vec::new()
     } else {
+        match order {
+            GroupOrder::Created => {}
+            GroupOrder::Name => select = select.order_by(groups::Column::Name, direction.clone()),
+            GroupOrder::LastModified => {
+                select = select.order_by(groups::Column::UpdatedAt, direction.clone())
+            }
+        }
         select
-            .order_by_asc(groups::Column::Id)
+            .order_by(groups::Column::Id, direction)
             .offset(offset)
             .limit(limit)
             .all(&db.read)

@@ -450,11 +450,65 @@ fn filter_condition(tenant: &str, f: &UserFilter) -> sea_orm::sea_query::SimpleE
     }
 }
 
-/// The users matching `filter` (all with `None`), in id (creation) order: how many in all, and
-/// the `limit` after the first `offset`.
+/// The order of a filtered list of users (ties by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserOrder {
+    /// Creation order (ids are UUID v7).
+    #[default]
+    Created,
+    /// By the username, else the first email address.
+    LoginId,
+    /// By the profile's last change.
+    LastModified,
+}
+
+fn order_key(tenant: &str, order: UserOrder) -> Option<sea_orm::sea_query::SimpleExpr> {
+    use sea_orm::sea_query::{Func, SimpleExpr, SubQueryStatement};
+    let login = |kind: &str| -> SimpleExpr {
+        SimpleExpr::SubQuery(
+            None,
+            Box::new(SubQueryStatement::SelectStatement(
+                Query::select()
+                    .expr(Expr::col((identities::Entity, identities::Column::Value)).min())
+                    .from(identities::Entity)
+                    .and_where(
+                        Expr::col((identities::Entity, identities::Column::UserId))
+                            .equals((users::Entity, users::Column::Id)),
+                    )
+                    .and_where(
+                        Expr::col((identities::Entity, identities::Column::TenantId)).eq(tenant),
+                    )
+                    .and_where(Expr::col((identities::Entity, identities::Column::Kind)).eq(kind))
+                    .to_owned(),
+            )),
+        )
+    };
+    match order {
+        UserOrder::Created => None,
+        UserOrder::LoginId => Some(Func::coalesce([login("username"), login("email")]).into()),
+        UserOrder::LastModified => Some(SimpleExpr::SubQuery(
+            None,
+            Box::new(SubQueryStatement::SelectStatement(
+                Query::select()
+                    .column((profiles::Entity, profiles::Column::UpdatedAt))
+                    .from(profiles::Entity)
+                    .and_where(
+                        Expr::col((profiles::Entity, profiles::Column::UserId))
+                            .equals((users::Entity, users::Column::Id)),
+                    )
+                    .to_owned(),
+            )),
+        )),
+    }
+}
+
+/// The users matching `filter` (all with `None`), in `order`: how many in all, and the `limit`
+/// after the first `offset`.
 pub async fn filter_users(
     db: &Db,
     filter: Option<&UserFilter>,
+    order: UserOrder,
+    descending: bool,
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<User>), StoreError> {
@@ -463,11 +517,19 @@ pub async fn filter_users(
         select = select.filter(filter_condition(db.tenant(), f));
     }
     let total = select.clone().count(&db.read).await?;
+    let direction = if descending {
+        sea_orm::Order::Desc
+    } else {
+        sea_orm::Order::Asc
+    };
     let rows = if limit == 0 {
         Vec::new()
     } else {
+        if let Some(key) = order_key(db.tenant(), order) {
+            select = select.order_by(key, direction.clone());
+        }
         select
-            .order_by_asc(users::Column::Id)
+            .order_by(users::Column::Id, direction)
             .offset(offset)
             .limit(limit)
             .all(&db.read)

@@ -9,7 +9,9 @@ use super::{
 use crate::AdminState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use auth::groups::{Compare, Group, GroupChange, GroupError, GroupFilter, NewGroup, TextMatch};
+use auth::groups::{
+    Compare, Group, GroupChange, GroupError, GroupFilter, GroupOrder, NewGroup, TextMatch,
+};
 use profile::{Actor, Uuid};
 use serde_json::{Value, json};
 
@@ -255,29 +257,31 @@ pub async fn list(state: AdminState, req: HttpRequest) -> ScimResult {
         )?),
         None => None,
     };
-    if let Some(sort) = query.get("sortBy")
-        && !sort.is_empty()
-        && !["id", "meta.created"]
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(sort))
+    let order = match query
+        .get("sortBy")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
     {
-        return Err(ScimError::bad(
-            "invalidValue",
-            "Groups sort by id or meta.created",
-        ));
-    }
-    if query
-        .get("sortOrder")
-        .is_some_and(|o| o.eq_ignore_ascii_case("descending"))
-    {
-        return Err(ScimError::bad(
-            "invalidValue",
-            "only ascending order (oldest first) is served",
-        ));
-    }
-    let (total, found) = auth::groups::filter(&state.db, parsed.as_ref(), start - 1, count)
-        .await
-        .map_err(ScimError::internal)?;
+        None | Some("") | Some("id") | Some("meta.created") => GroupOrder::Created,
+        Some("displayname") => GroupOrder::Name,
+        Some("meta.lastmodified") => GroupOrder::LastModified,
+        Some(_) => {
+            return Err(ScimError::bad(
+                "invalidValue",
+                "Groups sort by displayName, meta.created or meta.lastModified",
+            ));
+        }
+    };
+    let descending = super::descending(&query)?;
+    let (total, found) = auth::groups::filter(
+        &state.db,
+        parsed.as_ref(),
+        (order, descending),
+        start - 1,
+        count,
+    )
+    .await
+    .map_err(ScimError::internal)?;
     let mut resources = Vec::with_capacity(found.len());
     for g in &found {
         resources.push(project(resource(&state, g).await?, &query));

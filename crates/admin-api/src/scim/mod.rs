@@ -250,6 +250,22 @@ pub fn paging(query: &std::collections::HashMap<String, String>) -> Result<(u64,
     Ok((start, count))
 }
 
+/// `sortOrder`: ascending (the default) or descending.
+pub fn descending(query: &std::collections::HashMap<String, String>) -> Result<bool, ScimError> {
+    match query
+        .get("sortOrder")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") | Some("ascending") => Ok(false),
+        Some("descending") => Ok(true),
+        Some(_) => Err(ScimError::bad(
+            "invalidValue",
+            "sortOrder is ascending or descending",
+        )),
+    }
+}
+
 /// A list response.
 pub fn list_response(total: u64, start: u64, resources: Vec<Value>) -> HttpResponse {
     scim_json(

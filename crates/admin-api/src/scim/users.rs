@@ -23,7 +23,7 @@ use crate::AdminState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth::groups::{Compare, TextMatch};
-use auth::users::{Identity, IdentityKind, NewIdentity, User, UserFilter};
+use auth::users::{Identity, IdentityKind, NewIdentity, User, UserFilter, UserOrder};
 use profile::schema::AttributeType;
 use profile::{Actor, Audience, Change, Party, Uuid};
 use serde_json::{Map, Value, json};
@@ -56,6 +56,7 @@ pub async fn resource(state: &AdminState, user: &User) -> Result<Value, ScimErro
     let groups = auth::groups::filter(
         &state.db,
         Some(&auth::groups::GroupFilter::HasMember(user.id)),
+        (auth::groups::GroupOrder::Name, false),
         0,
         1000,
     )
@@ -399,8 +400,35 @@ async fn write(state: &AdminState, key: crate::AdminKeyId, user: User, w: Wanted
     let current = auth::users::identities(&state.db, user.id)
         .await
         .map_err(ScimError::internal)?;
-    // Added first, so that the user is never left without a login ID.
-    for (kind, value) in &w.identities {
+    let to_add: Vec<&(IdentityKind, String)> = w
+        .identities
+        .iter()
+        .filter(|(kind, value)| !current.iter().any(|i| i.kind == *kind && i.value == *value))
+        .collect();
+    // Everything that can be refused is checked before anything is written: a login ID taken by
+    // another user, then the profile (its change validates the whole of it, and applies it).
+    for (kind, value) in &to_add {
+        let owner = auth::users::owner_of(&state.db, *kind, value)
+            .await
+            .map_err(ScimError::internal)?;
+        if owner.is_some_and(|o| o != user.id) {
+            return Err(taken());
+        }
+    }
+    state
+        .profiles
+        .change(
+            &state.db,
+            clock,
+            user.id,
+            Audience::Party(Party::Admin),
+            Change::Patch(&w.profile),
+            profile::Author::new(actor()),
+        )
+        .await
+        .map_err(profile_error)?;
+    // Login IDs are added before others are removed, so the user always has one.
+    for (kind, value) in to_add {
         if !current.iter().any(|i| i.kind == *kind && i.value == *value) {
             let new = NewIdentity {
                 kind: *kind,
@@ -427,18 +455,6 @@ async fn write(state: &AdminState, key: crate::AdminKeyId, user: User, w: Wanted
                 .map_err(ScimError::internal)?;
         }
     }
-    state
-        .profiles
-        .change(
-            &state.db,
-            clock,
-            user.id,
-            Audience::Party(Party::Admin),
-            Change::Patch(&w.profile),
-            profile::Author::new(actor()),
-        )
-        .await
-        .map_err(profile_error)?;
     if user.external_id != w.external_id {
         auth::users::set_external_id(&state.db, clock, user.id, w.external_id.as_deref(), actor())
             .await
@@ -718,29 +734,33 @@ pub async fn list(state: AdminState, req: HttpRequest) -> ScimResult {
         )?),
         None => None,
     };
-    if let Some(sort) = query.get("sortBy")
-        && !sort.is_empty()
-        && !["id", "meta.created"]
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(sort))
+    let order = match query
+        .get("sortBy")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
     {
-        return Err(ScimError::bad(
-            "invalidValue",
-            "Users sort by id or meta.created (creation order)",
-        ));
-    }
-    if query
-        .get("sortOrder")
-        .is_some_and(|o| o.eq_ignore_ascii_case("descending"))
-    {
-        return Err(ScimError::bad(
-            "invalidValue",
-            "only ascending order (oldest first) is served",
-        ));
-    }
-    let (total, found) = auth::users::filter(&state.db, parsed.as_ref(), start - 1, count)
-        .await
-        .map_err(ScimError::internal)?;
+        None | Some("") | Some("id") | Some("meta.created") => UserOrder::Created,
+        Some("username") | Some("urn:ietf:params:scim:schemas:core:2.0:user:username") => {
+            UserOrder::LoginId
+        }
+        Some("meta.lastmodified") => UserOrder::LastModified,
+        Some(_) => {
+            return Err(ScimError::bad(
+                "invalidValue",
+                "Users sort by userName, meta.created or meta.lastModified",
+            ));
+        }
+    };
+    let descending = super::descending(&query)?;
+    let (total, found) = auth::users::filter(
+        &state.db,
+        parsed.as_ref(),
+        (order, descending),
+        start - 1,
+        count,
+    )
+    .await
+    .map_err(ScimError::internal)?;
     let mut resources = Vec::with_capacity(found.len());
     for u in &found {
         resources.push(project(resource(&state, u).await?, &query));
