@@ -263,8 +263,11 @@ async fn users_over_scim() {
         (r#"emails[value ew ".org"]"#, vec![second_id.as_str()]),
         (r#"externalId eq "hr-1001""#, vec![id.as_str()]),
         (r#"externalId pr"#, vec![id.as_str()]),
-        (r#"not (externalId pr)"#, vec![second_id.as_str()]),
-        (r#"active eq false"#, vec![second_id.as_str()]),
+        (
+            r#"emails pr and not (externalId pr)"#,
+            vec![second_id.as_str()],
+        ),
+        (r#"emails pr and active eq false"#, vec![second_id.as_str()]),
         (
             r#"userName eq "bjensen" or userName eq "jsmith@example.org""#,
             vec![id.as_str(), second_id.as_str()],
@@ -297,6 +300,9 @@ async fn users_over_scim() {
         r#"displayName co "abs""#,
         r#"userName gt "a""#,
         r#"emails[type eq "work"]"#,
+        r#"active eq false"#,
+        r#"not (externalId pr)"#,
+        r#"userName eq "bjensen" or active eq true"#,
     ] {
         let a = scim(
             &server,

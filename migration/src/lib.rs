@@ -20,6 +20,7 @@ mod m20261202_000011_tenants;
 mod m20261202_000012_mfa;
 mod m20261203_000013_annotations;
 mod m20261203_000014_groups;
+mod m20261203_000015_scim_indexes;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_mfa::Migration),
             Box::new(m20261203_000013_annotations::Migration),
             Box::new(m20261203_000014_groups::Migration),
+            Box::new(m20261203_000015_scim_indexes::Migration),
         ]
     }
 }

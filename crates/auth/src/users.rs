@@ -56,6 +56,16 @@ pub async fn search(db: &Db, query: &UserQuery) -> Result<Vec<User>, InternalErr
     Ok(store::search::search_users(db, query).await?)
 }
 
+/// Why a filtered list was not given.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    /// No condition of the filter is answered by an index (it would read every user).
+    #[error("the filter needs a condition an index answers")]
+    Unindexed,
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
 /// The users matching `filter` (SCIM): how many in all, and `limit` after the first `offset`.
 pub async fn filter(
     db: &Db,
@@ -63,8 +73,13 @@ pub async fn filter(
     order: (UserOrder, bool),
     offset: u64,
     limit: u64,
-) -> Result<(u64, Vec<User>), InternalError> {
-    Ok(store::search::filter_users(db, filter, order.0, order.1, offset, limit).await?)
+) -> Result<(u64, Vec<User>), FilterError> {
+    store::search::filter_users(db, filter, order.0, order.1, offset, limit)
+        .await
+        .map_err(|e| match e {
+            StoreError::Unindexed => FilterError::Unindexed,
+            other => FilterError::Internal(InternalError(other)),
+        })
 }
 
 /// Sets or clears the external id a provisioning client keeps for the user (SCIM

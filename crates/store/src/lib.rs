@@ -49,6 +49,9 @@ pub enum StoreError {
     /// A single-use value (a verification code) was used by someone else first.
     #[error("already used")]
     AlreadyUsed,
+    /// A search that no index can answer (it would read every row of a tenant).
+    #[error("no index answers this search")]
+    Unindexed,
     /// Stored data could not be read back (a corrupted or hand-edited row).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),

@@ -450,6 +450,203 @@ fn filter_condition(tenant: &str, f: &UserFilter) -> sea_orm::sea_query::SimpleE
     }
 }
 
+/// A leaf answered by an index, as the set of user ids it matches (column `uid`); `None` for a
+/// condition that only narrows rows already found (`Disabled`, a negation).
+fn leaf_set(tenant: &str, f: &UserFilter) -> Option<SelectStatement> {
+    let ids = |col: sea_orm::sea_query::ColumnRef, table: sea_orm::sea_query::TableRef| {
+        let mut q = Query::select();
+        q.expr_as(Expr::col(col), sea_orm::sea_query::Alias::new("uid"))
+            .from(table);
+        q
+    };
+    let identity_ids = || {
+        ids(
+            (identities::Entity, identities::Column::UserId).into_column_ref(),
+            identities::Entity.into_table_ref(),
+        )
+    };
+    let user_ids = || {
+        let mut q = ids(
+            (users::Entity, users::Column::Id).into_column_ref(),
+            users::Entity.into_table_ref(),
+        );
+        q.and_where(Expr::col((users::Entity, users::Column::TenantId)).eq(tenant));
+        q
+    };
+    use sea_orm::sea_query::{IntoColumnRef, IntoTableRef};
+    Some(match f {
+        UserFilter::Identity { kinds, how, value } => identity_ids()
+            .and_where(Expr::col(identities::Column::TenantId).eq(tenant))
+            .and_where(Expr::col(identities::Column::Kind).is_in(kinds.iter().copied()))
+            .and_where(text_expr(
+                identities::Column::Value,
+                *how,
+                &value.to_lowercase(),
+            ))
+            .to_owned(),
+        UserFilter::HasIdentity(kinds) => identity_ids()
+            .and_where(Expr::col(identities::Column::TenantId).eq(tenant))
+            .and_where(Expr::col(identities::Column::Kind).is_in(kinds.iter().copied()))
+            .to_owned(),
+        UserFilter::ExternalId(how, value) => user_ids()
+            .and_where(text_expr(
+                (users::Entity, users::Column::ExternalId),
+                *how,
+                value,
+            ))
+            .to_owned(),
+        UserFilter::HasExternalId => user_ids()
+            .and_where(Expr::col((users::Entity, users::Column::ExternalId)).is_not_null())
+            .to_owned(),
+        UserFilter::Indexed { field, how, value } => ids(
+            (profile_search::Entity, profile_search::Column::UserId).into_column_ref(),
+            profile_search::Entity.into_table_ref(),
+        )
+        .and_where(Expr::col(profile_search::Column::TenantId).eq(tenant))
+        .and_where(Expr::col(profile_search::Column::Field).eq(field.as_str()))
+        .and_where(text_expr(
+            profile_search::Column::Value,
+            *how,
+            &token(value),
+        ))
+        .to_owned(),
+        UserFilter::Id(id) => user_ids()
+            .and_where(Expr::col((users::Entity, users::Column::Id)).eq(*id))
+            .to_owned(),
+        UserFilter::UpdatedAt(op, at) => ids(
+            (profiles::Entity, profiles::Column::UserId).into_column_ref(),
+            profiles::Entity.into_table_ref(),
+        )
+        .and_where(Expr::col(profiles::Column::TenantId).eq(tenant))
+        .and_where(compare_expr(profiles::Column::UpdatedAt, *op, *at))
+        .to_owned(),
+        UserFilter::CreatedAt(op, at) => user_ids()
+            .and_where(compare_expr(
+                (users::Entity, users::Column::CreatedAt),
+                *op,
+                *at,
+            ))
+            .to_owned(),
+        UserFilter::InGroup(group) => ids(
+            (group_members::Entity, group_members::Column::UserId).into_column_ref(),
+            group_members::Entity.into_table_ref(),
+        )
+        .and_where(Expr::col(group_members::Column::TenantId).eq(tenant))
+        .and_where(Expr::col(group_members::Column::GroupId).eq(*group))
+        .to_owned(),
+        UserFilter::Nothing => user_ids().and_where(Expr::val(1).eq(0)).to_owned(),
+        UserFilter::Disabled(_) | UserFilter::Not(_) | UserFilter::And(..) | UserFilter::Or(..) => {
+            return None;
+        }
+    })
+}
+
+/// `a OP b` over two id sets, each wrapped so that the operators nest the same way on every
+/// backend (PostgreSQL binds INTERSECT tighter than UNION; SQLite reads them left to right).
+fn combine(
+    a: SelectStatement,
+    op: sea_orm::sea_query::UnionType,
+    b: SelectStatement,
+    n: &mut usize,
+) -> SelectStatement {
+    use sea_orm::sea_query::Alias;
+    let mut wrap = |s: SelectStatement| {
+        *n += 1;
+        let alias = Alias::new(format!("s{n}"));
+        Query::select()
+            .column((alias.clone(), Alias::new("uid")))
+            .from_subquery(s, alias)
+            .to_owned()
+    };
+    let mut left = wrap(a);
+    left.union(op, wrap(b));
+    left
+}
+
+/// How a filter is answered: a set of ids found through indexes, narrowed by conditions on the
+/// rows found (`Disabled`, negations, disjunctions that involve those).
+struct Plan {
+    set: Option<SelectStatement>,
+    narrow: Option<sea_orm::sea_query::SimpleExpr>,
+}
+
+fn plan(tenant: &str, f: &UserFilter, n: &mut usize) -> Plan {
+    use sea_orm::sea_query::UnionType;
+    if let Some(set) = leaf_set(tenant, f) {
+        return Plan {
+            set: Some(set),
+            narrow: None,
+        };
+    }
+    match f {
+        UserFilter::And(a, b) => {
+            let (pa, pb) = (plan(tenant, a, n), plan(tenant, b, n));
+            let set = match (pa.set, pb.set) {
+                (Some(x), Some(y)) => Some(combine(x, UnionType::Intersect, y, n)),
+                (x, y) => x.or(y),
+            };
+            let narrow = match (pa.narrow, pb.narrow) {
+                (Some(x), Some(y)) => Some(x.and(y)),
+                (x, y) => x.or(y),
+            };
+            Plan { set, narrow }
+        }
+        UserFilter::Or(a, b) => {
+            let (pa, pb) = (plan(tenant, a, n), plan(tenant, b, n));
+            match (pa, pb) {
+                (
+                    Plan {
+                        set: Some(x),
+                        narrow: None,
+                    },
+                    Plan {
+                        set: Some(y),
+                        narrow: None,
+                    },
+                ) => Plan {
+                    set: Some(combine(x, UnionType::Distinct, y, n)),
+                    narrow: None,
+                },
+                (pa, pb) => {
+                    // Each side must still be found through an index: the union of the two sides'
+                    // sets, narrowed by the whole condition.
+                    let set = match (pa.set, pb.set) {
+                        (Some(x), Some(y)) => Some(combine(x, UnionType::Distinct, y, n)),
+                        _ => None,
+                    };
+                    Plan {
+                        set,
+                        narrow: Some(filter_condition(tenant, f)),
+                    }
+                }
+            }
+        }
+        other => Plan {
+            set: None,
+            narrow: Some(filter_condition(tenant, other)),
+        },
+    }
+}
+
+/// The tenant's users matching `filter`, through indexes (see [`filter_users`]).
+fn filtered_users(
+    tenant: &str,
+    filter: Option<&UserFilter>,
+) -> Result<sea_orm::Select<users::Entity>, StoreError> {
+    let mut select = users::Entity::find().filter(users::Column::TenantId.eq(tenant));
+    if let Some(f) = filter {
+        let p = plan(tenant, f, &mut 0);
+        let Some(set) = p.set else {
+            return Err(StoreError::Unindexed);
+        };
+        select = select.filter(users::Column::Id.in_subquery(set));
+        if let Some(narrow) = p.narrow {
+            select = select.filter(narrow);
+        }
+    }
+    Ok(select)
+}
+
 /// The order of a filtered list of users (ties by id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UserOrder {
@@ -503,7 +700,9 @@ fn order_key(tenant: &str, order: UserOrder) -> Option<sea_orm::sea_query::Simpl
 }
 
 /// The users matching `filter` (all with `None`), in `order`: how many in all, and the `limit`
-/// after the first `offset`.
+/// after the first `offset`. A filter is answered through indexes: one that none of its
+/// conditions can narrow that way (only `Disabled` or negations, or a disjunction with such a
+/// side) is refused with [`StoreError::Unindexed`] rather than read by scanning the users.
 pub async fn filter_users(
     db: &Db,
     filter: Option<&UserFilter>,
@@ -512,10 +711,7 @@ pub async fn filter_users(
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<User>), StoreError> {
-    let mut select = users::Entity::find().filter(users::Column::TenantId.eq(db.tenant()));
-    if let Some(f) = filter {
-        select = select.filter(filter_condition(db.tenant(), f));
-    }
+    let mut select = filtered_users(db.tenant(), filter)?;
     let total = select.clone().count(&db.read).await?;
     let direction = if descending {
         sea_orm::Order::Desc
@@ -575,6 +771,78 @@ mod tests {
         assert!(!text.contains("SCAN profile_search"), "{text}");
         assert!(!text.contains("SCAN identities"), "{text}");
         assert!(text.contains("profile_search USING"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn user_filters_are_index_lookups_not_scans() {
+        let t = crate::testing::TestDatabase::create().await.expect("db");
+        if t.db.backend_name() != "sqlite" {
+            return; // PostgreSQL plans tiny tables as scans whatever the indexes.
+        }
+        let user_name = || UserFilter::Identity {
+            kinds: vec!["username", "email"],
+            how: TextMatch::Exact,
+            value: "bjensen".into(),
+        };
+        let filters = [
+            user_name(),
+            UserFilter::Or(
+                Box::new(user_name()),
+                Box::new(UserFilter::ExternalId(TextMatch::Exact, "x".into())),
+            ),
+            UserFilter::And(
+                Box::new(user_name()),
+                Box::new(UserFilter::Not(Box::new(UserFilter::Disabled(true)))),
+            ),
+            UserFilter::UpdatedAt(Compare::Gt, 1),
+            UserFilter::CreatedAt(Compare::Ge, 1),
+            UserFilter::InGroup(Uuid::now_v7()),
+            UserFilter::Identity {
+                kinds: vec!["email"],
+                how: TextMatch::Prefix,
+                value: "bj".into(),
+            },
+            UserFilter::And(
+                Box::new(UserFilter::Or(
+                    Box::new(user_name()),
+                    Box::new(UserFilter::InGroup(Uuid::now_v7())),
+                )),
+                Box::new(UserFilter::Not(Box::new(UserFilter::HasExternalId))),
+            ),
+        ];
+        // Nothing an index can narrow: refused, not scanned.
+        for f in [
+            UserFilter::Disabled(false),
+            UserFilter::Not(Box::new(user_name())),
+            UserFilter::Or(Box::new(user_name()), Box::new(UserFilter::Disabled(true))),
+        ] {
+            assert!(
+                matches!(
+                    filtered_users(crate::DEFAULT_TENANT, Some(&f)),
+                    Err(StoreError::Unindexed)
+                ),
+                "{f:?}"
+            );
+        }
+        for f in filters {
+            let select = filtered_users(crate::DEFAULT_TENANT, Some(&f)).expect("indexed");
+            let stmt = sea_orm::QueryTrait::build(&select, sea_orm::DbBackend::Sqlite);
+            let explain = sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Sqlite,
+                format!("EXPLAIN QUERY PLAN {}", stmt.sql),
+                stmt.values.map(|v| v.0).unwrap_or_default(),
+            );
+            let rows = t.db.read.query_all_raw(explain).await.expect("plan");
+            let text: Vec<String> = rows
+                .iter()
+                .map(|r| r.try_get::<String>("", "detail").expect("detail"))
+                .collect();
+            let text = text.join("\n");
+            println!("{f:?}\n{text}\n");
+            for table in ["users", "profiles", "identities", "group_members"] {
+                assert!(!text.contains(&format!("SCAN {table}")), "{f:?}:\n{text}");
+            }
+        }
     }
 
     #[test]

@@ -760,7 +760,14 @@ pub async fn list(state: AdminState, req: HttpRequest) -> ScimResult {
         count,
     )
     .await
-    .map_err(ScimError::internal)?;
+    .map_err(|e| match e {
+        auth::users::FilterError::Unindexed => invalid_filter(
+            "the filter needs a condition an index answers (userName, emails.value, \
+             phoneNumbers.value, externalId, id, meta.created, meta.lastModified, displayName sw, \
+             an extension attribute eq); active and not (…) only narrow such a condition",
+        ),
+        auth::users::FilterError::Internal(e) => ScimError::internal(e),
+    })?;
     let mut resources = Vec::with_capacity(found.len());
     for u in &found {
         resources.push(project(resource(&state, u).await?, &query));
