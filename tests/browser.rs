@@ -719,6 +719,8 @@ async fn a_rich_text_description_on_the_settings_page_in_a_real_browser() {
             standard_attributes: serde_json::json!({}),
             custom_attributes: serde_json::json!({}),
             avatar_seed: "seed".into(),
+            external_id: None,
+            disabled: false,
         },
         server.clock_now(),
         store::audit::NewEvent::new("user.created", store::audit::Actor::Cli).user(alice),

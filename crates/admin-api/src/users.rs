@@ -234,6 +234,7 @@ pub async fn create(
         profile: body.get("profile"),
         generate_nickname: state.generate_nickname,
         admin_key: key.0,
+        provisioning: auth::accounts::Provisioning::default(),
     };
     match auth::accounts::create_by_admin(&state.db, state.clock.as_ref(), &state.profiles, new)
         .await

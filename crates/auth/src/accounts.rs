@@ -47,6 +47,8 @@ pub struct NewAccount<'a> {
     pub standard_attributes: serde_json::Value,
     pub custom_attributes: serde_json::Value,
     pub avatar_seed: String,
+    /// What a provisioning client states besides the profile (SCIM).
+    pub provisioning: Provisioning,
     /// `user.signed_up` (the person signed up) or `user.created` (an admin created it).
     pub event: &'static str,
     /// Who did it; `Actor::Anonymous` stands for the new user themselves.
@@ -134,12 +136,22 @@ async fn insert(
         standard_attributes: new.standard_attributes,
         custom_attributes: new.custom_attributes,
         avatar_seed: new.avatar_seed,
+        external_id: new.provisioning.external_id,
+        disabled: new.provisioning.disabled,
     };
     match store::accounts::create_account(db, account, clock.now(), event).await {
         Ok(()) => Ok(user_id),
         Err(StoreError::Conflict(_)) => Err(CreateError::Taken),
         Err(e) => Err(InternalError(e).into()),
     }
+}
+
+/// What a provisioning client (SCIM) states of a new account besides its profile.
+#[derive(Debug, Clone, Default)]
+pub struct Provisioning {
+    pub external_id: Option<String>,
+    /// Created disabled (`active: false`).
+    pub disabled: bool,
 }
 
 /// An account an admin creates (`POST /users`, SPEC §6): login IDs, an optional password and an
@@ -152,6 +164,7 @@ pub struct AdminAccount<'a> {
     /// New profiles get a generated nickname when the profile names none.
     pub generate_nickname: bool,
     pub admin_key: Uuid,
+    pub provisioning: Provisioning,
 }
 
 /// Creates an account for an admin: the password is checked first, then the profile against the
@@ -190,6 +203,7 @@ pub async fn create_by_admin(
         standard_attributes: serde_json::Value::Object(standard),
         custom_attributes: serde_json::Value::Object(values.custom),
         avatar_seed: defaults.avatar_seed,
+        provisioning: new.provisioning,
         event: "user.created",
         actor: Actor::AdminKey(new.admin_key),
         ip: None,
@@ -221,6 +235,7 @@ pub async fn sign_up(
         standard_attributes: input.initial_profile.standard_attributes,
         custom_attributes: serde_json::json!({}),
         avatar_seed: input.initial_profile.avatar_seed,
+        provisioning: Provisioning::default(),
         event: "user.signed_up",
         actor: input.actor,
         ip: input.ip,

@@ -62,6 +62,10 @@ pub struct NewAccount {
     /// Custom profile attributes as a JSON object keyed by definition id.
     pub custom_attributes: serde_json::Value,
     pub avatar_seed: String,
+    /// A provisioning client's id for the user (SCIM `externalId`).
+    pub external_id: Option<String>,
+    /// Created disabled (a directory provisioning an inactive user).
+    pub disabled: bool,
 }
 
 /// A stored identity.
@@ -110,8 +114,8 @@ pub async fn create_account(
         id: Set(account.user_id),
         created_at: Set(now_ms),
         last_login_at: Set(None),
-        disabled_at: Set(None),
-        external_id: Set(None),
+        disabled_at: Set(account.disabled.then_some(now_ms)),
+        external_id: Set(account.external_id),
     })
     .exec_without_returning(&tx)
     .await?;

@@ -694,6 +694,8 @@ fn account(email: &str) -> NewAccount {
         standard_attributes: serde_json::json!({ "given_name": "Ada" }),
         custom_attributes: serde_json::json!({}),
         avatar_seed: "seed".into(),
+        external_id: None,
+        disabled: false,
     }
 }
 

@@ -360,6 +360,11 @@ pub async fn create(state: AdminState, req: HttpRequest, body: web::Bytes) -> Sc
         profile: Some(&first),
         generate_nickname: state.generate_nickname,
         admin_key: key.0,
+        // Stated with the account, in its transaction.
+        provisioning: auth::accounts::Provisioning {
+            external_id: w.external_id.clone(),
+            disabled: !w.active,
+        },
     };
     let id = match auth::accounts::create_by_admin(
         &state.db,
@@ -375,17 +380,6 @@ pub async fn create(state: AdminState, req: HttpRequest, body: web::Bytes) -> Sc
         Err(auth::accounts::CreateError::Password(e)) => return Err(invalid(e.to_string())),
         Err(auth::accounts::CreateError::Internal(e)) => return Err(ScimError::internal(e)),
     };
-    let actor = || Actor::AdminKey(key.0);
-    if let Some(x) = &w.external_id {
-        auth::users::set_external_id(&state.db, state.clock.as_ref(), id, Some(x), actor())
-            .await
-            .map_err(ScimError::internal)?;
-    }
-    if !w.active {
-        auth::users::set_disabled(&state.db, state.clock.as_ref(), id, true, actor())
-            .await
-            .map_err(ScimError::internal)?;
-    }
     let user = find(&state, id).await?;
     Ok(resource_response(
         StatusCode::CREATED,

@@ -255,6 +255,7 @@ async fn sign_up(
         standard_attributes: standard,
         custom_attributes: serde_json::json!({}),
         avatar_seed: base.avatar_seed,
+        provisioning: auth::accounts::Provisioning::default(),
         event: "user.signed_up",
         actor: Actor::Anonymous,
         ip,
