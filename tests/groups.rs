@@ -195,6 +195,52 @@ async fn groups_through_the_admin_api() {
     );
     assert_eq!(events["items"][0]["detail"]["name"], "editors");
 
+    // A deleted user leaves its groups.
+    let (_, admins) = call(&server, &key, Method::GET, "/groups?limit=200", None).await;
+    let admins = admins["items"]
+        .as_array()
+        .and_then(|l| l.iter().find(|g| g["name"] == "admins"))
+        .and_then(|g| g["id"].as_str())
+        .expect("admins")
+        .to_owned();
+    let (status, temp) = call(
+        &server,
+        &key,
+        Method::POST,
+        "/users",
+        Some(json!({ "identities": [{ "type": "username", "value": "temp" }] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{temp}");
+    let temp = temp["id"].as_str().expect("id").to_owned();
+    let (status, _) = call(
+        &server,
+        &key,
+        Method::POST,
+        &format!("/groups/{admins}/members"),
+        Some(json!({ "user_id": temp })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _) = call(
+        &server,
+        &key,
+        Method::DELETE,
+        &format!("/users/{temp}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, members) = call(
+        &server,
+        &key,
+        Method::GET,
+        &format!("/groups/{admins}/members"),
+        None,
+    )
+    .await;
+    assert_eq!(members["items"], json!([]));
+
     // Remove, delete; bad ids are 404.
     let member = format!("/groups/{id}/members/{gil}");
     let (status, _) = call(&server, &key, Method::DELETE, &member, None).await;
