@@ -1,10 +1,10 @@
 //! SCIM Groups: `displayName` is the group's name, `members` its users (by id, with their
 //! `$ref` and `type`), `externalId` stored. Writes go through `auth::groups`.
 
-use super::filter::{self, CompValue, CompareOp, Filter};
+use super::filter::{CompValue, CompareOp, Filter};
 use super::{
-    GROUP_SCHEMA, ScimError, ScimResult, authenticate, base_url, check_if_match, list_response,
-    paging, project, query_map, read_body, resource_response, version_of,
+    GROUP_SCHEMA, ScimError, ScimResult, authenticate, base_url, check_if_match, invalid_filter,
+    list_response, listing, project, query_map, read_body, resource_response, version_of,
 };
 use crate::AdminState;
 use actix_web::http::StatusCode;
@@ -162,10 +162,6 @@ fn text_match(op: CompareOp) -> Option<TextMatch> {
     }
 }
 
-fn invalid_filter(m: impl Into<String>) -> ScimError {
-    ScimError::bad("invalidFilter", m)
-}
-
 /// A SCIM filter as an indexed group query; anything else is `invalidFilter`.
 fn to_group_filter(f: &Filter) -> Result<GroupFilter, ScimError> {
     Ok(match f {
@@ -246,39 +242,26 @@ fn member(v: &str) -> GroupFilter {
 pub async fn list(state: AdminState, req: HttpRequest) -> ScimResult {
     authenticate(&state, &req).await?;
     let query = query_map(&req);
-    let (start, count) = paging(&query)?;
-    let parsed = match query
-        .get("filter")
-        .map(|f| f.trim())
-        .filter(|f| !f.is_empty())
-    {
-        Some(f) => Some(to_group_filter(
-            &filter::parse(f).map_err(|e| invalid_filter(e.0))?,
-        )?),
+    let listing = listing(
+        &query,
+        |key| match key {
+            "id" | "meta.created" => Some(GroupOrder::Created),
+            "displayname" => Some(GroupOrder::Name),
+            "meta.lastmodified" => Some(GroupOrder::LastModified),
+            _ => None,
+        },
+        "displayName, meta.created, meta.lastModified",
+    )?;
+    let parsed = match &listing.filter {
+        Some(f) => Some(to_group_filter(f)?),
         None => None,
     };
-    let order = match query
-        .get("sortBy")
-        .map(|s| s.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("") | Some("id") | Some("meta.created") => GroupOrder::Created,
-        Some("displayname") => GroupOrder::Name,
-        Some("meta.lastmodified") => GroupOrder::LastModified,
-        Some(_) => {
-            return Err(ScimError::bad(
-                "invalidValue",
-                "Groups sort by displayName, meta.created or meta.lastModified",
-            ));
-        }
-    };
-    let descending = super::descending(&query)?;
     let (total, found) = auth::groups::filter(
         &state.db,
         parsed.as_ref(),
-        (order, descending),
-        start - 1,
-        count,
+        listing.order,
+        listing.offset(),
+        listing.count,
     )
     .await
     .map_err(ScimError::internal)?;
@@ -286,7 +269,7 @@ pub async fn list(state: AdminState, req: HttpRequest) -> ScimResult {
     for g in &found {
         resources.push(project(resource(&state, g).await?, &query));
     }
-    Ok(list_response(total, start, resources))
+    Ok(list_response(total, listing.start, resources))
 }
 
 /// `GET /Groups/{id}`.

@@ -231,39 +231,81 @@ pub fn check_if_match(req: &HttpRequest, current: &Value) -> Result<(), ScimErro
     }
 }
 
-/// `startIndex` (1-based) and `count` of a list.
-pub fn paging(query: &std::collections::HashMap<String, String>) -> Result<(u64, u64), ScimError> {
-    let start = match query.get("startIndex").map(|s| s.trim()) {
-        None | Some("") => 1,
-        Some(s) => s
-            .parse::<i64>()
-            .map_err(|_| ScimError::bad("invalidValue", "startIndex must be a number"))?
-            .max(1) as u64,
-    };
-    let count = match query.get("count").map(|s| s.trim()) {
-        None | Some("") => 100,
-        Some(s) => s
-            .parse::<i64>()
-            .map_err(|_| ScimError::bad("invalidValue", "count must be a number"))?
-            .clamp(0, MAX_COUNT as i64) as u64,
-    };
-    Ok((start, count))
+/// `invalidFilter`: a filter that does not parse or that no index answers.
+pub fn invalid_filter(m: impl Into<String>) -> ScimError {
+    ScimError::bad("invalidFilter", m)
 }
 
-/// `sortOrder`: ascending (the default) or descending.
-pub fn descending(query: &std::collections::HashMap<String, String>) -> Result<bool, ScimError> {
-    match query
+/// What a list request asks for: the parsed `filter`, the page (`startIndex`, 1-based, and
+/// `count`) and the order (`sortBy` in the resource's own names, `sortOrder`).
+pub struct Listing<O> {
+    pub filter: Option<filter::Filter>,
+    pub start: u64,
+    pub count: u64,
+    /// The order and whether it is descending.
+    pub order: (O, bool),
+}
+
+impl<O> Listing<O> {
+    /// The number of resources before the page.
+    pub fn offset(&self) -> u64 {
+        self.start - 1
+    }
+}
+
+/// Reads a list request. `sort_by` maps a lower-cased `sortBy` (`meta.created` when absent) to
+/// the resource's order; `sorts` names the accepted ones for the error.
+pub fn listing<O>(
+    query: &std::collections::HashMap<String, String>,
+    sort_by: impl Fn(&str) -> Option<O>,
+    sorts: &str,
+) -> Result<Listing<O>, ScimError> {
+    let number = |key: &str| -> Result<Option<i64>, ScimError> {
+        match query.get(key).map(|s| s.trim()) {
+            None | Some("") => Ok(None),
+            Some(s) => s
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ScimError::bad("invalidValue", format!("{key} must be a number"))),
+        }
+    };
+    let start = number("startIndex")?.map_or(1, |n| n.max(1) as u64);
+    let count = number("count")?.map_or(100, |n| n.clamp(0, MAX_COUNT as i64) as u64);
+    let filter = match query
+        .get("filter")
+        .map(|f| f.trim())
+        .filter(|f| !f.is_empty())
+    {
+        Some(f) => Some(filter::parse(f).map_err(|e| invalid_filter(e.0))?),
+        None => None,
+    };
+    let key = query
+        .get("sortBy")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "meta.created".to_owned());
+    let order = sort_by(&key)
+        .ok_or_else(|| ScimError::bad("invalidValue", format!("sortBy is one of {sorts}")))?;
+    let descending = match query
         .get("sortOrder")
         .map(|s| s.trim().to_ascii_lowercase())
         .as_deref()
     {
-        None | Some("") | Some("ascending") => Ok(false),
-        Some("descending") => Ok(true),
-        Some(_) => Err(ScimError::bad(
-            "invalidValue",
-            "sortOrder is ascending or descending",
-        )),
-    }
+        None | Some("") | Some("ascending") => false,
+        Some("descending") => true,
+        Some(_) => {
+            return Err(ScimError::bad(
+                "invalidValue",
+                "sortOrder is ascending or descending",
+            ));
+        }
+    };
+    Ok(Listing {
+        filter,
+        start,
+        count,
+        order: (order, descending),
+    })
 }
 
 /// A list response.

@@ -17,7 +17,8 @@
 use super::filter::{self, CompValue, CompareOp, Filter};
 use super::{
     PROFILE_EXTENSION, ScimError, ScimResult, USER_SCHEMA, authenticate, base_url, check_if_match,
-    list_response, paging, project, query_map, read_body, resource_response, version_of,
+    invalid_filter, list_response, listing, project, query_map, read_body, resource_response,
+    version_of,
 };
 use crate::AdminState;
 use actix_web::http::StatusCode;
@@ -539,10 +540,6 @@ pub async fn get(state: AdminState, req: HttpRequest, path: web::Path<String>) -
     ))
 }
 
-fn invalid_filter(m: impl Into<String>) -> ScimError {
-    ScimError::bad("invalidFilter", m)
-}
-
 fn text_match(op: CompareOp, path: &filter::AttrPath) -> Result<TextMatch, ScimError> {
     match op {
         CompareOp::Eq => Ok(TextMatch::Exact),
@@ -711,47 +708,33 @@ fn to_user_filter(f: &Filter, schema: &profile::ProfileSchema) -> Result<UserFil
 pub async fn list(state: AdminState, req: HttpRequest) -> ScimResult {
     authenticate(&state, &req).await?;
     let query = query_map(&req);
-    let (start, count) = paging(&query)?;
+    let listing = listing(
+        &query,
+        |key| match key {
+            "id" | "meta.created" => Some(UserOrder::Created),
+            "username" | "urn:ietf:params:scim:schemas:core:2.0:user:username" => {
+                Some(UserOrder::LoginId)
+            }
+            "meta.lastmodified" => Some(UserOrder::LastModified),
+            _ => None,
+        },
+        "userName, meta.created, meta.lastModified",
+    )?;
     let schema = state
         .profiles
         .schema(&state.db)
         .await
         .map_err(ScimError::internal)?;
-    let parsed = match query
-        .get("filter")
-        .map(|f| f.trim())
-        .filter(|f| !f.is_empty())
-    {
-        Some(f) => Some(to_user_filter(
-            &filter::parse(f).map_err(|e| invalid_filter(e.0))?,
-            &schema,
-        )?),
+    let parsed = match &listing.filter {
+        Some(f) => Some(to_user_filter(f, &schema)?),
         None => None,
     };
-    let order = match query
-        .get("sortBy")
-        .map(|s| s.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("") | Some("id") | Some("meta.created") => UserOrder::Created,
-        Some("username") | Some("urn:ietf:params:scim:schemas:core:2.0:user:username") => {
-            UserOrder::LoginId
-        }
-        Some("meta.lastmodified") => UserOrder::LastModified,
-        Some(_) => {
-            return Err(ScimError::bad(
-                "invalidValue",
-                "Users sort by userName, meta.created or meta.lastModified",
-            ));
-        }
-    };
-    let descending = super::descending(&query)?;
     let (total, found) = auth::users::filter(
         &state.db,
         parsed.as_ref(),
-        (order, descending),
-        start - 1,
-        count,
+        listing.order,
+        listing.offset(),
+        listing.count,
     )
     .await
     .map_err(|e| match e {
@@ -766,5 +749,5 @@ pub async fn list(state: AdminState, req: HttpRequest) -> ScimResult {
     for u in &found {
         resources.push(project(resource(&state, u).await?, &query));
     }
-    Ok(list_response(total, start, resources))
+    Ok(list_response(total, listing.start, resources))
 }
