@@ -1,5 +1,6 @@
 //! Client routes: `GET|POST /clients`, `GET|PATCH|DELETE /clients/{id}`, `POST /clients/{id}/secret`.
 
+use crate::body::{boolean, invalid, object, strings, text};
 use crate::{AdminState, authenticate, paging};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -28,12 +29,7 @@ fn client_problem(e: ClientError) -> Problem {
         ClientError::InvalidScope(_) => "/scopes",
         ClientError::Internal(e) => return Problem::internal(e),
     };
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "Unprocessable Content",
-        e.to_string(),
-    )
-    .with_errors(vec![(pointer.into(), e.to_string())])
+    invalid(pointer, e.to_string())
 }
 
 fn not_found() -> Problem {
@@ -73,56 +69,6 @@ pub async fn list(
     ))
 }
 
-fn strings(v: Option<&Value>, pointer: &str) -> Result<Vec<String>, Problem> {
-    match v {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|x| x.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "Unprocessable Content",
-                    format!("{pointer} must be a list of strings"),
-                )
-                .with_errors(vec![(pointer.into(), "must be a list of strings".into())])
-            }),
-        Some(_) => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Unprocessable Content",
-            format!("{pointer} must be a list of strings"),
-        )
-        .with_errors(vec![(pointer.into(), "must be a list of strings".into())])),
-    }
-}
-
-fn boolean(v: Option<&Value>, pointer: &str) -> Result<Option<bool>, Problem> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Unprocessable Content",
-            format!("{pointer} must be true or false"),
-        )
-        .with_errors(vec![(pointer.into(), "must be true or false".into())])),
-    }
-}
-
-fn text(v: Option<&Value>, pointer: &str) -> Result<Option<String>, Problem> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Unprocessable Content",
-            format!("{pointer} must be a string"),
-        )
-        .with_errors(vec![(pointer.into(), "must be a string".into())])),
-    }
-}
-
 /// `POST /clients`: the secret (confidential clients) is in this response only.
 #[utoipa::path(
     post,
@@ -143,22 +89,17 @@ pub async fn create(
 ) -> Result<HttpResponse, Problem> {
     let key = authenticate(&state, &req).await?;
     let body = parse_json_body(&req, &body)?;
+    let o = object(&body)?;
     let registration = ClientRegistration {
-        name: text(body.get("name"), "/name")?.unwrap_or_default(),
-        redirect_uris: strings(body.get("redirect_uris"), "/redirect_uris")?,
-        public: boolean(body.get("public"), "/public")?.unwrap_or(false),
-        third_party: boolean(body.get("third_party"), "/third_party")?.unwrap_or(false),
-        require_mfa: boolean(body.get("require_mfa"), "/require_mfa")?.unwrap_or(false),
-        post_logout_redirect_uris: strings(
-            body.get("post_logout_redirect_uris"),
-            "/post_logout_redirect_uris",
-        )?,
-        backchannel_logout_uri: text(
-            body.get("backchannel_logout_uri"),
-            "/backchannel_logout_uri",
-        )?,
-        grant_types: strings(body.get("grant_types"), "/grant_types")?,
-        scopes: strings(body.get("scopes"), "/scopes")?,
+        name: text(o, "name")?.unwrap_or_default().to_owned(),
+        redirect_uris: strings(o, "redirect_uris")?,
+        public: boolean(o, "public")?.unwrap_or(false),
+        third_party: boolean(o, "third_party")?.unwrap_or(false),
+        require_mfa: boolean(o, "require_mfa")?.unwrap_or(false),
+        post_logout_redirect_uris: strings(o, "post_logout_redirect_uris")?,
+        backchannel_logout_uri: text(o, "backchannel_logout_uri")?.map(str::to_owned),
+        grant_types: strings(o, "grant_types")?,
+        scopes: strings(o, "scopes")?,
     };
     let registered = oidc::clients::register_client(
         &state.db,
@@ -227,52 +168,27 @@ pub async fn patch(
 ) -> Result<HttpResponse, Problem> {
     let key = authenticate(&state, &req).await?;
     let body = parse_json_body(&req, &body)?;
-    let Some(obj) = body.as_object() else {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Unprocessable Content",
-            "the body must be a JSON object",
-        ));
-    };
+    let obj = object(&body)?;
     let mut client = oidc::clients::find(&state.db, &path.into_inner())
         .await
         .map_err(Problem::internal)?
         .ok_or_else(not_found)?;
     for key in obj.keys() {
         match key.as_str() {
-            "name" => client.name = text(obj.get("name"), "/name")?.unwrap_or_default(),
-            "redirect_uris" => client.redirect_uris = strings(obj.get(key), "/redirect_uris")?,
-            "post_logout_redirect_uris" => {
-                client.post_logout_redirect_uris =
-                    strings(obj.get(key), "/post_logout_redirect_uris")?
-            }
+            "name" => client.name = text(obj, key)?.unwrap_or_default().to_owned(),
+            "redirect_uris" => client.redirect_uris = strings(obj, key)?,
+            "post_logout_redirect_uris" => client.post_logout_redirect_uris = strings(obj, key)?,
             "backchannel_logout_uri" => {
-                client.backchannel_logout_uri = text(obj.get(key), "/backchannel_logout_uri")?
+                client.backchannel_logout_uri = text(obj, key)?.map(str::to_owned)
             }
-            "third_party" => {
-                client.third_party = boolean(obj.get(key), "/third_party")?.unwrap_or(false)
-            }
-            "require_mfa" => {
-                client.require_mfa = boolean(obj.get(key), "/require_mfa")?.unwrap_or(false)
-            }
-            "grant_types" => client.grant_types = strings(obj.get(key), "/grant_types")?,
-            "scopes" => client.scopes = strings(obj.get(key), "/scopes")?,
+            "third_party" => client.third_party = boolean(obj, key)?.unwrap_or(false),
+            "require_mfa" => client.require_mfa = boolean(obj, key)?.unwrap_or(false),
+            "grant_types" => client.grant_types = strings(obj, key)?,
+            "scopes" => client.scopes = strings(obj, key)?,
             "public" | "client_id" | "created_at" | "updated_at" => {
-                return Err(Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "Unprocessable Content",
-                    format!("{key} cannot be changed"),
-                )
-                .with_errors(vec![(format!("/{key}"), "cannot be changed".into())]));
+                return Err(invalid(&format!("/{key}"), "cannot be changed"));
             }
-            other => {
-                return Err(Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "Unprocessable Content",
-                    format!("unknown field {other}"),
-                )
-                .with_errors(vec![(format!("/{other}"), "unknown field".into())]));
-            }
+            other => return Err(invalid(&format!("/{other}"), "unknown field")),
         }
     }
     client.name = client.name.trim().to_owned();

@@ -2,6 +2,7 @@
 //! `GET|POST /groups/{id}/members`, `DELETE /groups/{id}/members/{user_id}`. Each calls one
 //! `auth::groups` use case, audited as the admin key.
 
+use crate::body::{invalid, nullable_text, object_of};
 use crate::{AdminState, authenticate, paging};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,16 +13,6 @@ use serde_json::{Value, json};
 
 pub(crate) fn group_json(g: &Group) -> Value {
     crate::model::to_json(&crate::model::Group::from(g))
-}
-
-fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
-    let message = message.into();
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "Unprocessable Content",
-        message.clone(),
-    )
-    .with_errors(vec![(pointer.into(), message)])
 }
 
 fn not_found() -> Problem {
@@ -45,25 +36,6 @@ fn group_problem(e: GroupError) -> Problem {
 
 fn group_id(raw: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(raw).map_err(|_| not_found())
-}
-
-fn text<'a>(body: &'a Value, key: &str) -> Result<Option<Option<&'a str>>, Problem> {
-    match body.get(key) {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(s)) => Ok(Some(Some(s.as_str()))),
-        Some(_) => Err(invalid(&format!("/{key}"), "must be a string or null")),
-    }
-}
-
-fn object(body: &Value, keys: &[&str]) -> Result<(), Problem> {
-    let Some(o) = body.as_object() else {
-        return Err(invalid("", "the body must be a JSON object"));
-    };
-    match o.keys().find(|k| !keys.contains(&k.as_str())) {
-        Some(k) => Err(invalid(&format!("/{k}"), "unknown field")),
-        None => Ok(()),
-    }
 }
 
 /// `GET /groups?limit=&cursor=`.
@@ -119,13 +91,13 @@ pub async fn create(
 ) -> Result<HttpResponse, Problem> {
     let key = authenticate(&state, &req).await?;
     let body = parse_json_body(&req, &body)?;
-    object(&body, &["name", "description"])?;
-    let Some(Some(name)) = text(&body, "name")? else {
+    let o = object_of(&body, &["name", "description"])?;
+    let Some(Some(name)) = nullable_text(o, "name")? else {
         return Err(invalid("/name", "a name is required"));
     };
     let new = NewGroup {
         name,
-        description: text(&body, "description")?.flatten(),
+        description: nullable_text(o, "description")?.flatten(),
         ..NewGroup::default()
     };
     let group = auth::groups::create(&state.db, state.clock.as_ref(), new, Actor::AdminKey(key.0))
@@ -184,14 +156,14 @@ pub async fn patch(
     let key = authenticate(&state, &req).await?;
     let id = group_id(&path.into_inner())?;
     let body = parse_json_body(&req, &body)?;
-    object(&body, &["name", "description"])?;
-    let name = match text(&body, "name")? {
+    let o = object_of(&body, &["name", "description"])?;
+    let name = match nullable_text(o, "name")? {
         Some(None) => return Err(invalid("/name", "a group needs a name")),
         other => other.flatten(),
     };
     let change = GroupChange {
         name,
-        description: text(&body, "description")?,
+        description: nullable_text(o, "description")?,
         external_id: None,
     };
     let group = auth::groups::update(
@@ -299,8 +271,7 @@ pub async fn add_member(
     let key = authenticate(&state, &req).await?;
     let id = group_id(&path.into_inner())?;
     let body = parse_json_body(&req, &body)?;
-    object(&body, &["user_id"])?;
-    let user = body
+    let user = object_of(&body, &["user_id"])?
         .get("user_id")
         .and_then(Value::as_str)
         .and_then(|u| Uuid::parse_str(u).ok())

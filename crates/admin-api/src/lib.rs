@@ -11,6 +11,7 @@
 //! Handlers parse, call the domain crates (`auth`, `profile`, `oidc`; never `store`) and answer;
 //! the use cases write their own audit events, naming the admin key.
 
+mod body;
 mod clients;
 mod events;
 mod factors;

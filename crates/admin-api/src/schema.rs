@@ -3,6 +3,7 @@
 //! is 409 naming the attribute; bad values are 422 with pointers; nothing of a refused change is
 //! applied.
 
+use crate::body::invalid;
 use crate::{AdminState, authenticate};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -163,19 +164,10 @@ pub async fn create_custom(
     let key = authenticate(&state, &req).await?;
     let mut definition = parse_json_body(&req, &body)?;
     let Some(obj) = definition.as_object_mut() else {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Unprocessable Content",
-            "the body must be a JSON object",
-        ));
+        return Err(invalid("", "the body must be a JSON object"));
     };
     if obj.contains_key("id") {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Unprocessable Content",
-            "ids are assigned by Tessera",
-        )
-        .with_errors(vec![("/id".into(), "must not be given".into())]));
+        return Err(invalid("/id", "ids are assigned by Tessera"));
     }
     let position = take_position(obj)?;
     let name = obj
@@ -209,14 +201,10 @@ pub async fn create_custom(
 fn take_position(obj: &mut serde_json::Map<String, Value>) -> Result<Option<usize>, Problem> {
     match obj.remove("position") {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_u64().map(|p| Some(p as usize)).ok_or_else(|| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Unprocessable Content",
-                "position must be a whole number",
-            )
-            .with_errors(vec![("/position".into(), "must be a whole number".into())])
-        }),
+        Some(v) => v
+            .as_u64()
+            .map(|p| Some(p as usize))
+            .ok_or_else(|| invalid("/position", "position must be a whole number")),
     }
 }
 
@@ -246,19 +234,10 @@ pub async fn patch_custom(
     let key = authenticate(&state, &req).await?;
     let mut changes = parse_json_body(&req, &body)?;
     let Some(obj) = changes.as_object_mut() else {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Unprocessable Content",
-            "the body must be a JSON object",
-        ));
+        return Err(invalid("", "the body must be a JSON object"));
     };
     if obj.contains_key("id") {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Unprocessable Content",
-            "an attribute's id never changes",
-        )
-        .with_errors(vec![("/id".into(), "must not be given".into())]));
+        return Err(invalid("/id", "an attribute's id never changes"));
     }
     let position = take_position(obj)?;
     let name = path.into_inner();

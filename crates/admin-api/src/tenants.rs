@@ -2,7 +2,7 @@
 //! the root only and only to system keys (`tessera admin-key create --system`). A tenant's own
 //! Admin API is the rest of this crate under `/t/{id}/admin/api/v1`.
 
-use crate::users::invalid;
+use crate::body::{invalid, object};
 use crate::{AdminState, authenticate_system, paging};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -112,9 +112,7 @@ pub async fn create(
 ) -> Result<HttpResponse, Problem> {
     let key = authenticate_system(&state, &req).await?;
     let body: Value = parse_json_body(&req, &body)?;
-    let Some(object) = body.as_object() else {
-        return Err(invalid("", "the body must be a JSON object"));
-    };
+    let object = object(&body)?;
     let id = match object.get("id") {
         Some(Value::String(s)) => s.as_str(),
         _ => return Err(invalid("/id", "id is required (a string)")),
@@ -159,9 +157,7 @@ pub async fn patch(
 ) -> Result<HttpResponse, Problem> {
     let key = authenticate_system(&state, &req).await?;
     let body: Value = parse_json_body(&req, &body)?;
-    let Some(object) = body.as_object() else {
-        return Err(invalid("", "the body must be a JSON object"));
-    };
+    let object = object(&body)?;
     if let Some(k) = object
         .keys()
         .find(|k| !matches!(k.as_str(), "name" | "settings"))

@@ -2,6 +2,7 @@
 //! `POST /users/{id}/disable|enable`. The admin has full access to every attribute, under the same
 //! validation as everyone else.
 
+use crate::body::invalid;
 use crate::model;
 use crate::{AdminKeyId, AdminState, authenticate};
 use actix_web::http::StatusCode;
@@ -23,17 +24,6 @@ pub(crate) fn not_found() -> Problem {
 
 pub(crate) fn user_id(raw: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(raw).map_err(|_| not_found())
-}
-
-/// A 422 naming the offending field.
-pub(crate) fn invalid(pointer: &str, message: impl Into<String>) -> Problem {
-    let message = message.into();
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "Unprocessable Content",
-        message.clone(),
-    )
-    .with_errors(vec![(pointer.to_owned(), message)])
 }
 
 /// An identity as the Admin API shows it.
