@@ -617,3 +617,54 @@ async fn locks_hold_across_two_server_processes() {
         429
     );
 }
+
+#[tokio::test]
+async fn parallel_password_guesses_cannot_outrun_the_lock() {
+    let server = TestServer::start_with(|c| c.brute_force.max_failures = 4).await;
+    assert_eq!(
+        sign_up(&server, &browser(), "noa@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let (url, page) = (server.url("/login"), server.url("/login"));
+        guesses.spawn(async move {
+            let b = browser();
+            let token = csrf_token(&b, &page).await;
+            b.post(url)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("login_id", "noa@example.com"),
+                    ("password", format!("guess {i}").as_str()),
+                ])
+                .send()
+                .await
+                .expect("POST")
+                .status()
+                .as_u16()
+        });
+    }
+    let statuses = guesses.join_all().await;
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+    // Each guess is counted before its password is compared: only the four below the lock were
+    // compared (each audited), however many arrived at once.
+    let compared = store::audit::latest(server.db(), 100)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == "login.failed")
+        .count();
+    assert_eq!(compared, 4, "{statuses:?}");
+    assert_eq!(
+        log_in(&server, &browser(), "noa@example.com", PASSWORD)
+            .await
+            .status(),
+        429,
+        "locked, even for the right password"
+    );
+}

@@ -177,6 +177,31 @@ async fn an_authenticator_app_and_recovery_codes_guard_the_sign_in() {
         401,
         "used up"
     );
+    // New codes replace the whole old set: an unused old one stops working, a new one works.
+    let resp = post_form(
+        &server,
+        &b,
+        "/settings",
+        "/settings/mfa/recovery-codes",
+        &[],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.expect("html");
+    let fresh: Vec<String> = html
+        .split("<li><code>")
+        .skip(1)
+        .map(|s| s[..s.find('<').expect("end")].to_owned())
+        .collect();
+    assert_eq!(fresh.len(), 10);
+    assert!(fresh.iter().all(|c| !codes.contains(c)));
+    let old = password_step(&server).await;
+    assert_eq!(
+        second_step(&server, &old, &codes[1]).await.status(),
+        401,
+        "the old set is gone"
+    );
+    assert_eq!(second_step(&server, &old, &fresh[0]).await.status(), 303);
     let events = store::audit::latest(server.db(), 50).await.expect("events");
     assert!(events.iter().any(|e| e.kind == "mfa.recovery_used"));
     assert!(events.iter().any(|e| e.kind == "mfa.failed"));
@@ -216,16 +241,64 @@ async fn an_authenticator_app_and_recovery_codes_guard_the_sign_in() {
         .count();
     assert_eq!(sessions, 1, "one code, one challenge: one session");
 
-    // Wrong codes lock the second step of this account.
+    // Thirty wrong codes at once, a day later (the counters forgotten): each is counted before
+    // it is compared, so only those below the lock (10) are compared at all, and then even the
+    // right code waits.
+    server.clock.advance(chrono::Duration::hours(25));
+    let failed =
+        |events: &[store::audit::Event]| events.iter().filter(|e| e.kind == "mfa.failed").count();
+    let before = failed(
+        &store::audit::latest(server.db(), 500)
+            .await
+            .expect("events"),
+    );
     let l = password_step(&server).await;
-    let mut last = 0;
-    for _ in 0..12 {
-        last = second_step(&server, &l, "123456").await.status().as_u16();
-        if last == 429 {
-            break;
-        }
+    let wrong = (0..1_000_000)
+        .map(|n| format!("{n:06}"))
+        .find(|c| (-1..=1).all(|s| *c != code_at(&server, &secret, s)))
+        .expect("a wrong code");
+    let token = csrf_token(&l, &server.url("/login/mfa")).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for _ in 0..30 {
+        let (l, url, token, wrong) = (
+            l.clone(),
+            server.url("/login/mfa"),
+            token.clone(),
+            wrong.clone(),
+        );
+        guesses.spawn(async move {
+            l.post(url)
+                .form(&[("csrf_token", token.as_str()), ("code", wrong.as_str())])
+                .send()
+                .await
+                .expect("POST")
+                .status()
+                .as_u16()
+        });
     }
-    assert_eq!(last, 429, "locked after repeated wrong codes");
+    let statuses = guesses.join_all().await;
+    let wrong_answers = statuses.iter().filter(|s| **s == 401).count();
+    let locked = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(wrong_answers + locked, 30, "{statuses:?}");
+    // The tenth compared guess is answered with the lock it causes.
+    assert_eq!(wrong_answers, 9, "{statuses:?}");
+    let after = failed(
+        &store::audit::latest(server.db(), 500)
+            .await
+            .expect("events"),
+    );
+    assert_eq!(
+        after - before,
+        10,
+        "only the guesses below the lock were compared"
+    );
+    server.clock.advance(chrono::Duration::seconds(30));
+    let right = second_step(&server, &l, &code_at(&server, &secret, 0)).await;
+    assert_eq!(right.status(), 429, "locked: even the right code waits");
+    assert!(right.headers().contains_key("retry-after"));
+    server.clock.advance(chrono::Duration::minutes(2));
+    let right = second_step(&server, &l, &code_at(&server, &secret, 0)).await;
+    assert_eq!(right.status(), 303, "the lock is over");
 }
 
 #[tokio::test]

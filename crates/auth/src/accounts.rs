@@ -292,7 +292,8 @@ pub async fn authenticate(
         Some((kind, value)) => brute_force::Subject::LoginId { kind: *kind, value },
         None => brute_force::Subject::Unparseable,
     };
-    brute_force::check(db, clock, &subject, attempt.ip.as_deref())
+    // Counted before the password is compared: parallel guesses cannot outrun the lock.
+    let claim = brute_force::claim(db, clock, policy, &subject, attempt.ip.as_deref())
         .await
         .map_err(|e| match e {
             brute_force::AttemptError::Locked(l) => LoginError::Locked(l),
@@ -312,14 +313,13 @@ pub async fn authenticate(
     let matched = hasher.verify_blocking(attempt.password, hash).await;
     let outcome = match (user_id, matched) {
         (Some(id), true) if !disabled => {
-            brute_force::record_success(db, &subject).await?;
+            claim.succeeded(db).await?;
             return Ok(id);
         }
         (Some(_), true) => LoginError::Disabled,
         _ => LoginError::InvalidCredentials,
     };
-    let lock =
-        brute_force::record_failure(db, clock, policy, &subject, attempt.ip.as_deref()).await?;
+    let lock = claim.failed(db, clock, policy).await?;
     let mut event = NewEvent::new("login.failed", Actor::Anonymous)
         .ip(attempt.ip)
         .detail(serde_json::json!({

@@ -175,6 +175,90 @@ pub async fn record_failure(
     Ok(until.filter(|u| *u > now).map(|until| Locked { until }))
 }
 
+/// An attempt on a subject, counted as a failure before it is compared (see [`claim`]).
+#[must_use = "an attempt ends with succeeded or failed"]
+#[derive(Debug)]
+pub struct Claim {
+    subject_key: String,
+    ip_key: Option<String>,
+    /// The lock this attempt's count set, if it fails.
+    locks_until: Option<DateTime<Utc>>,
+}
+
+/// Starts an attempt on `subject`: refused when the address or the subject is locked; otherwise
+/// the subject's failure is counted *before* the guess is compared, atomically across processes,
+/// so that of any number of parallel guesses only the `max_failures` below the lock are compared
+/// at all (counting after the comparison let a burst through before the first failure was
+/// written). The address's counter is counted after a failure only, since the successes of one
+/// busy address must not add up to a lock; it is a wider net, checked first.
+pub async fn claim(
+    db: &Db,
+    clock: &dyn Clock,
+    policy: &BruteForcePolicy,
+    subject: &Subject<'_>,
+    ip: Option<&str>,
+) -> Result<Claim, AttemptError> {
+    let (subject_key, ip_key) = keys(subject, ip);
+    let now = clock.now();
+    if let Some(ip_key) = &ip_key {
+        let states = store::throttles::load(db, std::slice::from_ref(ip_key))
+            .await
+            .map_err(InternalError)?;
+        if let Some(until) = states
+            .iter()
+            .filter_map(|(_, t)| t.locked_until)
+            .find(|u| *u > now)
+        {
+            return Err(Locked { until }.into());
+        }
+    }
+    let claimed = store::throttles::claim_attempt(db, &subject_key, now, ACCOUNT_WINDOW, |n, _| {
+        policy.account_lock(n).map(|d| now + d)
+    })
+    .await
+    .map_err(InternalError)?;
+    match claimed {
+        store::throttles::Claimed::Locked(t) => Err(Locked {
+            until: t.locked_until.unwrap_or(now),
+        }
+        .into()),
+        store::throttles::Claimed::Counted(t) => Ok(Claim {
+            subject_key,
+            ip_key,
+            locks_until: t.locked_until,
+        }),
+    }
+}
+
+impl Claim {
+    /// The guess was right: the subject's failures are forgotten.
+    pub async fn succeeded(self, db: &Db) -> Result<(), InternalError> {
+        store::throttles::clear(db, &self.subject_key).await?;
+        Ok(())
+    }
+
+    /// The guess was wrong (already counted for the subject): counts it for the address and
+    /// returns the lock it caused, if any.
+    pub async fn failed(
+        self,
+        db: &Db,
+        clock: &dyn Clock,
+        policy: &BruteForcePolicy,
+    ) -> Result<Option<Locked>, InternalError> {
+        let now = clock.now();
+        let mut until = self.locks_until;
+        if let Some(ip_key) = self.ip_key {
+            let limit = policy.ip_failures_per_hour;
+            let ip = store::throttles::record_failure(db, &ip_key, now, IP_WINDOW, |n, start| {
+                (n >= limit).then_some(start + IP_WINDOW)
+            })
+            .await?;
+            until = until.max(ip.locked_until);
+        }
+        Ok(until.filter(|u| *u > now).map(|until| Locked { until }))
+    }
+}
+
 /// A success clears the subject's failures (not the address's).
 pub async fn record_success(db: &Db, subject: &Subject<'_>) -> Result<(), InternalError> {
     store::throttles::clear(db, &keys(subject, None).0).await?;
@@ -249,6 +333,64 @@ mod tests {
         record_success(&t.db, who).await.expect("clear");
         assert_eq!(
             store::throttles::failures(&t.db, "login:email:ann@example.com")
+                .await
+                .expect("q"),
+            0
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn parallel_guesses_compare_no_more_than_the_limit() {
+        let t = TestDatabase::create().await.expect("db");
+        let clock = std::sync::Arc::new(ManualClock::starting_now());
+        let p = BruteForcePolicy::default();
+        let who = Subject::SecondFactor { user: "u1" };
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let db = t.db.clone();
+            let clock = clock.clone();
+            tasks.spawn(async move {
+                let who = Subject::SecondFactor { user: "u1" };
+                match claim(&db, clock.as_ref(), &p, &who, Some("192.0.2.9")).await {
+                    // Every guess is wrong: each one that got a claim is compared and fails.
+                    Ok(c) => {
+                        c.failed(&db, clock.as_ref(), &p).await.expect("fail");
+                        true
+                    }
+                    Err(AttemptError::Locked(_)) => false,
+                    Err(AttemptError::Internal(e)) => panic!("{e}"),
+                }
+            });
+        }
+        let compared = tasks.join_all().await.into_iter().filter(|c| *c).count();
+        assert_eq!(
+            compared, p.max_failures as usize,
+            "only guesses below the lock"
+        );
+        let clock = clock.as_ref();
+        assert!(matches!(
+            claim(&t.db, clock, &p, &who, None).await,
+            Err(AttemptError::Locked(_))
+        ));
+        // When the lock is over, one more guess is compared and locks for twice as long.
+        clock.advance(Duration::seconds(61));
+        let c = claim(&t.db, clock, &p, &who, None)
+            .await
+            .expect("lock over");
+        let lock = c
+            .failed(&t.db, clock, &p)
+            .await
+            .expect("fail")
+            .expect("locked");
+        assert_eq!(lock.until, clock.now() + Duration::minutes(2));
+        // A right guess clears the subject.
+        clock.advance(Duration::minutes(3));
+        let c = claim(&t.db, clock, &p, &who, None)
+            .await
+            .expect("lock over");
+        c.succeeded(&t.db).await.expect("clear");
+        assert_eq!(
+            store::throttles::failures(&t.db, &who.key())
                 .await
                 .expect("q"),
             0

@@ -197,16 +197,24 @@ pub async fn confirm_totp(
 }
 
 /// A recovery code as people type it: `xxxx-xxxx-xxxx`, case and dashes ignored.
+/// A typed recovery code as generated: separators dropped, lower case, a typed letter o read as
+/// the zero it looks like.
 fn normalise_recovery(code: &str) -> String {
     code.chars()
         .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
+        .map(|c| match c.to_ascii_lowercase() {
+            'o' => '0',
+            c => c,
+        })
         .collect()
 }
 
+/// 32 symbols without look-alikes (no i, l, o, 1).
+const RECOVERY_ALPHABET: &[u8; 32] = b"abcdefghjkmnpqrstuvwxyz023456789";
+
 fn new_recovery_code() -> String {
-    // 12 characters of a 32-letter alphabet without look-alikes: 60 bits.
-    const ALPHABET: &[u8; 32] = b"abcdefghjkmnpqrstuvwxyz23456789z";
+    // 12 characters of 32 symbols: 60 bits.
+    const ALPHABET: &[u8; 32] = RECOVERY_ALPHABET;
     let bytes: [u8; 12] = rand::random();
     let chars: String = bytes
         .iter()
@@ -362,7 +370,8 @@ pub async fn verify_code(
 ) -> Result<CodeKind, MfaError> {
     let who = subject(&user_id);
     let subject = brute_subject(&who);
-    brute_force::check(db, clock, &subject, ip)
+    // Counted before it is compared: parallel guesses cannot outrun the lock.
+    let claim = brute_force::claim(db, clock, policy, &subject, ip)
         .await
         .map_err(|e| match e {
             AttemptError::Locked(l) => MfaError::Locked(l),
@@ -397,14 +406,14 @@ pub async fn verify_code(
     }
     match proved {
         Some(kind) => {
-            brute_force::record_success(db, &subject).await?;
+            claim.succeeded(db).await?;
             if kind == CodeKind::Recovery {
                 notify_recovery_used(db, channels, user_id).await;
             }
             Ok(kind)
         }
         None => {
-            let locked = brute_force::record_failure(db, clock, policy, &subject, ip).await?;
+            let locked = claim.failed(db, clock, policy).await?;
             let event = NewEvent::new("mfa.failed", Actor::User(user_id))
                 .user(user_id)
                 .ip(ip.map(str::to_owned));
@@ -616,6 +625,21 @@ mod tests {
 
     /// RFC 6238 appendix B, SHA-1: the 20-byte ASCII secret "12345678901234567890"; the RFC's
     /// 8-digit codes end in these 6 digits.
+    #[test]
+    fn recovery_codes_use_32_distinct_symbols() {
+        let mut symbols = RECOVERY_ALPHABET.to_vec();
+        symbols.sort_unstable();
+        symbols.dedup();
+        assert_eq!(symbols.len(), 32);
+        let code = new_recovery_code();
+        assert_eq!(code.len(), 14);
+        assert_eq!(
+            normalise_recovery(&code.to_uppercase()),
+            code.replace('-', "")
+        );
+        assert_eq!(normalise_recovery("ab0-O"), "ab00");
+    }
+
     #[test]
     fn rfc_6238_test_vectors() {
         let secret = base32_secret(b"12345678901234567890");

@@ -78,9 +78,52 @@ pub async fn record_failure(
     window: Duration,
     lock: impl Fn(u32, DateTime<Utc>) -> Option<DateTime<Utc>>,
 ) -> Result<Throttle, StoreError> {
+    match count(db, key, now, window, lock, false).await? {
+        Claimed::Counted(t) | Claimed::Locked(t) => Ok(t),
+    }
+}
+
+/// What [`claim_attempt`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// The key was locked (until `locked_until`): nothing counted.
+    Locked(Throttle),
+    /// The attempt was counted as a failure (a success clears it afterwards).
+    Counted(Throttle),
+}
+
+/// Counts an attempt as a failure before it is compared, unless `key` is locked: in one
+/// transaction holding the row lock, so that of any number of parallel attempts only those
+/// below the limit are counted and compared, the rest refused (across processes too).
+pub async fn claim_attempt(
+    db: &Db,
+    key: &str,
+    now: DateTime<Utc>,
+    window: Duration,
+    lock: impl Fn(u32, DateTime<Utc>) -> Option<DateTime<Utc>>,
+) -> Result<Claimed, StoreError> {
+    count(db, key, now, window, lock, true).await
+}
+
+async fn count(
+    db: &Db,
+    key: &str,
+    now: DateTime<Utc>,
+    window: Duration,
+    lock: impl Fn(u32, DateTime<Utc>) -> Option<DateTime<Utc>>,
+    refuse_locked: bool,
+) -> Result<Claimed, StoreError> {
     let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
     let row = lock_row(&tx, db.tenant(), key, now_ms, now_ms).await?;
+    if refuse_locked && row.locked_until.is_some_and(|u| u > now_ms) {
+        tx.commit().await?;
+        return Ok(Claimed::Locked(Throttle {
+            failures: row.failures.max(0) as u32,
+            window_start: from_millis(row.window_start),
+            locked_until: row.locked_until.map(from_millis),
+        }));
+    }
     let (failures, window_start) = if now_ms - row.window_start >= window.num_milliseconds() {
         (1u32, now)
     } else {
@@ -105,11 +148,11 @@ pub async fn record_failure(
         .exec(&tx)
         .await?;
     tx.commit().await?;
-    Ok(Throttle {
+    Ok(Claimed::Counted(Throttle {
         failures,
         window_start,
         locked_until,
-    })
+    }))
 }
 
 /// Counts one more occurrence for `key` and tells whether it is time to report: at most once per
