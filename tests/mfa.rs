@@ -890,3 +890,71 @@ async fn passkey_endpoints_refuse_forged_and_stray_requests() {
         .expect("POST");
     assert_eq!(resp.status(), 503);
 }
+
+/// `prompt=login` and `max_age` run the whole sign-in again for a user with a second factor: the
+/// password and then the code, and only then a code for the client, whose ID token tells of the
+/// new sign-in (`auth_time`, `amr`).
+#[tokio::test]
+async fn prompt_login_and_max_age_ask_for_the_second_factor_again() {
+    let server = TestServer::start().await;
+    let (client_id, secret_key) = common::flows::register(&server, false).await;
+    let b = browser();
+    assert_eq!(sign_up(&server, &b, EMAIL, PASSWORD).await.status(), 303);
+    let secret = add_app(&server, &b).await;
+    for extra in [("prompt", "login"), ("max_age", "5")] {
+        server.clock.advance(chrono::Duration::seconds(60));
+        let asked = server.clock_now().timestamp();
+        let path = common::flows::authorize_path(&client_id, "openid", &[extra]);
+        let resp = b.get(server.url(&path)).send().await.expect("authorize");
+        let to_login = location(&resp);
+        assert!(to_login.starts_with("/login?"), "{extra:?}: {to_login}");
+        let return_to = url::Url::parse(&server.url(&to_login))
+            .expect("url")
+            .query_pairs()
+            .find(|(k, _)| k == "return_to")
+            .map(|(_, v)| v.into_owned())
+            .expect("return_to");
+        // The password alone gives no code: the second step comes first.
+        let token = csrf_token(&b, &server.url(&to_login)).await;
+        let resp = b
+            .post(server.url("/login"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("login_id", EMAIL),
+                ("password", PASSWORD),
+                ("return_to", return_to.as_str()),
+            ])
+            .send()
+            .await
+            .expect("password");
+        assert_eq!(resp.status(), 303);
+        let to_mfa = location(&resp);
+        assert!(to_mfa.starts_with("/login/mfa"), "{extra:?}: {to_mfa}");
+        let resp = b.get(server.url(&to_mfa)).send().await.expect("mfa page");
+        let html = resp.text().await.expect("html");
+        let back = hidden_field(&html, "return_to");
+        let token = csrf_token(&b, &server.url("/login/mfa")).await;
+        let resp = b
+            .post(server.url("/login/mfa"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("code", code_at(&server, &secret, 0).as_str()),
+                ("return_to", back.as_str()),
+            ])
+            .send()
+            .await
+            .expect("code");
+        assert_eq!(resp.status(), 303);
+        let again = location(&resp);
+        assert!(again.starts_with("/oauth2/authorize?"), "{again}");
+        let resp = b.get(server.url(&again)).send().await.expect("authorize");
+        let code = common::flows::code_from(&resp);
+        let tokens = common::flows::exchange(&server, &client_id, Some(&secret_key), &code).await;
+        let claims = common::flows::jwt_claims(tokens["id_token"].as_str().expect("id token"));
+        assert!(
+            claims["auth_time"].as_i64().expect("auth_time") >= asked,
+            "{extra:?}: a new sign-in"
+        );
+        assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    }
+}
