@@ -472,13 +472,25 @@ async fn clients_crud_pagination_and_secret_rotation() {
         k,
         Method::PATCH,
         &format!("/clients/{id}"),
-        Some(json!({ "name": "Shop 2", "third_party": true })),
+        Some(json!({ "name": "Shop 2", "third_party": true, "require_mfa": true })),
     )
     .await;
     assert_eq!(status, 200, "{patched}");
     assert_eq!(
-        (patched["name"].as_str(), patched["third_party"].as_bool()),
-        (Some("Shop 2"), Some(true))
+        (
+            patched["name"].as_str(),
+            patched["third_party"].as_bool(),
+            patched["require_mfa"].as_bool()
+        ),
+        (Some("Shop 2"), Some(true), Some(true))
+    );
+    let stored = oidc::clients::find(server.db(), &id)
+        .await
+        .expect("q")
+        .expect("client");
+    assert!(
+        stored.require_mfa,
+        "a second factor is now demanded for its codes"
     );
     let (status, _, _) = call(
         &server,

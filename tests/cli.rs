@@ -162,6 +162,7 @@ async fn client_create_list_delete() {
             "https://spa.example/cb",
             "--public",
             "--third-party",
+            "--require-mfa",
             "--json",
         ],
         None,
@@ -202,6 +203,8 @@ async fn client_create_list_delete() {
     );
     assert_eq!(list[1]["public"], true);
     assert_eq!(list[1]["third_party"], true);
+    assert_eq!(list[1]["require_mfa"], true);
+    assert_eq!(list[0]["require_mfa"], false);
     assert_eq!(
         list[2]["grant_types"],
         serde_json::json!(["client_credentials"])

@@ -776,7 +776,7 @@ async fn a_tenant_can_require_a_second_factor() {
 }
 
 /// The passkey endpoints, attacked without a browser: no CSRF header, no ceremony, a forged
-/// answer, no sign-in, a challenge cookie of another tenant; an IP-address issuer has no passkeys.
+/// answer, no sign-in; an IP-address issuer has no passkeys.
 #[tokio::test]
 async fn passkey_endpoints_refuse_forged_and_stray_requests() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -957,4 +957,67 @@ async fn prompt_login_and_max_age_ask_for_the_second_factor_again() {
         );
         assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     }
+}
+
+/// A second-step challenge of one tenant means nothing to another: on http the root's challenge
+/// cookie (`Path=/`) reaches `/t/acme` too, and acme neither signs anyone in with it nor spends
+/// it.
+#[tokio::test]
+async fn a_challenge_of_one_tenant_is_refused_by_another() {
+    use common::admin::call;
+    let server = TestServer::start().await;
+    let system = auth::admin_keys::create_admin_key(
+        server.db(),
+        server.clock.as_ref(),
+        "system",
+        true,
+        store::audit::Actor::Cli,
+    )
+    .await
+    .expect("key")
+    .key;
+    let (status, body, _) = call(
+        &server,
+        Some(&system),
+        reqwest::Method::POST,
+        "/tenants",
+        Some(serde_json::json!({ "id": "acme" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let acme = server.tenant("acme");
+    let b = browser();
+    assert_eq!(sign_up(&server, &b, EMAIL, PASSWORD).await.status(), 303);
+    let secret = add_app(&server, &b).await;
+    // The same address in acme, with the same password.
+    assert_eq!(
+        sign_up(&acme, &browser(), EMAIL, PASSWORD).await.status(),
+        303
+    );
+
+    server.clock.advance(chrono::Duration::seconds(30));
+    let l = password_step(&server).await;
+    let code = code_at(&server, &secret, 0);
+    // acme has no challenge for this browser: its second-step page sends it to the sign-in.
+    let resp = l.get(acme.url("/login/mfa")).send().await.expect("GET");
+    assert_eq!(location(&resp), "/t/acme/login");
+    let token = csrf_token(&l, &acme.url("/login")).await;
+    let resp = l
+        .post(acme.url("/login/mfa"))
+        .form(&[("csrf_token", token.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(
+        location(&resp),
+        "/t/acme/login",
+        "no sign-in in acme with the root's challenge"
+    );
+    assert_eq!(signed_in_as(&acme, &l).await, None);
+    assert_eq!(signed_in_as(&server, &l).await, None);
+    // The root's challenge and the code's step are untouched.
+    let resp = second_step(&server, &l, &code).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/");
+    assert_eq!(signed_in_as(&server, &l).await.as_deref(), Some(EMAIL));
 }
