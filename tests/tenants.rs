@@ -545,6 +545,22 @@ async fn every_credential_of_one_tenant_is_refused_by_another() {
     )
     .await;
     assert_eq!(status, 204);
+    // The id stays retired until the sweep has removed anything still written into the old acme.
+    let (status, _, _) = call(
+        &server,
+        Some(&system),
+        Method::POST,
+        "/tenants",
+        Some(json!({ "id": "acme" })),
+    )
+    .await;
+    assert_eq!(status, 409, "retired");
+    server
+        .clock
+        .advance(store::tenants::RETIREMENT + chrono::Duration::seconds(1));
+    auth::housekeeping::sweep(server.db(), server.clock.as_ref())
+        .await
+        .expect("sweep");
     create_tenant(&server, &system, "acme").await;
     let (_, users, _) = call(&acme, Some(&system), Method::GET, "/users", None).await;
     assert_eq!(users["items"], json!([]), "a new acme starts empty");

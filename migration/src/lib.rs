@@ -21,6 +21,7 @@ mod m20261202_000012_mfa;
 mod m20261203_000013_annotations;
 mod m20261203_000014_groups;
 mod m20261203_000015_scim_indexes;
+mod m20261204_000016_tenant_retirement;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_annotations::Migration),
             Box::new(m20261203_000014_groups::Migration),
             Box::new(m20261203_000015_scim_indexes::Migration),
+            Box::new(m20261204_000016_tenant_retirement::Migration),
         ]
     }
 }

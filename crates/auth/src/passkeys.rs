@@ -215,7 +215,11 @@ pub async fn finish_registration(
         clock.now(),
         Some(event),
     )
-    .await?;
+    .await
+    .map_err(|e| match e {
+        store::StoreError::Conflict(_) => PasskeyError::Taken,
+        e => PasskeyError::from(e),
+    })?;
     Ok(())
 }
 

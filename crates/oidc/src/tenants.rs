@@ -87,7 +87,7 @@ pub enum TenantError {
     InvalidId,
     #[error("the name must be 1 to 200 characters")]
     InvalidName,
-    #[error("a tenant with this id exists")]
+    #[error("a tenant with this id exists (or was deleted less than 10 minutes ago)")]
     Exists,
     #[error("{}: {}", .0.pointer, .0.message)]
     InvalidSetting(SettingError),
@@ -264,6 +264,9 @@ struct Loaded {
     /// The row's `updated_at` when `services` was made: a later one (name or settings changed,
     /// maybe by another process) re-applies the settings.
     updated_at: chrono::DateTime<chrono::Utc>,
+    /// The row's `created_at`: another one is another tenant of the same id (deleted and made
+    /// again), whose keys and schema are its own, so everything is built again.
+    created_at: chrono::DateTime<chrono::Utc>,
     checked: std::time::Instant,
 }
 
@@ -337,40 +340,36 @@ impl Registry {
             self.forget(id);
             return Ok(None);
         };
-        let built = match self.cached(id) {
+        let built = match self.cached(&tenant) {
             // Still there: serve what is built.
             Some((built, services, updated_at)) if updated_at == tenant.updated_at => {
-                self.loaded_at(id, built, services.clone(), updated_at);
+                self.loaded_at(&tenant, built, services.clone());
                 return Ok(Some(services));
             }
             Some((built, _, _)) => built,
             None => {
                 let _building = self.building.lock().await;
-                match self.cached(id) {
+                match self.cached(&tenant) {
                     Some((built, _, _)) => built,
                     None => Arc::new(self.build(&tenant).await?),
                 }
             }
         };
         let services = Arc::new(self.with_settings(&built, &tenant));
-        self.loaded_at(id, built, services.clone(), tenant.updated_at);
+        self.loaded_at(&tenant, built, services.clone());
         Ok(Some(services))
     }
 
-    fn loaded_at(
-        &self,
-        id: &str,
-        built: Arc<Services>,
-        services: Arc<Services>,
-        updated_at: chrono::DateTime<chrono::Utc>,
-    ) {
+    /// Records what is served for `tenant` (as its row reads now).
+    fn loaded_at(&self, tenant: &Tenant, built: Arc<Services>, services: Arc<Services>) {
         if let Ok(mut map) = self.loaded.write() {
             map.insert(
-                id.to_owned(),
+                tenant.id.clone(),
                 Loaded {
                     built,
                     services,
-                    updated_at,
+                    updated_at: tenant.updated_at,
+                    created_at: tenant.created_at,
                     checked: std::time::Instant::now(),
                 },
             );
@@ -435,13 +434,15 @@ impl Registry {
         }
     }
 
-    /// What is loaded for `id`: (built, served, the row's `updated_at` then).
+    /// What is loaded for this very tenant (not an earlier one of the same id): (built, served,
+    /// the row's `updated_at` then).
     fn cached(
         &self,
-        id: &str,
+        tenant: &Tenant,
     ) -> Option<(Arc<Services>, Arc<Services>, chrono::DateTime<chrono::Utc>)> {
         let map = self.loaded.read().ok()?;
-        map.get(id)
+        map.get(&tenant.id)
+            .filter(|l| l.created_at == tenant.created_at)
             .map(|l| (l.built.clone(), l.services.clone(), l.updated_at))
     }
 

@@ -1,7 +1,8 @@
 //! Removing rows whose purpose is over, so that tables of short-lived things do not grow with
 //! every request an attacker (or a busy day) makes: counters past their windows, codes long
 //! expired, revocations of tokens that have expired anyway, sessions past their lifetime, pending
-//! upstream sign-ins, second-factor challenges and passkey ceremonies. Each is one indexed `DELETE`; several processes may sweep at once.
+//! upstream sign-ins, second-factor challenges and passkey ceremonies; and deleted tenants once
+//! their retirement is over (`tenants::sweep_deleted`). Each is one indexed `DELETE`; several processes may sweep at once.
 
 use crate::entity::{
     authorization_codes, mfa_challenges, revoked_access_tokens, sessions, throttles,
@@ -28,6 +29,8 @@ pub struct Swept {
     /// Sign-ins that never gave their second factor, and passkey ceremonies never finished.
     pub mfa_challenges: u64,
     pub webauthn_ceremonies: u64,
+    /// Deleted tenants whose retirement is over: removed with anything written after deletion.
+    pub tenants: u64,
 }
 
 impl Swept {
@@ -40,6 +43,7 @@ impl Swept {
             + self.upstream_logins
             + self.mfa_challenges
             + self.webauthn_ceremonies
+            + self.tenants
     }
 }
 
@@ -95,7 +99,9 @@ pub async fn sweep(db: &Db, now: DateTime<Utc>) -> Result<Swept, StoreError> {
         .exec(&db.write)
         .await?
         .rows_affected;
+    let tenants = crate::tenants::sweep_deleted(db, now).await?;
     Ok(Swept {
+        tenants,
         mfa_challenges,
         webauthn_ceremonies,
         throttles,

@@ -94,9 +94,11 @@ pub async fn insert_factor(
         stale = stale.filter(mfa_factors::Column::ConfirmedAt.is_null());
     }
     stale.exec(&tx).await?;
+    // A passkey's credential id is unique in its tenant (two registrations racing: one lands).
     mfa_factors::Entity::insert(model(db, new, now_ms))
         .exec_without_returning(&tx)
-        .await?;
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "factor secret"))?;
     if let Some(event) = event {
         audit::insert(&tx, db.tenant(), event, now).await?;
     }

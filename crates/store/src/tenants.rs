@@ -3,6 +3,12 @@
 //! This module, unlike the others, is not scoped by the handle's tenant: it manages the tenants
 //! themselves. Its audit events are recorded in the tenant of the handle it is given (the
 //! `default` tenant for the CLI and the system Admin API).
+//!
+//! Deleting a tenant removes everything in it in one transaction and marks its row deleted
+//! (`deleted_at`): from then on it exists for nobody. A request of that tenant still in flight
+//! (or served by another process until it rechecks) may yet write a row; [`sweep_deleted`] removes
+//! such stragglers once [`RETIREMENT`] has passed and only then removes the row, so the id cannot
+//! be taken again by a new tenant that would inherit them.
 
 use crate::audit::{self, NewEvent};
 use crate::entity::{
@@ -32,6 +38,11 @@ pub struct Tenant {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How long a deleted tenant's row is kept (and its id taken) before the sweep removes it with
+/// whatever was written into the tenant after the deletion: far longer than any request, and than
+/// the time other processes take to notice (`oidc::tenants::RECHECK`).
+pub const RETIREMENT: chrono::Duration = chrono::Duration::minutes(10);
+
 fn from_model(m: tenants::Model) -> Result<Tenant, StoreError> {
     Ok(Tenant {
         settings: serde_json::from_str(&m.settings)
@@ -43,7 +54,8 @@ fn from_model(m: tenants::Model) -> Result<Tenant, StoreError> {
     })
 }
 
-/// Creates a tenant, recording `event`. An id in use gives [`StoreError::Conflict`].
+/// Creates a tenant, recording `event`. An id in use (or of a tenant deleted less than
+/// [`RETIREMENT`] ago, not yet swept) gives [`StoreError::Conflict`].
 pub async fn create(
     db: &Db,
     id: &str,
@@ -59,6 +71,7 @@ pub async fn create(
         settings: settings.to_string(),
         created_at: now_ms,
         updated_at: now_ms,
+        deleted_at: None,
     };
     let tx = db.write.begin().await?;
     tenants::Entity::insert(tenants::ActiveModel::from(model.clone()))
@@ -79,6 +92,7 @@ pub async fn create(
 /// The tenant `id`, if it exists.
 pub async fn find(db: &Db, id: &str) -> Result<Option<Tenant>, StoreError> {
     tenants::Entity::find_by_id(id.to_owned())
+        .filter(tenants::Column::DeletedAt.is_null())
         .one(&db.read)
         .await?
         .map(from_model)
@@ -87,7 +101,9 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<Tenant>, StoreError> {
 
 /// Tenants in id order, after `after`, at most `limit`.
 pub async fn list(db: &Db, after: Option<&str>, limit: u64) -> Result<Vec<Tenant>, StoreError> {
-    let mut query = tenants::Entity::find().order_by_asc(tenants::Column::Id);
+    let mut query = tenants::Entity::find()
+        .filter(tenants::Column::DeletedAt.is_null())
+        .order_by_asc(tenants::Column::Id);
     if let Some(after) = after {
         query = query.filter(tenants::Column::Id.gt(after));
     }
@@ -102,7 +118,10 @@ pub async fn list(db: &Db, after: Option<&str>, limit: u64) -> Result<Vec<Tenant
 
 /// How many tenants there are (`default` included).
 pub async fn count(db: &Db) -> Result<u64, StoreError> {
-    Ok(tenants::Entity::find().count(&db.read).await?)
+    Ok(tenants::Entity::find()
+        .filter(tenants::Column::DeletedAt.is_null())
+        .count(&db.read)
+        .await?)
 }
 
 /// Changes a tenant's name and settings, recording `event`. Returns whether it exists.
@@ -120,6 +139,7 @@ pub async fn update(
         .col_expr(tenants::Column::Settings, Expr::value(settings.to_string()))
         .col_expr(tenants::Column::UpdatedAt, Expr::value(to_millis(now)))
         .filter(tenants::Column::Id.eq(id))
+        .filter(tenants::Column::DeletedAt.is_null())
         .exec(&tx)
         .await?;
     if updated.rows_affected > 0 {
@@ -140,7 +160,8 @@ pub enum Deletion {
 
 /// Deletes tenant `id` and everything in it (users and all they own, clients, keys, schema,
 /// audit log, counters) in one transaction, recording `event` in the handle's tenant: no reader
-/// ever sees half a tenant. `default` cannot be deleted.
+/// ever sees half a tenant. The row stays, marked deleted, until [`sweep_deleted`]. `default`
+/// cannot be deleted.
 pub async fn delete(
     db: &Db,
     id: &str,
@@ -151,10 +172,12 @@ pub async fn delete(
         return Ok(Deletion::Default);
     }
     let tx = db.write.begin().await?;
-    // The tenant row goes first, so that a request resolving the tenant concurrently finds it
-    // gone; children before parents for the foreign keys.
-    let gone = tenants::Entity::delete_many()
+    // The tenant is marked first, so that a request resolving it concurrently finds it gone;
+    // then its rows, children before parents for the foreign keys.
+    let gone = tenants::Entity::update_many()
+        .col_expr(tenants::Column::DeletedAt, Expr::value(to_millis(now)))
         .filter(tenants::Column::Id.eq(id))
+        .filter(tenants::Column::DeletedAt.is_null())
         .exec(&tx)
         .await?;
     if gone.rows_affected == 0 {
@@ -166,45 +189,77 @@ pub async fn delete(
     Ok(Deletion::Deleted)
 }
 
-async fn delete_rows(tx: &impl ConnectionTrait, id: &str) -> Result<(), StoreError> {
-    macro_rules! delete_from {
-        ($($table:ident),* $(,)?) => {
+/// Removes the tenants deleted more than [`RETIREMENT`] before `now`, each with anything written
+/// into it after its deletion, one transaction each; returns how many went. Idempotent, so
+/// several processes may sweep at once.
+pub async fn sweep_deleted(db: &Db, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    let due: Vec<String> = tenants::Entity::find()
+        .select_only()
+        .column(tenants::Column::Id)
+        .filter(tenants::Column::DeletedAt.lt(to_millis(now - RETIREMENT)))
+        .into_tuple()
+        .all(&db.read)
+        .await?;
+    let mut swept = 0;
+    for id in due {
+        let tx = db.write.begin().await?;
+        delete_rows(&tx, &id).await?;
+        swept += tenants::Entity::delete_many()
+            .filter(tenants::Column::Id.eq(id.as_str()))
+            .filter(tenants::Column::DeletedAt.is_not_null())
+            .exec(&tx)
+            .await?
+            .rows_affected;
+        tx.commit().await?;
+    }
+    Ok(swept)
+}
+
+/// The tables that hold a tenant's rows, children before parents (module names are table
+/// names): [`TENANT_TABLES`] names them (tested against the database catalogue, so a new table
+/// cannot be forgotten) and `delete_rows` empties them of one tenant.
+macro_rules! tenant_tables {
+    ($($table:ident),* $(,)?) => {
+        pub const TENANT_TABLES: &[&str] = &[$(stringify!($table)),*];
+
+        async fn delete_rows(tx: &impl ConnectionTrait, id: &str) -> Result<(), StoreError> {
             $(
                 $table::Entity::delete_many()
                     .filter($table::Column::TenantId.eq(id))
                     .exec(tx)
                     .await?;
             )*
-        };
-    }
-    delete_from!(
-        group_members,
-        groups,
-        webauthn_ceremonies,
-        mfa_challenges,
-        mfa_factors,
-        refresh_tokens,
-        grants,
-        authorization_codes,
-        revoked_access_tokens,
-        consents,
-        sessions,
-        images,
-        profile_search,
-        upstream_logins,
-        verification_codes,
-        identities,
-        password_credentials,
-        profiles,
-        users,
-        clients,
-        signing_keys,
-        admin_keys,
-        audit_events,
-        custom_attributes,
-        standard_attribute_access,
-        profile_schema_version,
-        throttles,
-    );
-    Ok(())
+            Ok(())
+        }
+    };
 }
+
+tenant_tables!(
+    group_members,
+    groups,
+    webauthn_ceremonies,
+    mfa_challenges,
+    mfa_factors,
+    refresh_tokens,
+    grants,
+    authorization_codes,
+    revoked_access_tokens,
+    consents,
+    sessions,
+    images,
+    profile_search,
+    upstream_logins,
+    verification_codes,
+    identities,
+    password_credentials,
+    profiles,
+    users,
+    clients,
+    signing_keys,
+    admin_keys,
+    audit_events,
+    custom_attributes,
+    standard_attribute_access,
+    profile_schema_version,
+    throttles,
+);

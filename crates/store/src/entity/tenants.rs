@@ -10,6 +10,8 @@ pub struct Model {
     pub settings: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Set when the tenant was deleted; the row goes once the sweep has removed stragglers.
+    pub deleted_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
