@@ -21,6 +21,9 @@ pub struct CreatedAdminKey {
 pub enum AdminKeyError {
     #[error("name must be 1 to 256 characters")]
     InvalidName,
+    /// System keys belong to the `default` tenant (they act in every tenant from there).
+    #[error("a system key is created in the default tenant only")]
+    SystemOutsideDefault,
     #[error(transparent)]
     Internal(#[from] InternalError),
 }
@@ -37,6 +40,9 @@ pub async fn create_admin_key(
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 256 || name.chars().any(char::is_control) {
         return Err(AdminKeyError::InvalidName);
+    }
+    if system && db.tenant() != store::DEFAULT_TENANT {
+        return Err(AdminKeyError::SystemOutsideDefault);
     }
     let id = Uuid::now_v7();
     let key = format!("{KEY_PREFIX}{}", secrets::generate_secret());
@@ -124,4 +130,31 @@ pub async fn revoke(
     let event =
         NewEvent::new("admin_key.revoked", by).detail(serde_json::json!({ "admin_key_id": id }));
     Ok(store::admin_keys::revoke_admin_key(db, id, clock.now(), event).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::ManualClock;
+    use store::testing::TestDatabase;
+
+    #[tokio::test]
+    async fn system_keys_are_made_in_the_default_tenant_only() {
+        let t = TestDatabase::create().await.expect("db");
+        let clock = ManualClock::starting_now();
+        let acme = t.db.in_tenant("acme");
+        assert!(matches!(
+            create_admin_key(&acme, &clock, "ops", true, Actor::Cli).await,
+            Err(AdminKeyError::SystemOutsideDefault)
+        ));
+        let key = create_admin_key(&t.db, &clock, "ops", true, Actor::Cli)
+            .await
+            .expect("a system key at the root");
+        let hash = secrets::hash_secret(&key.key);
+        let seen = store::admin_keys::find_live_key(&acme, &hash)
+            .await
+            .expect("lookup")
+            .expect("a system key acts in every tenant");
+        assert!(seen.system);
+    }
 }

@@ -66,7 +66,12 @@ pub async fn find_live_key(db: &Db, key_hash: &str) -> Result<Option<LiveKey>, S
         .filter(
             Condition::any()
                 .add(admin_keys::Column::TenantId.eq(db.tenant()))
-                .add(admin_keys::Column::System.eq(true)),
+                // System keys are the default tenant's (only there can one be created).
+                .add(
+                    Condition::all()
+                        .add(admin_keys::Column::TenantId.eq(crate::DEFAULT_TENANT))
+                        .add(admin_keys::Column::System.eq(true)),
+                ),
         )
         .one(&db.read)
         .await?
