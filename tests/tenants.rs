@@ -993,3 +993,124 @@ async fn configured_tenants_are_created_with_their_settings_and_upstreams() {
     let resp = sign_up(&initech, &b, "ann@example.com", "fifteen chars!!").await;
     assert_eq!(resp.status(), 303, "the stored setting wins");
 }
+
+/// All the `Set-Cookie` pairs of a response, as one `Cookie` header value.
+fn cookie_header(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Signs up at `site` with no cookie jar (the cookies are `Secure`: a jar would not send them
+/// over the test's plain http); returns the session cookie's name, value and attributes.
+async fn sign_up_by_hand(site: &str, email: &str) -> (String, String, String) {
+    let b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = b.get(format!("{site}/signup")).send().await.expect("GET");
+    let cookies = cookie_header(&page);
+    let token = hidden_field(&page.text().await.expect("html"), "csrf_token");
+    let resp = b
+        .post(format!("{site}/signup"))
+        .header("cookie", cookies)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), 303);
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            let (pair, attributes) = c.split_once(';').unwrap_or((c, ""));
+            let (n, v) = pair.split_once('=')?;
+            (n.starts_with("__Host-tessera_session") && !v.is_empty())
+                .then(|| (n.to_owned(), v.to_owned(), attributes.to_owned()))
+        })
+        .expect("a session cookie")
+}
+
+/// With an https issuer the cookies are `__Host-` (so `Path=/`, one jar for every tenant): a
+/// tenant's cookies carry the tenant in their name, and each tenant reads only its own, whatever
+/// the browser sends.
+#[tokio::test]
+async fn on_https_each_tenant_reads_only_cookies_of_its_own_name() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = TestServer::start_on(listener, |c| {
+        c.server.issuer = format!("https://localhost:{port}");
+    })
+    .await;
+    let system = system_key(&server).await;
+    for id in ["acme", "globex"] {
+        let (status, body, _) = call(
+            &server,
+            Some(&system),
+            Method::POST,
+            "/tenants",
+            Some(json!({ "id": id })),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["issuer"], format!("https://localhost:{port}/t/{id}"));
+    }
+    let (acme, globex) = (server.tenant("acme"), server.tenant("globex"));
+
+    let (acme_name, acme_session, attributes) =
+        sign_up_by_hand(&acme.url(""), "ann@example.com").await;
+    assert_eq!(acme_name, "__Host-tessera_session.t.acme");
+    for a in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(attributes.contains(a), "{a} in {attributes}");
+    }
+    assert!(!attributes.contains("Domain"), "{attributes}");
+    let (root_name, root_session, _) = sign_up_by_hand(&server.url(""), "cy@example.com").await;
+    assert_eq!(root_name, "__Host-tessera_session");
+
+    // Each reads its own cookie.
+    assert_eq!(
+        settings_with_cookies(
+            &acme.url("/settings"),
+            &format!("{acme_name}={acme_session}")
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        settings_with_cookies(
+            &server.url("/settings"),
+            &format!("{root_name}={root_session}")
+        )
+        .await,
+        200
+    );
+    // Every session value under every name: a site reads only the one named for it, so acme's
+    // session is refused by globex and the root, and the root's by acme.
+    for (value, owner) in [(&acme_session, "acme"), (&root_session, "root")] {
+        let planted = format!(
+            "__Host-tessera_session={value}; __Host-tessera_session.t.acme={value}; \
+             __Host-tessera_session.t.globex={value}; tessera_session={value}"
+        );
+        for (site, name) in [
+            (server.url("/settings"), "root"),
+            (acme.url("/settings"), "acme"),
+            (globex.url("/settings"), "globex"),
+        ] {
+            let status = settings_with_cookies(&site, &planted).await;
+            assert_eq!(
+                status == 200,
+                name == owner,
+                "{owner}'s session at {name}: {status}"
+            );
+        }
+    }
+}
