@@ -7,9 +7,10 @@
 #           tessera-bench-tenants through the tenant and sign-up use cases, never used.
 #
 # For each: RSS once started and idle, UserInfo throughput on the default tenant (wrk, as in
-# run.sh), RSS at rest after the load. For "many" also UserInfo inside tenant t00000 (under
-# /t/t00000), and the memory a used tenant costs: BENCH_LOADED tenants (default 200) each answer
-# discovery once (which loads its keys and schema), then RSS again.
+# run.sh), RSS at rest after that load (the like-for-like comparison: both servers have then
+# served the same requests). For "many" also UserInfo inside tenant t00000 (under /t/t00000),
+# and the memory a used tenant costs: BENCH_LOADED tenants (default 200) each answer discovery
+# once (which loads its keys and schema), then RSS again.
 #
 #   bash bench/tenants.sh
 #   BENCH_TENANTS=1000 BENCH_SECONDS=5 bash bench/tenants.sh
@@ -81,12 +82,15 @@ measure() {
   echo "| scenario | connections | requests/s | p50 ms | p99 ms | server CPU µs/request | errors |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
   userinfo_row "$base" "userinfo, default tenant" "${root[0]}" "${root[1]}"
+  wait_idle "$pid"
+  local after_default
+  after_default=$(rss_mib "$pid")
   if [[ $many == 1 ]]; then
     userinfo_row "$base/t/t00000" "userinfo, tenant t00000" "${tenant[0]}" "${tenant[1]}"
+    wait_idle "$pid"
   fi
-  wait_idle "$pid"
   echo
-  echo "RSS: $at_start MiB once started; $(rss_mib "$pid") MiB at rest after the load (peak $(peak_mib "$pid") MiB)."
+  echo "RSS: $at_start MiB once started; $after_default MiB at rest after the default tenant's load; $(rss_mib "$pid") MiB at rest after all (peak $(peak_mib "$pid") MiB)."
   if [[ $many == 1 ]]; then
     local before_loading n
     before_loading=$(rss_mib "$pid")
