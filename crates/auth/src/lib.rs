@@ -16,6 +16,7 @@ pub mod login_ids;
 pub mod mfa;
 pub mod passkeys;
 pub mod passwords;
+pub mod provisioning;
 pub mod rate_limits;
 pub mod secrets;
 pub mod sessions;

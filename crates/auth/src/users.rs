@@ -91,9 +91,7 @@ pub async fn set_external_id(
     external_id: Option<&str>,
     by: Actor,
 ) -> Result<bool, InternalError> {
-    let event = NewEvent::new("user.external_id_changed", by)
-        .user(user_id)
-        .detail(serde_json::json!({ "external_id": external_id }));
+    let event = external_id_changed(user_id, external_id, by);
     Ok(store::accounts::set_external_id(
         db,
         user_id,
@@ -112,13 +110,36 @@ pub async fn set_disabled(
     disabled: bool,
     by: Actor,
 ) -> Result<bool, InternalError> {
+    let event = disabled_changed(user_id, disabled, by);
+    Ok(store::accounts::set_disabled(db, user_id, disabled, clock.now(), event).await?)
+}
+
+/// The audit events of the changes above, shared with `provisioning`.
+pub(crate) fn external_id_changed(user_id: Uuid, external_id: Option<&str>, by: Actor) -> NewEvent {
+    NewEvent::new("user.external_id_changed", by)
+        .user(user_id)
+        .detail(serde_json::json!({ "external_id": external_id }))
+}
+
+pub(crate) fn disabled_changed(user_id: Uuid, disabled: bool, by: Actor) -> NewEvent {
     let kind = if disabled {
         "user.disabled"
     } else {
         "user.enabled"
     };
-    let event = NewEvent::new(kind, by).user(user_id);
-    Ok(store::accounts::set_disabled(db, user_id, disabled, clock.now(), event).await?)
+    NewEvent::new(kind, by).user(user_id)
+}
+
+pub(crate) fn identity_added(user_id: Uuid, identity: &NewIdentity, by: Actor) -> NewEvent {
+    NewEvent::new("identity.added", by).user(user_id).detail(
+        serde_json::json!({ "type": identity.kind.as_str(), "verified": identity.verified }),
+    )
+}
+
+pub(crate) fn identity_removed(user_id: Uuid, identity_id: Uuid, by: Actor) -> NewEvent {
+    NewEvent::new("identity.removed", by)
+        .user(user_id)
+        .detail(serde_json::json!({ "identity_id": identity_id }))
 }
 
 /// Deletes an account with everything it owns; `false` when there is no such user.
@@ -172,9 +193,7 @@ pub async fn add_identity(
     identity: NewIdentity,
     by: Actor,
 ) -> Result<Uuid, AddIdentityError> {
-    let event = NewEvent::new("identity.added", by).user(user_id).detail(
-        serde_json::json!({ "type": identity.kind.as_str(), "verified": identity.verified }),
-    );
+    let event = identity_added(user_id, &identity, by);
     match store::accounts::add_identity(db, user_id, identity, None, clock.now(), event).await {
         Ok(id) => Ok(id),
         Err(StoreError::Conflict(_)) => Err(AddIdentityError::Taken),
@@ -190,8 +209,6 @@ pub async fn remove_identity(
     identity_id: Uuid,
     by: Actor,
 ) -> Result<RemoveIdentity, InternalError> {
-    let event = NewEvent::new("identity.removed", by)
-        .user(user_id)
-        .detail(serde_json::json!({ "identity_id": identity_id }));
+    let event = identity_removed(user_id, identity_id, by);
     Ok(store::accounts::remove_identity(db, user_id, identity_id, clock.now(), event).await?)
 }

@@ -441,20 +441,7 @@ impl ProfileService {
         change: Change<'_>,
         by: Author,
     ) -> Result<Map<String, Value>, ChangeError> {
-        let schema = self.schema(db).await?;
-        let current = self
-            .load(db, user_id)
-            .await?
-            .ok_or(ChangeError::NoSuchUser)?;
-        let mentions = self.mentions(db, &schema, change).await?;
-        let applied = document::apply_with(
-            &schema,
-            &current.values,
-            &current.login_ids,
-            writer,
-            change,
-            &mentions,
-        )?;
+        let (schema, current, applied) = self.apply(db, user_id, writer, change).await?;
         self.commit(db, clock, &schema, &current, applied, Extra::default(), by)
             .await?;
         let after = self
@@ -485,6 +472,46 @@ impl ProfileService {
         Ok(crate::rich_text::resolve_names(db, &names).await?)
     }
 
+    /// Checks a change as [`ProfileService::change`] does, without storing it: the write to
+    /// make in the caller's transaction (`store::accounts::provision`), or `None` when nothing
+    /// would change.
+    pub async fn prepare_change(
+        &self,
+        db: &Db,
+        user_id: Uuid,
+        writer: Audience<'_>,
+        change: Change<'_>,
+        by: Author,
+    ) -> Result<Option<store::accounts::ProfileSave>, ChangeError> {
+        let (schema, current, applied) = self.apply(db, user_id, writer, change).await?;
+        Ok(prepare(&schema, &current, applied, Extra::default(), by))
+    }
+
+    /// The user's profile as read, and `change` by `writer` applied to it (checked, not stored).
+    async fn apply(
+        &self,
+        db: &Db,
+        user_id: Uuid,
+        writer: Audience<'_>,
+        change: Change<'_>,
+    ) -> Result<(Arc<ProfileSchema>, LoadedProfile, Applied), ChangeError> {
+        let schema = self.schema(db).await?;
+        let current = self
+            .load(db, user_id)
+            .await?
+            .ok_or(ChangeError::NoSuchUser)?;
+        let mentions = self.mentions(db, &schema, change).await?;
+        let applied = document::apply_with(
+            &schema,
+            &current.values,
+            &current.login_ids,
+            writer,
+            change,
+            &mentions,
+        )?;
+        Ok((schema, current, applied))
+    }
+
     /// Stores an accepted change (with what comes along with it) in one transaction, unless
     /// nothing changed.
     #[allow(clippy::too_many_arguments)]
@@ -498,45 +525,16 @@ impl ProfileService {
         extra: Extra,
         by: Author,
     ) -> Result<(), ChangeError> {
-        let Applied {
-            values,
-            mut changed,
-            regenerate_avatar,
-        } = applied;
-        let cover_changed = extra.cover.as_ref().is_some_and(|c| *c != current.cover);
-        if cover_changed {
-            changed.push("cover".into());
-        }
-        if changed.is_empty() && !regenerate_avatar && extra.image.is_none() {
+        let Some(save) = prepare(schema, current, applied, extra, by) else {
             return Ok(());
-        }
-        let seed = if regenerate_avatar {
-            crate::generated::avatar_seed()
-        } else {
-            current.avatar_seed.clone()
         };
-        let mut detail = change_detail(schema, &values, &changed, regenerate_avatar);
-        if let (Some(image), Some(obj)) = (&extra.image, detail.as_object_mut()) {
-            obj.insert("image".into(), Value::String(image.id.clone()));
-        }
-        let event = NewEvent::new("profile.updated", by.actor)
-            .user(current.user_id)
-            .ip(by.ip)
-            .detail(detail);
         let saved = store::accounts::save_profile(
             db,
             current.user_id,
-            store::accounts::ProfileWrite {
-                standard_attributes: Value::Object(values.standard),
-                custom_attributes: Value::Object(values.custom),
-                annotations: Value::Array(values.annotations),
-                avatar_seed: seed,
-                cover: extra.cover.unwrap_or_else(|| current.cover.clone()),
-                image: extra.image,
-            },
-            current.updated_at,
+            save.write,
+            save.expected_updated_at,
             clock.now(),
-            event,
+            save.event,
         )
         .await?;
         if !saved {
@@ -544,6 +542,53 @@ impl ProfileService {
         }
         Ok(())
     }
+}
+
+/// The write an accepted change makes (with what comes along with it), unless nothing changed.
+fn prepare(
+    schema: &ProfileSchema,
+    current: &LoadedProfile,
+    applied: Applied,
+    extra: Extra,
+    by: Author,
+) -> Option<store::accounts::ProfileSave> {
+    let Applied {
+        values,
+        mut changed,
+        regenerate_avatar,
+    } = applied;
+    let cover_changed = extra.cover.as_ref().is_some_and(|c| *c != current.cover);
+    if cover_changed {
+        changed.push("cover".into());
+    }
+    if changed.is_empty() && !regenerate_avatar && extra.image.is_none() {
+        return None;
+    }
+    let seed = if regenerate_avatar {
+        crate::generated::avatar_seed()
+    } else {
+        current.avatar_seed.clone()
+    };
+    let mut detail = change_detail(schema, &values, &changed, regenerate_avatar);
+    if let (Some(image), Some(obj)) = (&extra.image, detail.as_object_mut()) {
+        obj.insert("image".into(), Value::String(image.id.clone()));
+    }
+    let event = NewEvent::new("profile.updated", by.actor)
+        .user(current.user_id)
+        .ip(by.ip)
+        .detail(detail);
+    Some(store::accounts::ProfileSave {
+        write: store::accounts::ProfileWrite {
+            standard_attributes: Value::Object(values.standard),
+            custom_attributes: Value::Object(values.custom),
+            annotations: Value::Array(values.annotations),
+            avatar_seed: seed,
+            cover: extra.cover.unwrap_or_else(|| current.cover.clone()),
+            image: extra.image,
+        },
+        expected_updated_at: current.updated_at,
+        event,
+    })
 }
 
 /// What a profile write carries besides attribute values.

@@ -251,19 +251,28 @@ pub async fn set_external_id(
     event: NewEvent,
 ) -> Result<bool, StoreError> {
     let tx = db.write.begin().await?;
-    let done = users::Entity::update_many()
-        .col_expr(users::Column::ExternalId, Expr::value(external_id))
-        .filter(users::Column::TenantId.eq(db.tenant()))
-        .filter(users::Column::Id.eq(user_id))
-        .exec(&tx)
-        .await?;
-    if done.rows_affected == 0 {
+    if !update_external_id(&tx, db.tenant(), user_id, external_id).await? {
         tx.rollback().await?;
         return Ok(false);
     }
     audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+async fn update_external_id(
+    tx: &impl ConnectionTrait,
+    tenant: &str,
+    user_id: Uuid,
+    external_id: Option<String>,
+) -> Result<bool, StoreError> {
+    let done = users::Entity::update_many()
+        .col_expr(users::Column::ExternalId, Expr::value(external_id))
+        .filter(users::Column::TenantId.eq(tenant))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(tx)
+        .await?;
+    Ok(done.rows_affected > 0)
 }
 
 /// The user's identities, oldest first.
@@ -374,6 +383,26 @@ pub async fn save_profile(
     event: NewEvent,
 ) -> Result<bool, StoreError> {
     let tx = db.write.begin().await?;
+    if !write_profile(&tx, db.tenant(), user_id, write, expected_updated_at, now).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    crate::search::reindex(&tx, db.tenant(), user_id).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Writes a profile's values inside `tx` if nobody changed it since `expected_updated_at`
+/// (false otherwise); the search index is the caller's to rewrite.
+async fn write_profile(
+    tx: &impl ConnectionTrait,
+    tenant: &str,
+    user_id: Uuid,
+    write: ProfileWrite,
+    expected_updated_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     // updated_at only moves forward, even when two writes land in the same millisecond.
     let new_updated = std::cmp::max(to_millis(now), to_millis(expected_updated_at) + 1);
     let updated = profiles::Entity::update_many()
@@ -392,21 +421,17 @@ pub async fn save_profile(
         .col_expr(profiles::Column::AvatarSeed, Expr::value(write.avatar_seed))
         .col_expr(profiles::Column::Cover, Expr::value(write.cover))
         .col_expr(profiles::Column::UpdatedAt, Expr::value(new_updated))
-        .filter(profiles::Column::TenantId.eq(db.tenant()))
+        .filter(profiles::Column::TenantId.eq(tenant))
         .filter(profiles::Column::UserId.eq(user_id))
         .filter(profiles::Column::UpdatedAt.eq(to_millis(expected_updated_at)))
-        .exec(&tx)
+        .exec(tx)
         .await?;
     if updated.rows_affected == 0 {
-        tx.rollback().await?;
         return Ok(false);
     }
     if let Some(image) = write.image {
-        crate::images::replace(&tx, db.tenant(), user_id, image, now).await?;
+        crate::images::replace(tx, tenant, user_id, image, now).await?;
     }
-    crate::search::reindex(&tx, db.tenant(), user_id).await?;
-    audit::insert(&tx, db.tenant(), event, now).await?;
-    tx.commit().await?;
     Ok(true)
 }
 
@@ -526,8 +551,25 @@ pub async fn add_identity(
     if let Some(proof) = proof {
         crate::verification_codes::spend_in(&tx, db.tenant(), proof, now_ms).await?;
     }
+    insert_identity(&tx, db.tenant(), id, user_id, identity, now_ms).await?;
+    crate::search::reindex(&tx, db.tenant(), user_id).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Inserts an identity inside `tx`; a login ID another account has gives
+/// [`StoreError::Conflict`].
+async fn insert_identity(
+    tx: &impl ConnectionTrait,
+    tenant: &str,
+    id: Uuid,
+    user_id: Uuid,
+    identity: NewIdentity,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     identities::Entity::insert(identities::ActiveModel {
-        tenant_id: Set(db.tenant().to_owned()),
+        tenant_id: Set(tenant.to_owned()),
         id: Set(id),
         user_id: Set(user_id),
         kind: Set(identity.kind.as_str().to_owned()),
@@ -535,13 +577,10 @@ pub async fn add_identity(
         verified_at: Set(identity.verified.then_some(now_ms)),
         created_at: Set(now_ms),
     })
-    .exec_without_returning(&tx)
+    .exec_without_returning(tx)
     .await
     .map_err(|e| StoreError::conflict_or(e, "login ID"))?;
-    crate::search::reindex(&tx, db.tenant(), user_id).await?;
-    audit::insert(&tx, db.tenant(), event, now).await?;
-    tx.commit().await?;
-    Ok(id)
+    Ok(())
 }
 
 /// Why an identity was not removed.
@@ -561,29 +600,43 @@ pub async fn remove_identity(
     now: DateTime<Utc>,
     event: NewEvent,
 ) -> Result<RemoveIdentity, StoreError> {
-    use sea_orm::PaginatorTrait;
     let tx = db.write.begin().await?;
+    let removed = delete_identity(&tx, db.tenant(), user_id, identity_id).await?;
+    if removed != RemoveIdentity::Removed {
+        return Ok(removed);
+    }
+    crate::search::reindex(&tx, db.tenant(), user_id).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
+    tx.commit().await?;
+    Ok(RemoveIdentity::Removed)
+}
+
+/// Deletes one of the user's identities inside `tx`, unless it is their last.
+async fn delete_identity(
+    tx: &impl ConnectionTrait,
+    tenant: &str,
+    user_id: Uuid,
+    identity_id: Uuid,
+) -> Result<RemoveIdentity, StoreError> {
+    use sea_orm::PaginatorTrait;
     let mine = identities::Entity::find_by_id(identity_id)
-        .filter(identities::Column::TenantId.eq(db.tenant()))
+        .filter(identities::Column::TenantId.eq(tenant))
         .filter(identities::Column::UserId.eq(user_id))
-        .one(&tx)
+        .one(tx)
         .await?;
     if mine.is_none() {
         return Ok(RemoveIdentity::NotFound);
     }
     let count = identities::Entity::find()
         .filter(identities::Column::UserId.eq(user_id))
-        .count(&tx)
+        .count(tx)
         .await?;
     if count <= 1 {
         return Ok(RemoveIdentity::Last);
     }
     identities::Entity::delete_by_id(identity_id)
-        .exec(&tx)
+        .exec(tx)
         .await?;
-    crate::search::reindex(&tx, db.tenant(), user_id).await?;
-    audit::insert(&tx, db.tenant(), event, now).await?;
-    tx.commit().await?;
     Ok(RemoveIdentity::Removed)
 }
 
@@ -606,18 +659,123 @@ pub async fn set_disabled(
     event: NewEvent,
 ) -> Result<bool, StoreError> {
     let tx = db.write.begin().await?;
-    let value: Option<i64> = disabled.then_some(to_millis(now));
-    let updated = users::Entity::update_many()
-        .col_expr(users::Column::DisabledAt, Expr::value(value))
-        .filter(users::Column::TenantId.eq(db.tenant()))
-        .filter(users::Column::Id.eq(user_id))
-        .exec(&tx)
-        .await?;
-    if updated.rows_affected > 0 {
+    let found = update_disabled(&tx, db.tenant(), user_id, disabled, now).await?;
+    if found {
         audit::insert(&tx, db.tenant(), event, now).await?;
     }
     tx.commit().await?;
+    Ok(found)
+}
+
+async fn update_disabled(
+    tx: &impl ConnectionTrait,
+    tenant: &str,
+    user_id: Uuid,
+    disabled: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let value: Option<i64> = disabled.then_some(to_millis(now));
+    let updated = users::Entity::update_many()
+        .col_expr(users::Column::DisabledAt, Expr::value(value))
+        .filter(users::Column::TenantId.eq(tenant))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(tx)
+        .await?;
     Ok(updated.rows_affected > 0)
+}
+
+/// A profile write the profile service has checked: the values, the version they replace (the
+/// write is refused if the profile changed since) and its audit event.
+#[derive(Debug)]
+pub struct ProfileSave {
+    pub write: ProfileWrite,
+    pub expected_updated_at: DateTime<Utc>,
+    pub event: NewEvent,
+}
+
+/// What a provisioning client (SCIM `PUT`/`PATCH`) states of an existing user, written in one
+/// transaction with one audit event per part: all of it lands, or none.
+#[derive(Debug, Default)]
+pub struct Provision {
+    pub profile: Option<ProfileSave>,
+    /// Login IDs to add, before any is removed (so the user always keeps one).
+    pub add: Vec<(NewIdentity, NewEvent)>,
+    /// Identities (by id) to remove; one already gone is skipped.
+    pub remove: Vec<(Uuid, NewEvent)>,
+    pub external_id: Option<(Option<String>, NewEvent)>,
+    pub disabled: Option<(bool, NewEvent)>,
+}
+
+/// How a [`provision`] ended; anything but `Done` wrote nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provisioned {
+    Done,
+    NoSuchUser,
+    /// The profile changed since it was read: try again.
+    ProfileChanged,
+    /// A login ID to add belongs to another account.
+    Taken,
+    /// The removals would leave the user without a login ID.
+    LastIdentity,
+}
+
+/// Writes `p` for `user_id` in one transaction (see [`Provision`]).
+pub async fn provision(
+    db: &Db,
+    user_id: Uuid,
+    p: Provision,
+    now: DateTime<Utc>,
+) -> Result<Provisioned, StoreError> {
+    let tenant = db.tenant();
+    let now_ms = to_millis(now);
+    let tx = db.write.begin().await?;
+    if !user_in_tenant(&tx, tenant, user_id).await? {
+        return Ok(Provisioned::NoSuchUser);
+    }
+    let mut events = Vec::new();
+    if let Some(save) = p.profile {
+        if !write_profile(
+            &tx,
+            tenant,
+            user_id,
+            save.write,
+            save.expected_updated_at,
+            now,
+        )
+        .await?
+        {
+            return Ok(Provisioned::ProfileChanged);
+        }
+        events.push(save.event);
+    }
+    for (identity, event) in p.add {
+        match insert_identity(&tx, tenant, Uuid::now_v7(), user_id, identity, now_ms).await {
+            Ok(()) => events.push(event),
+            Err(StoreError::Conflict(_)) => return Ok(Provisioned::Taken),
+            Err(e) => return Err(e),
+        }
+    }
+    for (identity_id, event) in p.remove {
+        match delete_identity(&tx, tenant, user_id, identity_id).await? {
+            RemoveIdentity::Removed => events.push(event),
+            RemoveIdentity::NotFound => {}
+            RemoveIdentity::Last => return Ok(Provisioned::LastIdentity),
+        }
+    }
+    if let Some((external_id, event)) = p.external_id {
+        update_external_id(&tx, tenant, user_id, external_id).await?;
+        events.push(event);
+    }
+    if let Some((disabled, event)) = p.disabled {
+        update_disabled(&tx, tenant, user_id, disabled, now).await?;
+        events.push(event);
+    }
+    crate::search::reindex(&tx, tenant, user_id).await?;
+    for event in events {
+        audit::insert(&tx, tenant, event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(Provisioned::Done)
 }
 
 /// Deletes a user; their profile, identities, password, sessions, grants, tokens and consents go

@@ -117,6 +117,170 @@ async fn a_taken_login_id_writes_nothing() {
     );
 }
 
+/// A provisioning write lands whole or not at all: a taken login ID (found only by the insert,
+/// after the profile and external id were written in the transaction) or removing the last
+/// login ID leaves the user exactly as before, events included.
+#[tokio::test]
+async fn a_provisioning_write_lands_whole_or_not_at_all() {
+    let t = TestDatabase::create().await.expect("db");
+    let clock = ManualClock::starting_now();
+    let bo = account("bo@example.com");
+    let ann = account("ann@example.com");
+    let ann_id = ann.user_id;
+    for a in [bo, ann] {
+        let id = a.user_id;
+        accounts::create_account(&t.db, a, clock.now(), signed_up(id))
+            .await
+            .expect("account");
+    }
+    let before = accounts::find_profile(&t.db, ann_id)
+        .await
+        .expect("q")
+        .expect("ann");
+    let ann_email = accounts::list_identities(&t.db, ann_id).await.expect("q")[0].id;
+    let events_before = crate::audit::latest(&t.db, 50).await.expect("events").len();
+    let change = |add: &str, remove: Vec<Uuid>| accounts::Provision {
+        profile: Some(accounts::ProfileSave {
+            write: accounts::ProfileWrite {
+                standard_attributes: serde_json::json!({ "given_name": "Annie" }),
+                custom_attributes: serde_json::json!({}),
+                annotations: serde_json::json!([]),
+                avatar_seed: "seed".into(),
+                cover: None,
+                image: None,
+            },
+            expected_updated_at: before.updated_at,
+            event: NewEvent::new("profile.updated", Actor::Cli).user(ann_id),
+        }),
+        add: vec![(
+            NewIdentity {
+                kind: IdentityKind::Email,
+                value: add.to_owned(),
+                verified: false,
+            },
+            NewEvent::new("identity.added", Actor::Cli).user(ann_id),
+        )],
+        remove: remove
+            .into_iter()
+            .map(|id| {
+                (
+                    id,
+                    NewEvent::new("identity.removed", Actor::Cli).user(ann_id),
+                )
+            })
+            .collect(),
+        external_id: Some((
+            Some("hr-7".into()),
+            NewEvent::new("user.external_id_changed", Actor::Cli).user(ann_id),
+        )),
+        disabled: Some((
+            true,
+            NewEvent::new("user.disabled", Actor::Cli).user(ann_id),
+        )),
+    };
+    let unchanged = || async {
+        let user = accounts::find_user(&t.db, ann_id)
+            .await
+            .expect("q")
+            .expect("ann");
+        assert_eq!((user.external_id, user.disabled), (None, false));
+        let p = accounts::find_profile(&t.db, ann_id)
+            .await
+            .expect("q")
+            .expect("ann");
+        assert_eq!(p.standard_attributes, before.standard_attributes);
+        let ids = accounts::list_identities(&t.db, ann_id).await.expect("q");
+        assert_eq!(ids.len(), 1);
+        assert_eq!(
+            crate::audit::latest(&t.db, 50).await.expect("events").len(),
+            events_before
+        );
+    };
+    let taken = accounts::provision(&t.db, ann_id, change("bo@example.com", vec![]), clock.now())
+        .await
+        .expect("provision");
+    assert_eq!(taken, accounts::Provisioned::Taken);
+    unchanged().await;
+    // The new address is added before the old one is removed (an id already gone is skipped).
+    let new_id_unknown_yet = Uuid::now_v7();
+    let last = accounts::provision(
+        &t.db,
+        ann_id,
+        change("annie@example.com", vec![ann_email, new_id_unknown_yet]),
+        clock.now(),
+    )
+    .await
+    .expect("provision");
+    assert_eq!(
+        last,
+        accounts::Provisioned::Done,
+        "an unknown id is skipped"
+    );
+    let ids = accounts::list_identities(&t.db, ann_id).await.expect("q");
+    assert_eq!(
+        ids.iter().map(|i| i.value.as_str()).collect::<Vec<_>>(),
+        ["annie@example.com"]
+    );
+    let user = accounts::find_user(&t.db, ann_id)
+        .await
+        .expect("q")
+        .expect("ann");
+    assert_eq!(
+        (user.external_id.as_deref(), user.disabled),
+        (Some("hr-7"), true)
+    );
+    let kinds: Vec<String> = crate::audit::latest(&t.db, 5)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds.len(), 5);
+    // The profile it was checked against has changed since: refused, nothing written.
+    let stale = accounts::provision(&t.db, ann_id, change("x@example.com", vec![]), clock.now())
+        .await
+        .expect("provision");
+    assert_eq!(stale, accounts::Provisioned::ProfileChanged);
+    assert!(
+        accounts::find_login_candidate(&t.db, IdentityKind::Email, "x@example.com")
+            .await
+            .expect("q")
+            .is_none()
+    );
+    let only = ids[0].id;
+    let last = accounts::Provision {
+        remove: vec![(
+            only,
+            NewEvent::new("identity.removed", Actor::Cli).user(ann_id),
+        )],
+        ..Default::default()
+    };
+    assert_eq!(
+        accounts::provision(&t.db, ann_id, last, clock.now())
+            .await
+            .expect("provision"),
+        accounts::Provisioned::LastIdentity
+    );
+    assert_eq!(
+        accounts::list_identities(&t.db, ann_id)
+            .await
+            .expect("q")
+            .len(),
+        1
+    );
+    assert_eq!(
+        accounts::provision(
+            &t.db,
+            Uuid::now_v7(),
+            accounts::Provision::default(),
+            clock.now()
+        )
+        .await
+        .expect("provision"),
+        accounts::Provisioned::NoSuchUser
+    );
+}
+
 #[tokio::test]
 async fn sessions_are_found_by_hash_touched_and_ended() {
     let t = TestDatabase::create().await.expect("db");

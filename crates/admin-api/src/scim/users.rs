@@ -24,16 +24,11 @@ use crate::AdminState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth::groups::{Compare, TextMatch};
+use auth::provisioning::DirectoryUser;
 use auth::users::{Identity, IdentityKind, NewIdentity, User, UserFilter, UserOrder};
 use profile::schema::AttributeType;
-use profile::{Actor, Audience, Change, Party, Uuid};
+use profile::{Actor, Audience, Party, Uuid};
 use serde_json::{Map, Value, json};
-
-const SCIM_KINDS: [IdentityKind; 3] = [
-    IdentityKind::Username,
-    IdentityKind::Email,
-    IdentityKind::Phone,
-];
 
 fn invalid(m: impl Into<String>) -> ScimError {
     ScimError::bad("invalidValue", m)
@@ -176,15 +171,6 @@ fn render(
     out
 }
 
-/// What a user resource states.
-struct Wanted {
-    identities: Vec<(IdentityKind, String)>,
-    active: bool,
-    external_id: Option<String>,
-    /// A merge patch of the mapped profile attributes (nulls clear).
-    profile: Value,
-}
-
 fn strings_of(body: &Value, key: &str) -> Result<Vec<String>, ScimError> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
@@ -208,7 +194,8 @@ fn text_field(v: Option<&Value>, what: &str) -> Result<Value, ScimError> {
     }
 }
 
-fn wanted(body: &Value, schema: &profile::ProfileSchema) -> Result<Wanted, ScimError> {
+/// What a user resource states.
+fn wanted(body: &Value, schema: &profile::ProfileSchema) -> Result<DirectoryUser, ScimError> {
     let user_name = match body.get("userName") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
         _ => return Err(invalid("userName is required")),
@@ -289,7 +276,7 @@ fn wanted(body: &Value, schema: &profile::ProfileSchema) -> Result<Wanted, ScimE
         "name": text_field(body.get("displayName"), "displayName")?,
         "custom_attributes": custom,
     });
-    Ok(Wanted {
+    Ok(DirectoryUser {
         identities,
         active,
         external_id,
@@ -388,78 +375,32 @@ pub async fn create(state: AdminState, req: HttpRequest, body: web::Bytes) -> Sc
     ))
 }
 
-/// Makes the user what `w` states (PUT, and PATCH after applying it).
-async fn write(state: &AdminState, key: crate::AdminKeyId, user: User, w: Wanted) -> ScimResult {
-    let actor = || Actor::AdminKey(key.0);
-    let clock = state.clock.as_ref();
-    let current = auth::users::identities(&state.db, user.id)
-        .await
-        .map_err(ScimError::internal)?;
-    let to_add: Vec<&(IdentityKind, String)> = w
-        .identities
-        .iter()
-        .filter(|(kind, value)| !current.iter().any(|i| i.kind == *kind && i.value == *value))
-        .collect();
-    // Everything that can be refused is checked before anything is written: a login ID taken by
-    // another user, then the profile (its change validates the whole of it, and applies it).
-    for (kind, value) in &to_add {
-        let owner = auth::users::owner_of(&state.db, *kind, value)
-            .await
-            .map_err(ScimError::internal)?;
-        if owner.is_some_and(|o| o != user.id) {
-            return Err(taken());
-        }
-    }
-    state
-        .profiles
-        .change(
-            &state.db,
-            clock,
-            user.id,
-            Audience::Party(Party::Admin),
-            Change::Patch(&w.profile),
-            profile::Author::new(actor()),
-        )
-        .await
-        .map_err(profile_error)?;
-    // Login IDs are added before others are removed, so the user always has one.
-    for (kind, value) in to_add {
-        if !current.iter().any(|i| i.kind == *kind && i.value == *value) {
-            let new = NewIdentity {
-                kind: *kind,
-                value: value.clone(),
-                verified: false,
-            };
-            match auth::users::add_identity(&state.db, clock, user.id, new, actor()).await {
-                Ok(_) => {}
-                Err(auth::users::AddIdentityError::Taken) => return Err(taken()),
-                Err(auth::users::AddIdentityError::Internal(e)) => {
-                    return Err(ScimError::internal(e));
-                }
-            }
-        }
-    }
-    for i in current.iter().filter(|i| SCIM_KINDS.contains(&i.kind)) {
-        if !w
-            .identities
-            .iter()
-            .any(|(k, v)| *k == i.kind && *v == i.value)
-        {
-            auth::users::remove_identity(&state.db, clock, user.id, i.id, actor())
-                .await
-                .map_err(ScimError::internal)?;
-        }
-    }
-    if user.external_id != w.external_id {
-        auth::users::set_external_id(&state.db, clock, user.id, w.external_id.as_deref(), actor())
-            .await
-            .map_err(ScimError::internal)?;
-    }
-    if user.disabled == w.active {
-        auth::users::set_disabled(&state.db, clock, user.id, !w.active, actor())
-            .await
-            .map_err(ScimError::internal)?;
-    }
+/// Makes the user what `w` states (PUT, and PATCH after applying it): one use case, one
+/// transaction.
+async fn write(
+    state: &AdminState,
+    key: crate::AdminKeyId,
+    user: User,
+    wanted: DirectoryUser,
+) -> ScimResult {
+    use auth::provisioning::ReplaceError;
+    auth::provisioning::replace_user(
+        &state.db,
+        &state.profiles,
+        state.clock.as_ref(),
+        user.id,
+        wanted,
+        Actor::AdminKey(key.0),
+    )
+    .await
+    .map_err(|e| match e {
+        ReplaceError::NoSuchUser => ScimError::not_found("no such user"),
+        ReplaceError::Taken => taken(),
+        e @ ReplaceError::NoLoginId => invalid(e.to_string()),
+        ReplaceError::Profile(e) => profile_error(e),
+        e @ ReplaceError::Conflict => ScimError::new(StatusCode::CONFLICT, None, e.to_string()),
+        ReplaceError::Internal(e) => ScimError::internal(e),
+    })?;
     let user = find(state, user.id).await?;
     Ok(resource_response(
         StatusCode::OK,
