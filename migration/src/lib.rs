@@ -22,6 +22,7 @@ mod m20261203_000013_annotations;
 mod m20261203_000014_groups;
 mod m20261203_000015_scim_indexes;
 mod m20261204_000016_tenant_retirement;
+mod m20261204_000017_webhooks;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_groups::Migration),
             Box::new(m20261203_000015_scim_indexes::Migration),
             Box::new(m20261204_000016_tenant_retirement::Migration),
+            Box::new(m20261204_000017_webhooks::Migration),
         ]
     }
 }

@@ -101,6 +101,8 @@ pub(crate) async fn insert<C: ConnectionTrait>(
         user_id: Set(event.user_id),
         ip: Set(event.ip),
         detail: Set(event.detail),
+        // Pending for the webhooks (the outbox): written with the change it describes.
+        fanned_out_at: sea_orm::ActiveValue::NotSet,
     })
     .exec_without_returning(conn)
     .await?;

@@ -32,6 +32,7 @@ pub mod throttles;
 pub mod upstream_logins;
 pub mod userinfo;
 pub mod verification_codes;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock, from_millis, to_millis};
 pub use db::{DEFAULT_TENANT, Db, DbSettings};

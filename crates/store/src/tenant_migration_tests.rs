@@ -765,6 +765,9 @@ async fn an_existing_database_becomes_the_default_tenant_with_nothing_lost() {
             "webauthn_ceremonies",
             "groups",
             "group_members",
+            "webhooks",
+            "webhook_deliveries",
+            "webhook_attempts",
         ]
         .map(str::to_owned),
     );

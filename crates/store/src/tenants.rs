@@ -16,7 +16,7 @@ use crate::entity::{
     group_members, groups, identities, images, mfa_challenges, mfa_factors, password_credentials,
     profile_schema_version, profile_search, profiles, refresh_tokens, revoked_access_tokens,
     sessions, signing_keys, standard_attribute_access, tenants, throttles, upstream_logins, users,
-    verification_codes, webauthn_ceremonies,
+    verification_codes, webauthn_ceremonies, webhook_attempts, webhook_deliveries, webhooks,
 };
 use crate::{DEFAULT_TENANT, Db, StoreError, from_millis, to_millis};
 use chrono::{DateTime, Utc};
@@ -235,6 +235,9 @@ macro_rules! tenant_tables {
 }
 
 tenant_tables!(
+    webhook_attempts,
+    webhook_deliveries,
+    webhooks,
     group_members,
     groups,
     webauthn_ceremonies,

@@ -913,3 +913,174 @@ async fn futures_join_all<F: std::future::Future>(
     .await;
     out.into_iter().flatten().collect()
 }
+
+/// The outbox: events written with their changes are handed to the webhooks that want them
+/// (once, even if fanned out twice), leased to one caller at a time, a user's in order, retried
+/// when the lease runs out, and recorded.
+#[tokio::test]
+async fn webhook_deliveries_come_from_the_outbox_once_and_in_order_per_user() {
+    use crate::webhooks::{self, After, Attempt, WebhookValues};
+    let t = TestDatabase::create().await.expect("db");
+    let clock = ManualClock::starting_now();
+    let key = Uuid::now_v7();
+    let hook = webhooks::create(
+        &t.db,
+        WebhookValues {
+            url: "http://127.0.0.1:9/hook".into(),
+            events: vec!["profile.updated".into(), "user.disabled".into()],
+            exclude_actor: Some(key),
+            sealed_secret: "sealed".into(),
+        },
+        None,
+        clock.now(),
+        NewEvent::new("webhook.created", Actor::Cli),
+    )
+    .await
+    .expect("webhook");
+    // Events from before the webhook (the sign-up, the webhook's own creation) were never sent
+    // to it: they are handed out now, but it wants neither kind.
+    let ann = Uuid::now_v7();
+    let bo = Uuid::now_v7();
+    for (user, kind, actor) in [
+        (ann, "profile.updated", Actor::Cli),
+        (bo, "profile.updated", Actor::Cli),
+        (ann, "user.disabled", Actor::Cli),
+        (ann, "profile.updated", Actor::AdminKey(key)),
+        (ann, "login.failed", Actor::Anonymous),
+    ] {
+        clock.advance(Duration::milliseconds(5));
+        crate::audit::record(&t.db, NewEvent::new(kind, actor).user(user), clock.now())
+            .await
+            .expect("event");
+    }
+    let other = t.db.in_tenant("acme");
+    crate::audit::record(
+        &other,
+        NewEvent::new("profile.updated", Actor::Cli),
+        clock.now(),
+    )
+    .await
+    .expect("another tenant's event");
+    assert_eq!(
+        webhooks::fan_out(&t.db, clock.now(), 100)
+            .await
+            .expect("fan out"),
+        7
+    );
+    assert_eq!(
+        webhooks::fan_out(&t.db, clock.now(), 100)
+            .await
+            .expect("again"),
+        0
+    );
+
+    // Ann's first, Bo's first; Ann's second waits for her first.
+    let lease = Duration::seconds(60);
+    let first = webhooks::claim_due(&t.db, clock.now(), lease, 10)
+        .await
+        .expect("claim");
+    let got: Vec<(Option<Uuid>, String)> = first
+        .iter()
+        .map(|d| (d.event.user_id, d.event.kind.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(ann), "profile.updated".to_owned()),
+            (Some(bo), "profile.updated".to_owned())
+        ],
+        "the admin key's own change, other kinds and other tenants are not sent"
+    );
+    assert!(
+        first
+            .iter()
+            .all(|d| d.webhook_id == hook.id && d.url == hook.url)
+    );
+    assert!(
+        webhooks::claim_due(&t.db, clock.now(), lease, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "leased, and Ann's next waits"
+    );
+    // Ann's first fails: retried later; still nothing of Ann's goes before it.
+    let ann_first = first
+        .iter()
+        .find(|d| d.event.user_id == Some(ann))
+        .expect("ann");
+    webhooks::record_attempt(
+        &t.db,
+        ann_first,
+        Attempt {
+            status_code: Some(500),
+            error: None,
+            duration_ms: 3,
+        },
+        After::Retry(clock.now() + Duration::seconds(10)),
+        clock.now(),
+    )
+    .await
+    .expect("record");
+    assert!(
+        webhooks::claim_due(&t.db, clock.now(), lease, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    clock.advance(Duration::seconds(11));
+    let retry = webhooks::claim_due(&t.db, clock.now(), lease, 10)
+        .await
+        .expect("claim");
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].id, ann_first.id);
+    assert_eq!(retry[0].attempts, 1);
+    webhooks::record_attempt(
+        &t.db,
+        &retry[0],
+        Attempt {
+            status_code: Some(200),
+            error: None,
+            duration_ms: 2,
+        },
+        After::Delivered,
+        clock.now(),
+    )
+    .await
+    .expect("record");
+    let next = webhooks::claim_due(&t.db, clock.now(), lease, 10)
+        .await
+        .expect("claim");
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].event.kind, "user.disabled");
+    // Bo's lease runs out unanswered (a crashed process): it is taken again.
+    clock.advance(Duration::seconds(61));
+    let again = webhooks::claim_due(&t.db, clock.now(), lease, 10)
+        .await
+        .expect("claim");
+    let kinds: Vec<Option<Uuid>> = again.iter().map(|d| d.event.user_id).collect();
+    assert!(kinds.contains(&Some(bo)), "{kinds:?}");
+    let log = webhooks::deliveries(&t.db, hook.id, None, 10)
+        .await
+        .expect("log");
+    assert_eq!(log.len(), 3);
+    let delivered = log
+        .iter()
+        .find(|l| l.id == ann_first.id)
+        .expect("ann's first");
+    assert_eq!(delivered.status, "delivered");
+    assert_eq!(
+        delivered
+            .attempts
+            .iter()
+            .map(|(_, a)| a.status_code)
+            .collect::<Vec<_>>(),
+        [Some(500), Some(200)]
+    );
+    assert!(
+        webhooks::deliveries(&other, hook.id, None, 10)
+            .await
+            .expect("log")
+            .is_empty(),
+        "another tenant sees no deliveries of this webhook"
+    );
+}

@@ -14,6 +14,8 @@ pub struct Model {
     pub user_id: Option<Uuid>,
     pub ip: Option<String>,
     pub detail: Json,
+    /// When the event was handed to the webhooks (NULL: not yet; the outbox).
+    pub fanned_out_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -29,3 +29,6 @@ pub mod upstream_logins;
 pub mod users;
 pub mod verification_codes;
 pub mod webauthn_ceremonies;
+pub mod webhook_attempts;
+pub mod webhook_deliveries;
+pub mod webhooks;
