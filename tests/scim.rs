@@ -684,7 +684,7 @@ async fn groups_over_scim_reach_tokens() {
         &server,
         k,
         Method::GET,
-        "/events?type=group.members_replaced",
+        "/events?type=group.member_added",
         None,
     )
     .await;
@@ -818,4 +818,176 @@ async fn scim2_tester_passes() {
         "scim2-tester failed:\n{stdout}\n{stderr}"
     );
     println!("{stdout}");
+}
+
+/// Directories send PATCHes in parallel: each writes only what it changes, so none undoes
+/// another (users' emails, active and attributes; groups' members). A group write that is
+/// refused (a member of another tenant) changes nothing, not even the name it also asked for.
+/// Wide filters are refused, not turned into deep queries.
+#[tokio::test]
+async fn parallel_patches_keep_every_change_and_refused_writes_change_nothing() {
+    let (server, key) = with_schema().await;
+    let k = Some(key.as_str());
+    let created = scim(
+        &server,
+        k,
+        Method::POST,
+        "/Users",
+        Some(json!({ "schemas": [USER], "userName": "lee", "emails": [{ "value": "lee@example.com" }] })),
+        None,
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let uid = created.body["id"].as_str().expect("id").to_owned();
+    let add = |op: Value| json!({ "schemas": [PATCH], "Operations": [op] });
+    let patches = [
+        add(json!({ "op": "add", "path": "emails", "value": [{ "value": "lee.a@example.com" }] })),
+        add(json!({ "op": "add", "path": "emails", "value": [{ "value": "lee.b@example.com" }] })),
+        add(json!({ "op": "replace", "path": "name.givenName", "value": "Lee" })),
+        add(json!({ "op": "replace", "path": format!("{EXT}:department"), "value": "Ops" })),
+    ];
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, body) in patches.into_iter().enumerate() {
+        let (url, key, uid) = (server.url(""), key.clone(), uid.clone());
+        tasks.spawn(async move {
+            let status = reqwest::Client::new()
+                .patch(format!("{url}/scim/v2/Users/{uid}"))
+                .bearer_auth(key)
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("PATCH")
+                .status()
+                .as_u16();
+            (i, status)
+        });
+    }
+    let mut answers = tasks.join_all().await;
+    answers.sort_unstable();
+    let statuses: Vec<u16> = answers.into_iter().map(|(_, s)| s).collect();
+    // A profile write that lost the race is read and applied again: every change lands.
+    assert_eq!(statuses, [200, 200, 200, 200]);
+    let now = scim(
+        &server,
+        k,
+        Method::GET,
+        &format!("/Users/{uid}"),
+        None,
+        None,
+    )
+    .await;
+    let mut emails: Vec<&str> = now.body["emails"]
+        .as_array()
+        .expect("emails")
+        .iter()
+        .filter_map(|e| e["value"].as_str())
+        .collect();
+    emails.sort_unstable();
+    assert_eq!(
+        emails,
+        ["lee.a@example.com", "lee.b@example.com", "lee@example.com"],
+        "{}",
+        now.body
+    );
+    assert_eq!(now.body["name"]["givenName"], "Lee", "{}", now.body);
+    assert_eq!(now.body[EXT]["department"], "Ops", "{}", now.body);
+
+    // Groups: ten members added by ten parallel PATCHes are all members.
+    let mut users = Vec::new();
+    for i in 0..10 {
+        let u = scim(
+            &server,
+            k,
+            Method::POST,
+            "/Users",
+            Some(json!({ "schemas": [USER], "userName": format!("m{i}") })),
+            None,
+        )
+        .await;
+        assert_eq!(u.status, 201);
+        users.push(u.body["id"].as_str().expect("id").to_owned());
+    }
+    let g = scim(
+        &server,
+        k,
+        Method::POST,
+        "/Groups",
+        Some(json!({ "schemas": [GROUP], "displayName": "Crew" })),
+        None,
+    )
+    .await;
+    assert_eq!(g.status, 201);
+    let gid = g.body["id"].as_str().expect("id").to_owned();
+    let mut tasks = tokio::task::JoinSet::new();
+    for u in &users {
+        let (url, key, gid) = (server.url(""), key.clone(), gid.clone());
+        let body = add(json!({ "op": "add", "path": "members", "value": [{ "value": u }] }));
+        tasks.spawn(async move {
+            reqwest::Client::new()
+                .patch(format!("{url}/scim/v2/Groups/{gid}"))
+                .bearer_auth(key)
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("PATCH")
+                .status()
+                .as_u16()
+        });
+    }
+    assert!(tasks.join_all().await.iter().all(|s| *s == 200));
+    let crew = scim(
+        &server,
+        k,
+        Method::GET,
+        &format!("/Groups/{gid}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        crew.body["members"].as_array().map(Vec::len),
+        Some(10),
+        "{}",
+        crew.body
+    );
+
+    // A PUT renaming the group with a member that is no user of this tenant: refused whole.
+    let stranger = uuid::Uuid::now_v7().to_string();
+    let refused = scim(
+        &server,
+        k,
+        Method::PUT,
+        &format!("/Groups/{gid}"),
+        Some(json!({ "schemas": [GROUP], "displayName": "Renamed", "members": [{ "value": stranger }] })),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let crew = scim(
+        &server,
+        k,
+        Method::GET,
+        &format!("/Groups/{gid}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(crew.body["displayName"], "Crew", "the rename did not land");
+    assert_eq!(crew.body["members"].as_array().map(Vec::len), Some(10));
+
+    // Seventeen conditions are too many.
+    let wide = vec!["emails pr"; 17].join(" or ");
+    let resp = scim(
+        &server,
+        k,
+        Method::GET,
+        &format!("/Users?filter={}", urlencode(&wide)),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.body["scimType"], "invalidFilter");
 }

@@ -3,8 +3,8 @@
 //! (names, descriptions, members of the tenant) and the audit events are written once.
 //!
 //! Events: `group.created`, `group.updated`, `group.deleted`, `group.member_added`,
-//! `group.member_removed`, `group.members_replaced` (detail: the group's id and name, and the
-//! member's id on member events, which are also filed under the member).
+//! `group.member_removed` (detail: the group's id and name; member events are filed under the
+//! member).
 
 use crate::InternalError;
 use store::audit::{Actor, NewEvent};
@@ -244,27 +244,70 @@ pub async fn remove_member(
     Ok(store::groups::remove_member(db, group_id, user_id, clock.now(), event).await?)
 }
 
-/// Makes `members` the group's whole membership (SCIM PUT and member PATCHes).
-pub async fn set_members(
+pub use store::groups::Members;
+
+/// What a provisioning client (SCIM `PUT`, `PATCH`) states of a group: its name, its external id
+/// and a change of its members.
+#[derive(Debug, Clone)]
+pub struct DirectoryGroup<'a> {
+    pub name: &'a str,
+    pub external_id: Option<&'a str>,
+    pub members: Members,
+}
+
+/// Makes group `id` what `wanted` states, in one transaction: the rename and every member added
+/// or removed (each audited, under the member), or nothing.
+pub async fn provision(
     db: &Db,
     clock: &dyn Clock,
-    group_id: Uuid,
-    members: &[Uuid],
+    id: Uuid,
+    wanted: DirectoryGroup<'_>,
     actor: Actor,
-) -> Result<bool, GroupError> {
-    if members.len() > MAX_MEMBERS_PER_REQUEST {
+) -> Result<Group, GroupError> {
+    let name = normalise_name(wanted.name)?;
+    let external_id = external_id(wanted.external_id)?;
+    let named = match &wanted.members {
+        Members::Keep => 0,
+        Members::Replace(m) => m.len(),
+        Members::Change { add, remove } => add.len() + remove.len(),
+    };
+    if named > MAX_MEMBERS_PER_REQUEST {
         return Err(GroupError::TooManyMembers);
     }
-    let g = group(db, group_id).await?;
-    let event = NewEvent::new("group.members_replaced", actor).detail(serde_json::json!({
-        "group_id": g.id, "name": g.name, "members": members,
+    let g = group(db, id).await?;
+    let updated = NewEvent::new("group.updated", actor.clone()).detail(serde_json::json!({
+        "group_id": id, "name": name, "description_changed": false,
     }));
-    store::groups::set_members(db, group_id, members, clock.now(), event)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => GroupError::NoSuchUser,
-            other => other.into(),
-        })
+    let member_event = |user: Uuid, added: bool| {
+        let kind = if added {
+            "group.member_added"
+        } else {
+            "group.member_removed"
+        };
+        NewEvent::new(kind, actor.clone())
+            .user(user)
+            .detail(detail(&g))
+    };
+    store::groups::provision_group(
+        db,
+        id,
+        store::groups::GroupChange {
+            name: Some(name),
+            description: None,
+            external_id: Some(external_id),
+        },
+        wanted.members,
+        clock.now(),
+        updated,
+        &member_event,
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::Conflict(_) => GroupError::NameTaken,
+        // The group was checked above; gone since, or a member is not the tenant's.
+        StoreError::NotFound => GroupError::NoSuchUser,
+        other => other.into(),
+    })
 }
 
 /// One page of a group's members (user ids).

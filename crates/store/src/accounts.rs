@@ -255,9 +255,34 @@ pub async fn set_external_id(
         tx.rollback().await?;
         return Ok(false);
     }
+    touch_profile(&tx, db.tenant(), user_id, now).await?;
     audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Moves the profile's `updated_at` (UserInfo's `updated_at`, SCIM's `meta.lastModified`) for
+/// a change of what the user is outside the profile values: login IDs, external id, disabled.
+async fn touch_profile(
+    tx: &impl ConnectionTrait,
+    tenant: &str,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let now_ms = to_millis(now);
+    let col = Expr::col(profiles::Column::UpdatedAt);
+    profiles::Entity::update_many()
+        .col_expr(
+            profiles::Column::UpdatedAt,
+            Expr::Case(Box::new(
+                Expr::case(col.clone().gte(now_ms), col.add(1)).finally(Expr::val(now_ms)),
+            )),
+        )
+        .filter(profiles::Column::TenantId.eq(tenant))
+        .filter(profiles::Column::UserId.eq(user_id))
+        .exec(tx)
+        .await?;
+    Ok(())
 }
 
 async fn update_external_id(
@@ -552,6 +577,7 @@ pub async fn add_identity(
         crate::verification_codes::spend_in(&tx, db.tenant(), proof, now_ms).await?;
     }
     insert_identity(&tx, db.tenant(), id, user_id, identity, now_ms).await?;
+    touch_profile(&tx, db.tenant(), user_id, now).await?;
     crate::search::reindex(&tx, db.tenant(), user_id).await?;
     audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
@@ -605,6 +631,7 @@ pub async fn remove_identity(
     if removed != RemoveIdentity::Removed {
         return Ok(removed);
     }
+    touch_profile(&tx, db.tenant(), user_id, now).await?;
     crate::search::reindex(&tx, db.tenant(), user_id).await?;
     audit::insert(&tx, db.tenant(), event, now).await?;
     tx.commit().await?;
@@ -661,6 +688,7 @@ pub async fn set_disabled(
     let tx = db.write.begin().await?;
     let found = update_disabled(&tx, db.tenant(), user_id, disabled, now).await?;
     if found {
+        touch_profile(&tx, db.tenant(), user_id, now).await?;
         audit::insert(&tx, db.tenant(), event, now).await?;
     }
     tx.commit().await?;
@@ -733,6 +761,7 @@ pub async fn provision(
         return Ok(Provisioned::NoSuchUser);
     }
     let mut events = Vec::new();
+    let profile_written = p.profile.is_some();
     if let Some(save) = p.profile {
         if !write_profile(
             &tx,
@@ -769,6 +798,12 @@ pub async fn provision(
     if let Some((disabled, event)) = p.disabled {
         update_disabled(&tx, tenant, user_id, disabled, now).await?;
         events.push(event);
+    }
+    if events.is_empty() {
+        return Ok(Provisioned::Done);
+    }
+    if !profile_written {
+        touch_profile(&tx, tenant, user_id, now).await?;
     }
     crate::search::reindex(&tx, tenant, user_id).await?;
     for event in events {

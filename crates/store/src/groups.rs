@@ -295,50 +295,127 @@ pub async fn remove_member(
     Ok(true)
 }
 
-/// Replaces the members of `group` with `users` (SCIM PUT), recording `event` when anything
-/// changed. Returns whether it did.
-pub async fn set_members(
+/// A provisioning client's change of a group's members.
+#[derive(Debug, Clone)]
+pub enum Members {
+    Keep,
+    /// These and no others (SCIM `PUT`).
+    Replace(Vec<Uuid>),
+    /// Add these, remove those (SCIM `PATCH`: only what the patch changed, so parallel patches
+    /// do not undo each other).
+    Change {
+        add: Vec<Uuid>,
+        remove: Vec<Uuid>,
+    },
+}
+
+/// Changes a group's name or external id and its members in one transaction (SCIM `PUT` and
+/// `PATCH`): all of it, or none (a taken name gives [`StoreError::Conflict`], a member who is
+/// not the tenant's [`StoreError::NotFound`] like a missing group: the caller checked the group).
+/// `updated` is recorded when the name or external id changes, `member_event(user, added)` for
+/// each member added or removed. Returns the group as it is after.
+pub async fn provision_group(
     db: &Db,
-    group: Uuid,
-    users: &[Uuid],
+    id: Uuid,
+    change: GroupChange,
+    members: Members,
     now: DateTime<Utc>,
-    event: NewEvent,
-) -> Result<bool, StoreError> {
+    updated: NewEvent,
+    member_event: &(dyn Fn(Uuid, bool) -> NewEvent + Sync),
+) -> Result<Group, StoreError> {
+    let tenant = db.tenant();
+    let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
-    if !group_in_tenant(&tx, db.tenant(), group).await? {
-        return Err(StoreError::NotFound);
-    }
-    let current: Vec<Uuid> = group_members::Entity::find()
-        .filter(group_members::Column::TenantId.eq(db.tenant()))
-        .filter(group_members::Column::GroupId.eq(group))
-        .all(&tx)
+    let before = groups::Entity::find_by_id(id)
+        .filter(groups::Column::TenantId.eq(tenant))
+        .one(&tx)
         .await?
-        .into_iter()
-        .map(|m| m.user_id)
-        .collect();
-    let gone: Vec<Uuid> = current
-        .iter()
-        .filter(|u| !users.contains(u))
-        .copied()
-        .collect();
-    let mut changed = !gone.is_empty();
-    if !gone.is_empty() {
-        group_members::Entity::delete_many()
-            .filter(group_members::Column::TenantId.eq(db.tenant()))
-            .filter(group_members::Column::GroupId.eq(group))
-            .filter(group_members::Column::UserId.is_in(gone))
+        .ok_or(StoreError::NotFound)?;
+    let renamed = change.name.as_ref().is_some_and(|n| *n != before.name)
+        || change
+            .external_id
+            .as_ref()
+            .is_some_and(|x| *x != before.external_id)
+        || change
+            .description
+            .as_ref()
+            .is_some_and(|d| *d != before.description);
+    let mut events = Vec::new();
+    if renamed {
+        let mut update = groups::Entity::update_many()
+            .filter(groups::Column::TenantId.eq(tenant))
+            .filter(groups::Column::Id.eq(id));
+        if let Some(name) = change.name {
+            update = update.col_expr(groups::Column::Name, Expr::value(name));
+        }
+        if let Some(d) = change.description {
+            update = update.col_expr(groups::Column::Description, Expr::value(d));
+        }
+        if let Some(x) = change.external_id {
+            update = update.col_expr(groups::Column::ExternalId, Expr::value(x));
+        }
+        update
+            .exec(&tx)
+            .await
+            .map_err(|e| StoreError::conflict_or(e, "group name"))?;
+        events.push(updated);
+    }
+    let (add, remove) = match members {
+        Members::Keep => (Vec::new(), Vec::new()),
+        Members::Change { add, remove } => (add, remove),
+        Members::Replace(wanted) => {
+            let current: std::collections::HashSet<Uuid> = group_members::Entity::find()
+                .select_only()
+                .column(group_members::Column::UserId)
+                .filter(group_members::Column::TenantId.eq(tenant))
+                .filter(group_members::Column::GroupId.eq(id))
+                .into_tuple()
+                .all(&tx)
+                .await?
+                .into_iter()
+                .collect();
+            let wanted_set: std::collections::HashSet<Uuid> = wanted.iter().copied().collect();
+            (
+                wanted
+                    .into_iter()
+                    .filter(|u| !current.contains(u))
+                    .collect(),
+                current
+                    .into_iter()
+                    .filter(|u| !wanted_set.contains(u))
+                    .collect(),
+            )
+        }
+    };
+    for user in remove {
+        let gone = group_members::Entity::delete_many()
+            .filter(group_members::Column::TenantId.eq(tenant))
+            .filter(group_members::Column::GroupId.eq(id))
+            .filter(group_members::Column::UserId.eq(user))
             .exec(&tx)
             .await?;
+        if gone.rows_affected > 0 {
+            events.push(member_event(user, false));
+        }
     }
-    for user in users.iter().filter(|u| !current.contains(u)) {
-        changed |= insert_member(&tx, db.tenant(), group, *user, to_millis(now)).await?;
+    for user in add {
+        if insert_member(&tx, tenant, id, user, now_ms).await? {
+            events.push(member_event(user, true));
+        }
     }
-    if changed {
-        touch(&tx, db.tenant(), group, now).await?;
-        audit::insert(&tx, db.tenant(), event, now).await?;
+    if !events.is_empty() {
+        touch(&tx, tenant, id, now).await?;
     }
+    for event in events {
+        audit::insert(&tx, tenant, event, now).await?;
+    }
+    let after = groups::Entity::find_by_id(id)
+        .one(&tx)
+        .await?
+        .map(from_model)
+        .ok_or(StoreError::NotFound)?;
     tx.commit().await?;
-    Ok(changed)
+    Ok(after)
 }
 
 /// One page of a group's members (user ids in order), after `cursor`.

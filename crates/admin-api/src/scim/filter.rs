@@ -14,6 +14,9 @@ use std::fmt;
 pub const MAX_FILTER_LEN: usize = 4096;
 /// How deeply filters may nest.
 const MAX_DEPTH: usize = 32;
+/// The most comparisons one filter may hold: each becomes an indexed lookup, and a long chain
+/// of `or`s a deep query.
+pub const MAX_TERMS: usize = 16;
 
 /// `[URI ":"] ATTRNAME ["." subAttr]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,6 +228,7 @@ struct Parser {
     tokens: Vec<Token>,
     at: usize,
     depth: usize,
+    terms: usize,
 }
 
 impl Parser {
@@ -293,6 +297,10 @@ impl Parser {
     }
 
     fn attr_exp(&mut self) -> Result<Filter, ParseError> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return err(format!("a filter holds at most {MAX_TERMS} comparisons"));
+        }
         let word = match self.next() {
             Some(Token::Word(w)) => w,
             Some(_) => return err("expected an attribute"),
@@ -347,6 +355,7 @@ pub fn parse(input: &str) -> Result<Filter, ParseError> {
         tokens,
         at: 0,
         depth: 0,
+        terms: 0,
     };
     let f = p.or()?;
     if p.at < p.tokens.len() {
@@ -410,6 +419,15 @@ mod tests {
             op: CompareOp::Eq,
             value: CompValue::Str(v.into()),
         }
+    }
+
+    #[test]
+    fn wide_filters_are_refused() {
+        let chain = |n: usize| vec!["emails pr"; n].join(" or ");
+        assert!(parse(&chain(MAX_TERMS)).is_ok());
+        assert!(parse(&chain(MAX_TERMS + 1)).is_err());
+        let ands = vec![r#"userName eq "a""#; MAX_TERMS + 1].join(" and ");
+        assert!(parse(&ands).is_err());
     }
 
     #[test]

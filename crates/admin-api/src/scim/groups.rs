@@ -10,7 +10,8 @@ use crate::AdminState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth::groups::{
-    Compare, Group, GroupChange, GroupError, GroupFilter, GroupOrder, NewGroup, TextMatch,
+    Compare, DirectoryGroup, Group, GroupError, GroupFilter, GroupOrder, Members, NewGroup,
+    TextMatch,
 };
 use profile::{Actor, Uuid};
 use serde_json::{Value, json};
@@ -307,25 +308,27 @@ pub async fn create(state: AdminState, req: HttpRequest, body: web::Bytes) -> Sc
     ))
 }
 
-async fn write(state: &AdminState, key: crate::AdminKeyId, id: Uuid, w: Wanted) -> ScimResult {
-    let actor = || Actor::AdminKey(key.0);
-    let g = auth::groups::update(
+/// Makes the group what `w` states with `members` (one use case, one transaction).
+async fn write(
+    state: &AdminState,
+    key: crate::AdminKeyId,
+    id: Uuid,
+    w: Wanted,
+    members: Members,
+) -> ScimResult {
+    let g = auth::groups::provision(
         &state.db,
         state.clock.as_ref(),
         id,
-        GroupChange {
-            name: Some(&w.name),
-            description: None,
-            external_id: Some(w.external_id.as_deref()),
+        DirectoryGroup {
+            name: &w.name,
+            external_id: w.external_id.as_deref(),
+            members,
         },
-        actor(),
+        Actor::AdminKey(key.0),
     )
     .await
     .map_err(group_error)?;
-    auth::groups::set_members(&state.db, state.clock.as_ref(), id, &w.members, actor())
-        .await
-        .map_err(group_error)?;
-    let g = find(state, g.id).await?;
     Ok(resource_response(
         StatusCode::OK,
         &resource(state, &g).await?,
@@ -344,7 +347,9 @@ pub async fn replace(
     let body = read_body(&req, &body)?;
     let current = resource(&state, &find(&state, id).await?).await?;
     check_if_match(&req, &current)?;
-    write(&state, key, id, wanted(&body)?).await
+    let w = wanted(&body)?;
+    let members = Members::Replace(w.members.clone());
+    write(&state, key, id, w, members).await
 }
 
 /// `PATCH /Groups/{id}`.
@@ -360,7 +365,26 @@ pub async fn patch(
     let current = resource(&state, &find(&state, id).await?).await?;
     check_if_match(&req, &current)?;
     let patched = super::patch::apply(&current, &body, GROUP_SCHEMA, &[])?;
-    write(&state, key, id, wanted(&patched)?).await
+    // Only what the patch changed: parallel patches each add or remove their own members.
+    let before = wanted(&current)?;
+    let w = wanted(&patched)?;
+    let was: std::collections::HashSet<Uuid> = before.members.iter().copied().collect();
+    let is: std::collections::HashSet<Uuid> = w.members.iter().copied().collect();
+    let members = Members::Change {
+        add: w
+            .members
+            .iter()
+            .filter(|m| !was.contains(m))
+            .copied()
+            .collect(),
+        remove: before
+            .members
+            .iter()
+            .filter(|m| !is.contains(m))
+            .copied()
+            .collect(),
+    };
+    write(&state, key, id, w, members).await
 }
 
 /// `DELETE /Groups/{id}`.

@@ -382,6 +382,7 @@ async fn write(
     key: crate::AdminKeyId,
     user: User,
     wanted: DirectoryUser,
+    base: Option<&DirectoryUser>,
 ) -> ScimResult {
     use auth::provisioning::ReplaceError;
     auth::provisioning::replace_user(
@@ -390,6 +391,7 @@ async fn write(
         state.clock.as_ref(),
         user.id,
         wanted,
+        base,
         Actor::AdminKey(key.0),
     )
     .await
@@ -425,7 +427,7 @@ pub async fn replace(
         .await
         .map_err(ScimError::internal)?;
     let w = wanted(&body, &schema)?;
-    write(&state, key, user, w).await
+    write(&state, key, user, w, None).await
 }
 
 /// `PATCH /Users/{id}`.
@@ -446,8 +448,11 @@ pub async fn patch(
         .schema(&state.db)
         .await
         .map_err(ScimError::internal)?;
+    // Only what the patch changed is written: parallel patches do not undo each other. (A
+    // resource that does not read back as a write, such as one without a userName, is replaced.)
+    let base = wanted(&current, &schema).ok();
     let w = wanted(&patched, &schema)?;
-    write(&state, key, user, w).await
+    write(&state, key, user, w, base.as_ref()).await
 }
 
 /// `DELETE /Users/{id}`.
