@@ -283,6 +283,9 @@ async fn users_over_scim() {
             vec![id.as_str()],
         ),
         (r#"displayName sw "bab""#, vec![id.as_str()]),
+        (r#"displayName eq "babs jensen""#, vec![id.as_str()]),
+        (r#"displayName co "abs""#, vec![id.as_str()]),
+        (r#"displayName sw "example""#, vec![]),
     ] {
         let path = format!("/Users?filter={}", urlencode(filter));
         let a = scim(&server, k, Method::GET, &path, None, None).await;
@@ -297,7 +300,6 @@ async fn users_over_scim() {
     for bad in [
         r#"userName eq"#,
         r#"title eq "boss""#,
-        r#"displayName co "abs""#,
         r#"userName gt "a""#,
         r#"emails[type eq "work"]"#,
         r#"active eq false"#,

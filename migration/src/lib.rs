@@ -23,6 +23,7 @@ mod m20261203_000014_groups;
 mod m20261203_000015_scim_indexes;
 mod m20261204_000016_tenant_retirement;
 mod m20261204_000017_webhooks;
+mod m20261204_000018_display_name_index;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_scim_indexes::Migration),
             Box::new(m20261204_000016_tenant_retirement::Migration),
             Box::new(m20261204_000017_webhooks::Migration),
+            Box::new(m20261204_000018_display_name_index::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@ use store::{Clock, Db, StoreError, Uuid};
 pub use store::accounts::{
     Identity, IdentityKind, NewIdentity, RemoveIdentity, User, parse_oidc_identity,
 };
-pub use store::search::{UserFilter, UserOrder, UserQuery};
+pub use store::search::{DISPLAY as DISPLAY_FIELD, UserFilter, UserOrder, UserQuery};
 
 pub async fn find(db: &Db, user_id: Uuid) -> Result<Option<User>, InternalError> {
     Ok(store::accounts::find_user(db, user_id).await?)

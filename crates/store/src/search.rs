@@ -5,7 +5,8 @@
 //! (`name`, `given_name`, `middle_name`, `family_name`, `nickname`), their email addresses (whole,
 //! and the domain alone) and usernames; under `attr:<definition id>` each custom attribute's value.
 //! Free text matches tokens by prefix, attributes match exactly; both are range scans on the
-//! `(field, value)` primary key. Pages are ordered by user id (UUID v7, so by creation), and a
+//! `(field, value)` primary key; under `display` the whole display name (`name`, SCIM's
+//! `displayName`). Pages are ordered by user id (UUID v7, so by creation), and a
 //! cursor is the last id seen: users added while someone pages through appear after it, never
 //! twice.
 
@@ -32,11 +33,15 @@ const NAME_ATTRIBUTES: [&str; 5] = [
 ];
 /// The field of free-text tokens.
 const Q: &str = "q";
+/// The field of the whole display name (`name`), for SCIM's `displayName` filters.
+pub const DISPLAY: &str = "display";
 
-/// The index form of a searched or stored text: trimmed, lower-cased, at most
-/// [`MAX_TOKEN_CHARS`] characters.
+/// The index form of a searched or stored text: trimmed, runs of white space made one space,
+/// lower-cased, at most [`MAX_TOKEN_CHARS`] characters.
 pub fn token(text: &str) -> String {
-    text.trim()
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
         .to_lowercase()
         .chars()
         .take(MAX_TOKEN_CHARS)
@@ -66,6 +71,11 @@ fn entries(
     identities: &[(String, String)],
 ) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
+    if let Some(display) = standard.get("name").and_then(Value::as_str).map(token)
+        && !display.is_empty()
+    {
+        out.insert((DISPLAY.to_owned(), display));
+    }
     for name in NAME_ATTRIBUTES {
         if let Some(text) = standard.get(name).and_then(Value::as_str) {
             for word in text.split(|c: char| c.is_whitespace() || c == ',') {
@@ -144,17 +154,28 @@ pub(crate) async fn reindex(
     Ok(())
 }
 
-/// Builds the index for every user when it is empty but users exist (a database from before the
-/// index). Returns how many users were indexed.
+/// Builds the index for every user of every tenant when it is empty (a database from before
+/// the index, or a migration that emptied it to add a field). Returns how many users were
+/// indexed.
 pub async fn rebuild_if_empty(db: &Db) -> Result<u64, StoreError> {
-    if profile_search::Entity::find()
-        .filter(profile_search::Column::TenantId.eq(db.tenant()))
-        .count(&db.read)
-        .await?
-        > 0
-    {
+    if profile_search::Entity::find().count(&db.read).await? > 0 {
         return Ok(0);
     }
+    let tenants: Vec<String> = crate::entity::tenants::Entity::find()
+        .select_only()
+        .column(crate::entity::tenants::Column::Id)
+        .filter(crate::entity::tenants::Column::DeletedAt.is_null())
+        .into_tuple()
+        .all(&db.read)
+        .await?;
+    let mut indexed = 0;
+    for tenant in tenants {
+        indexed += rebuild_tenant(&db.in_tenant(&tenant)).await?;
+    }
+    Ok(indexed)
+}
+
+async fn rebuild_tenant(db: &Db) -> Result<u64, StoreError> {
     let mut after: Option<Uuid> = None;
     let mut indexed = 0;
     loop {
@@ -866,7 +887,10 @@ mod tests {
         ]
         .into_iter()
         .map(|(f, v)| (f.to_owned(), v.to_owned()))
-        .chain([(attribute_field(def), "r&d".to_owned())])
+        .chain([
+            (attribute_field(def), "r&d".to_owned()),
+            (DISPLAY.to_owned(), "ada lovelace".to_owned()),
+        ])
         .collect();
         assert_eq!(got, want);
     }

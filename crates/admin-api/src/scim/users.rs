@@ -614,10 +614,11 @@ fn to_user_filter(f: &Filter, schema: &profile::ProfileSchema) -> Result<UserFil
                 }
             } else if path.is("externalId", None) {
                 UserFilter::ExternalId(how, text)
-            } else if path.is("displayName", None) && how == TextMatch::Prefix {
-                // Name words are indexed by prefix (the Admin API's `q`).
+            } else if path.is("displayName", None) {
+                // The whole display name is indexed (eq and sw: a range; co, ew: within the
+                // tenant's display names only).
                 UserFilter::Indexed {
-                    field: "q".into(),
+                    field: auth::users::DISPLAY_FIELD.into(),
                     how,
                     value: text,
                 }
@@ -642,7 +643,7 @@ fn to_user_filter(f: &Filter, schema: &profile::ProfileSchema) -> Result<UserFil
                 return Err(invalid_filter(format!(
                     "{path} with {op:?} cannot be answered from an index (userName, emails.value, \
                      phoneNumbers.value, externalId, active, id, meta.created, meta.lastModified, \
-                     displayName sw, and extension attributes with eq can)"
+                     displayName, and extension attributes with eq can)"
                 )));
             }
         }
@@ -686,7 +687,7 @@ pub async fn list(state: AdminState, req: HttpRequest) -> ScimResult {
     .map_err(|e| match e {
         auth::users::FilterError::Unindexed => invalid_filter(
             "the filter needs a condition an index answers (userName, emails.value, \
-             phoneNumbers.value, externalId, id, meta.created, meta.lastModified, displayName sw, \
+             phoneNumbers.value, externalId, id, meta.created, meta.lastModified, displayName, \
              an extension attribute eq); active and not (…) only narrow such a condition",
         ),
         auth::users::FilterError::Internal(e) => ScimError::internal(e),
