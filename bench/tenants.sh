@@ -23,10 +23,17 @@ loaded="${BENCH_LOADED:-200}"
 seconds="${BENCH_SECONDS:-10}"
 conns="${BENCH_CONNECTIONS:-64}"
 ensure_wrk
-cargo build --release -p tessera -p tessera-bench
-bin="$PWD/target/release/tessera"
-prepare_bin="$PWD/target/release/tessera-bench"
-fill_bin="$PWD/target/release/tessera-bench-tenants"
+# BENCH_BIN, BENCH_PREPARE_BIN, BENCH_FILL_BIN: binaries built elsewhere (as in run.sh).
+if [[ -n "${BENCH_BIN:-}" ]]; then
+  bin="$BENCH_BIN"
+  prepare_bin="${BENCH_PREPARE_BIN:?BENCH_PREPARE_BIN goes with BENCH_BIN}"
+  fill_bin="${BENCH_FILL_BIN:?BENCH_FILL_BIN goes with BENCH_BIN}"
+else
+  cargo build --release -p tessera -p tessera-bench
+  bin="$PWD/target/release/tessera"
+  prepare_bin="$PWD/target/release/tessera-bench"
+  fill_bin="$PWD/target/release/tessera-bench-tenants"
+fi
 export BENCH_WRK_DIR="$PWD/bench/wrk"
 email=bench@example.com
 password='bench password 1'
@@ -47,6 +54,8 @@ userinfo_row() {
     --redirect-uri http://127.0.0.1:9/cb --email "$email" --password "$password" \
     access-tokens --count 64 >"$dir/access.txt"
   export BENCH_TOKENS="$dir/access.txt" BENCH_PATH_PREFIX="${issuer#"$base"}"
+  # A short unrecorded run first, so that neither server is measured cold (page cache, pools).
+  wrk -t1 -c"$conns" -d3s --timeout 30s -s "$BENCH_WRK_DIR/userinfo.lua" "$base" >/dev/null 2>&1 || true
   before=$(cpu_ticks "$pid")
   wrk -t1 -c"$conns" -d"${seconds}s" --timeout 30s -s "$BENCH_WRK_DIR/userinfo.lua" "$base" >"$dir/wrk.out" 2>&1 || true
   row "$label" "$conns" $(($(cpu_ticks "$pid") - before)) <"$dir/wrk.out"

@@ -36,6 +36,43 @@ pub struct Config {
     pub tenant: Vec<TenantConfig>,
     /// Two-step verification (`[mfa]`).
     pub mfa: MfaConfig,
+    /// Webhook delivery (`[webhooks]`).
+    pub webhooks: WebhooksConfig,
+    /// Webhooks of the default tenant declared here (`[[webhook]]`), made at start-up.
+    pub webhook: Vec<WebhookConfig>,
+}
+
+/// `[webhooks]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Deliver to loopback, link-local and private addresses too (tests, a receiver on the same
+    /// network). Off: such addresses are refused whatever a URL or a name resolves to.
+    pub allow_private: bool,
+    /// How often each process looks for events to deliver when it found none, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            poll_interval_ms: 1000,
+        }
+    }
+}
+
+/// A `[[webhook]]` entry: `url`, `events` (audit types, or `"*"`), optional `exclude_actor` (an
+/// admin key id) and `secret` (16 to 256 printable characters; required here, since nothing
+/// shows a generated one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub exclude_actor: Option<String>,
+    pub secret: String,
 }
 
 /// `[mfa]`.
@@ -703,6 +740,33 @@ impl Config {
     }
 
     /// The `[[tenant]]` entries, checked: keys are named `tenant[N].key`.
+    /// The `[[webhook]]` entries, checked (the rest of the checks run when they are made).
+    pub fn configured_webhooks(
+        &self,
+    ) -> Result<Vec<auth::webhooks::ConfiguredWebhook>, ConfigError> {
+        self.webhook
+            .iter()
+            .enumerate()
+            .map(|(n, w)| {
+                let exclude_actor = match &w.exclude_actor {
+                    None => None,
+                    Some(id) => Some(store::Uuid::parse_str(id).map_err(|_| {
+                        ConfigError::new(
+                            format!("webhook[{n}].exclude_actor"),
+                            "must be an admin key id",
+                        )
+                    })?),
+                };
+                Ok(auth::webhooks::ConfiguredWebhook {
+                    url: w.url.clone(),
+                    events: w.events.clone(),
+                    exclude_actor,
+                    secret: w.secret.clone(),
+                })
+            })
+            .collect()
+    }
+
     pub fn configured_tenants(
         &self,
     ) -> Result<std::collections::HashMap<String, oidc::tenants::ConfiguredTenant>, ConfigError>

@@ -85,7 +85,29 @@ impl AppState {
             oidc::upstream::Upstreams::new(&config.server.issuer, config.upstream_settings()?)
                 .map_err(|e| StartError::Other(format!("upstream HTTP client: {e}")))?,
         );
+        let webhook_secrets = auth::webhooks::SecretBox::load(&db, clock.as_ref())
+            .await
+            .map_err(|e| StartError::Other(format!("webhook key: {e}")))?;
+        auth::webhooks::configure(
+            &db,
+            &webhook_secrets,
+            clock.as_ref(),
+            &config.configured_webhooks()?,
+        )
+        .await
+        .map_err(|e| StartError::Other(format!("webhooks of the configuration: {e}")))?;
+        let deliverer = auth::webhooks::Deliverer::new(
+            db.clone(),
+            clock.clone(),
+            webhook_secrets.clone(),
+            config.webhooks.allow_private,
+        )
+        .map_err(|e| StartError::Other(format!("webhook HTTP client: {e}")))?;
+        tokio::spawn(deliverer.run(std::time::Duration::from_millis(
+            config.webhooks.poll_interval_ms.max(10),
+        )));
         let services = oidc::Services {
+            webhook_secrets,
             tenant: Arc::new(oidc::tenants::default_info(&config.server.name)),
             upstreams,
             db: db.clone(),

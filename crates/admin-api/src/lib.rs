@@ -26,6 +26,7 @@ pub mod scim;
 mod tenants;
 mod user_search;
 mod users;
+mod webhooks;
 
 use actix_web::HttpRequest;
 use actix_web::http::{Method, StatusCode};
@@ -259,6 +260,20 @@ pub fn routes() -> Vec<(&'static str, Method, actix_web::Route)> {
             "/groups/{id}/members/{user_id}",
             Method::DELETE,
             delete().to(groups::remove_member),
+        ),
+        ("/webhooks", Method::GET, get().to(webhooks::list)),
+        ("/webhooks", Method::POST, post().to(webhooks::create)),
+        ("/webhooks/{id}", Method::GET, get().to(webhooks::get)),
+        ("/webhooks/{id}", Method::PATCH, patch().to(webhooks::patch)),
+        (
+            "/webhooks/{id}",
+            Method::DELETE,
+            delete().to(webhooks::delete),
+        ),
+        (
+            "/webhooks/{id}/deliveries",
+            Method::GET,
+            get().to(webhooks::deliveries),
         ),
         ("/profile-schema", Method::GET, get().to(schema::get)),
         (

@@ -527,3 +527,101 @@ pub mod errors {
         E422 = 422, "Invalid values (with pointers)";
     }
 }
+
+page!(WebhookPage, Webhook);
+page!(DeliveryPage, Delivery);
+
+/// A webhook (SPEC §13): events of the tenant POSTed, signed, to `url`. The secret is shown only
+/// when it is made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Webhook {
+    pub id: profile::Uuid,
+    pub url: String,
+    /// Audit event types, or `"*"` for all.
+    pub events: Vec<String>,
+    /// An admin key whose own changes are not sent.
+    pub exclude_actor: Option<profile::Uuid>,
+    /// Declared in `[[webhook]]` (the configuration wins at the next start).
+    pub configured: bool,
+    /// Only in the answer that made it (`POST`, or `PATCH` with `"secret": null`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Webhook {
+    pub fn of(w: &auth::webhooks::Webhook, secret: Option<String>) -> Self {
+        Self {
+            id: w.id,
+            url: w.url.clone(),
+            events: w.events.clone(),
+            exclude_actor: w.exclude_actor,
+            configured: w.config_key.is_some(),
+            secret,
+            created_at: w.created_at.to_rfc3339(),
+            updated_at: w.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A webhook to create (`url` and `events` required), or the fields of one to change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewWebhook {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    /// An admin key id; `null` clears it.
+    pub exclude_actor: Option<profile::Uuid>,
+    /// 16 to 256 printable characters; generated when not given (and on `PATCH` with `null`).
+    pub secret: Option<String>,
+}
+
+/// One attempt of a delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryAttempt {
+    pub at: String,
+    /// The receiver's HTTP status, if it answered.
+    pub status_code: Option<u16>,
+    /// Why there was no answer (timeout, refused address, …).
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// A delivery of one event to a webhook, with its attempts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Delivery {
+    pub id: profile::Uuid,
+    pub event_id: profile::Uuid,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed` (given up after 24 hours).
+    pub status: String,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
+impl From<&auth::webhooks::DeliveryLog> for Delivery {
+    fn from(d: &auth::webhooks::DeliveryLog) -> Self {
+        Self {
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type.clone(),
+            status: d.status.clone(),
+            created_at: d.created_at.to_rfc3339(),
+            delivered_at: d.delivered_at.map(|t| t.to_rfc3339()),
+            next_attempt_at: d.next_attempt_at.map(|t| t.to_rfc3339()),
+            attempts: d
+                .attempts
+                .iter()
+                .map(|(at, a)| DeliveryAttempt {
+                    at: at.to_rfc3339(),
+                    status_code: a.status_code,
+                    error: a.error.clone(),
+                    duration_ms: a.duration_ms,
+                })
+                .collect(),
+        }
+    }
+}

@@ -2,7 +2,9 @@
 //! types in [`crate::model`], served at `/admin/api/v1/openapi.json`. A test compares it with the
 //! route table the API is served from ([`crate::routes`]), so neither can drift from the other.
 
-use crate::{clients, events, factors, groups, images, keys, schema, tenants, user_search, users};
+use crate::{
+    clients, events, factors, groups, images, keys, schema, tenants, user_search, users, webhooks,
+};
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -71,6 +73,12 @@ impl Modify for AdminKeyAuth {
         groups::members,
         groups::add_member,
         groups::remove_member,
+        webhooks::list,
+        webhooks::create,
+        webhooks::get,
+        webhooks::patch,
+        webhooks::delete,
+        webhooks::deliveries,
         schema::patch_annotations,
         schema::create_custom,
         schema::patch_custom,
@@ -92,6 +100,7 @@ impl Modify for AdminKeyAuth {
         (name = "images", description = "Avatar, cover and image attribute uploads"),
         (name = "clients", description = "OAuth clients"),
         (name = "groups", description = "Groups and their members (the groups claim)"),
+        (name = "webhooks", description = "Webhooks: signed deliveries of audit events"),
         (name = "profile-schema", description = "Standard attribute access and custom attributes"),
         (name = "events", description = "The audit log"),
         (name = "admin-keys", description = "Admin API keys"),

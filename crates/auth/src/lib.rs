@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod users;
 pub mod verification;
+pub mod webhooks;
 
 pub use accounts::{LoginError, SignUpError};
 pub use passwords::{Argon2Params, PasswordError, PasswordHasher, PasswordPolicy};

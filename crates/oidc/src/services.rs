@@ -42,4 +42,6 @@ pub struct Services {
     pub login_ids: auth::login_id::EnabledLoginIds,
     /// New profiles get a generated nickname.
     pub generate_nickname: bool,
+    /// Seals webhook secrets (one key for the server, every tenant).
+    pub webhook_secrets: auth::webhooks::SecretBox,
 }

@@ -925,6 +925,7 @@ async fn webhook_deliveries_come_from_the_outbox_once_and_in_order_per_user() {
     let key = Uuid::now_v7();
     let hook = webhooks::create(
         &t.db,
+        Uuid::now_v7(),
         WebhookValues {
             url: "http://127.0.0.1:9/hook".into(),
             events: vec!["profile.updated".into(), "user.disabled".into()],

@@ -73,9 +73,10 @@ pub struct WebhookValues {
     pub sealed_secret: String,
 }
 
-/// Creates a webhook, recording `event`.
+/// Creates webhook `id`, recording `event`.
 pub async fn create(
     db: &Db,
+    id: Uuid,
     values: WebhookValues,
     config_key: Option<String>,
     now: DateTime<Utc>,
@@ -84,7 +85,7 @@ pub async fn create(
     let now_ms = to_millis(now);
     let model = webhooks::Model {
         tenant_id: db.tenant().to_owned(),
-        id: Uuid::now_v7(),
+        id,
         url: values.url,
         events: serde_json::to_string(&values.events)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
