@@ -10,8 +10,8 @@
 //!   `[[webhook]]`.
 //! - `webhook_deliveries`: one per (webhook, event): pending until delivered or given up (after
 //!   24 hours), with the next attempt's time, a lease (`leased_until`) so that of several
-//!   processes exactly one sends it, and `seq` (the event's order) so that a user's events go out
-//!   in order.
+//!   processes exactly one sends it, the event's time (`seq`) and id (UUID v7: its order), so
+//!   that a user's events go out in order.
 //! - `webhook_attempts`: each attempt's answer, for `GET /webhooks/{id}/deliveries`.
 
 use sea_orm_migration::prelude::*;
@@ -226,7 +226,8 @@ impl MigrationTrait for Migration {
                     .table(WebhookDeliveries::Table)
                     .col(WebhookDeliveries::WebhookId)
                     .col(WebhookDeliveries::UserId)
-                    .col(WebhookDeliveries::Seq)
+                    .col(WebhookDeliveries::Status)
+                    .col(WebhookDeliveries::EventId)
                     .take(),
             )
             .await?;

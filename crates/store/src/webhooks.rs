@@ -326,9 +326,10 @@ pub async fn claim_due(
                 .equals((d, webhook_deliveries::Column::UserId)),
         )
         .and_where(Expr::col((earlier.clone(), webhook_deliveries::Column::Status)).eq(PENDING))
+        // Audit event ids are UUID v7: ordered by creation (strictly, within a process).
         .and_where(
-            Expr::col((earlier.clone(), webhook_deliveries::Column::Seq))
-                .lt(Expr::col((d, webhook_deliveries::Column::Seq))),
+            Expr::col((earlier.clone(), webhook_deliveries::Column::EventId))
+                .lt(Expr::col((d, webhook_deliveries::Column::EventId))),
         )
         .to_owned();
     let tx = db.write.begin().await?;
@@ -341,7 +342,7 @@ pub async fn claim_due(
         .filter(free.clone())
         .filter(Expr::exists(no_earlier).not())
         .order_by_asc(webhook_deliveries::Column::NextAttemptAt)
-        .order_by_asc(webhook_deliveries::Column::Seq)
+        .order_by_asc(webhook_deliveries::Column::EventId)
         .limit(limit)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .all(&tx)

@@ -12,7 +12,7 @@ pub struct Model {
     pub event_id: Uuid,
     /// The event's user, whose events go out in order.
     pub user_id: Option<Uuid>,
-    /// The event's place in the log (its time in milliseconds): the order of a user's events.
+    /// The event's time in milliseconds (its id, a UUID v7, orders events of the same time).
     pub seq: i64,
     /// `pending`, `delivered` or `failed` (given up).
     pub status: String,
