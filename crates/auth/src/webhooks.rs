@@ -36,8 +36,10 @@ pub use store::webhooks::{DeliveryLog, Webhook};
 pub const SECRET_PREFIX: &str = "whsec_";
 /// How long a delivery is tried.
 pub const GIVE_UP_AFTER: Duration = Duration::hours(24);
-/// How long a process holds a delivery it is sending (then another may take it).
-const LEASE: Duration = Duration::seconds(60);
+/// How long a process holds a delivery it is sending, after which another (or itself after a
+/// restart) takes it again: longer than one attempt (at most 10 s), short enough that a crash
+/// delays its deliveries by seconds, not minutes.
+const LEASE: Duration = Duration::seconds(15);
 /// The most event types one webhook lists.
 const MAX_EVENTS: usize = 64;
 const MAX_URL: usize = 2048;
