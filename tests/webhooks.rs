@@ -562,3 +562,85 @@ async fn every_committed_change_is_delivered_across_a_kill() {
     let _ = server.wait();
     assert!(missing.is_empty(), "never delivered: {missing:?}");
 }
+
+/// Two processes on one PostgreSQL database share the deliveries: each event reaches the
+/// receiver once. (On SQLite one process delivers; the test runs on PostgreSQL only.)
+#[tokio::test]
+async fn two_processes_on_postgres_deliver_each_event_once() {
+    let (db_url, _db_dir) = store::testing::TestDatabase::create_empty()
+        .await
+        .expect("db");
+    if !db_url.starts_with("postgres") {
+        eprintln!("two_processes_on_postgres_deliver_each_event_once: PostgreSQL only, skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["admin-key", "create", "--name", "pair", "--json"])
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &db_url)
+        .output()
+        .expect("admin-key create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let key = key["key"].as_str().expect("key").to_owned();
+    let ports: Vec<u16> = (0..2)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .expect("bind")
+                .local_addr()
+                .expect("addr")
+                .port()
+        })
+        .collect();
+    let mut servers: Vec<_> = ports
+        .iter()
+        .map(|p| serve(&db_url, *p, dir.path()))
+        .collect();
+    for p in &ports {
+        wait_ready(&format!("http://127.0.0.1:{p}")).await;
+    }
+    let admin = |port: u16, method: Method, path: &str| {
+        reqwest::Client::new()
+            .request(
+                method,
+                format!("http://127.0.0.1:{port}/admin/api/v1{path}"),
+            )
+            .bearer_auth(&key)
+    };
+    let (url, received) = receiver(vec![]).await;
+    let hook = admin(ports[0], Method::POST, "/webhooks")
+        .json(&json!({ "url": url, "events": ["user.created"], "secret": SECRET }))
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(hook.status(), 201);
+    for i in 0..40 {
+        let r = admin(ports[i % 2], Method::POST, "/users")
+            .json(&json!({ "identities": [{ "type": "email", "value": format!("u{i}@example.com") }] }))
+            .send()
+            .await
+            .expect("user");
+        assert_eq!(r.status(), 201);
+    }
+    let got = wait_for(&received, 40).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let got = received.lock().map(|r| r.clone()).unwrap_or(got);
+    let mut ids: Vec<String> = got
+        .iter()
+        .filter_map(|(_, b)| serde_json::from_str::<Value>(b).ok())
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .collect();
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    for s in &mut servers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    assert_eq!((ids.len(), all), (40, 40), "each event once");
+}
