@@ -532,6 +532,8 @@ async fn every_committed_change_is_delivered_across_a_kill() {
             Err(e) => panic!("{i}: {e}"),
         }
     }
+    let _ = server.kill();
+    let _ = server.wait();
     assert_eq!(committed.len(), 40);
 
     // After a restart, every committed change arrives.
