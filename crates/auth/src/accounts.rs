@@ -277,6 +277,29 @@ pub struct LoginAttempt {
     pub enabled: crate::login_id::EnabledLoginIds,
 }
 
+/// Replaces an imported (or older) hash by Argon2id with the current parameters, now that the
+/// password is known to be right. Never fatal to the sign-in: a failure is logged and the old
+/// hash keeps working.
+async fn upgrade_hash(
+    db: &Db,
+    clock: &dyn Clock,
+    hasher: &PasswordHasher,
+    user_id: Uuid,
+    old: &str,
+    password: String,
+) {
+    let new = match hasher.hash_blocking(password).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "rehashing a password failed");
+            return;
+        }
+    };
+    if let Err(e) = store::accounts::rehash_password(db, user_id, old, &new, clock.now()).await {
+        tracing::warn!(error = %e, "storing a rehashed password failed");
+    }
+}
+
 /// Checks a login ID and password; records the failure in the audit log.
 pub async fn authenticate(
     db: &Db,
@@ -310,10 +333,14 @@ pub async fn authenticate(
         None => (None, false, None),
     };
     // Always spend one Argon2 verification, whether or not the account exists.
-    let matched = hasher.verify_blocking(attempt.password, hash).await;
+    let stored = hash.clone();
+    let matched = hasher.verify_blocking(attempt.password.clone(), hash).await;
     let outcome = match (user_id, matched) {
         (Some(id), true) if !disabled => {
             claim.succeeded(db).await?;
+            if let Some(old) = stored.filter(|h| hasher.needs_rehash(h)) {
+                upgrade_hash(db, clock, hasher, id, &old, attempt.password).await;
+            }
             return Ok(id);
         }
         (Some(_), true) => LoginError::Disabled,

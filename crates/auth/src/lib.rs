@@ -9,6 +9,7 @@ pub mod audit;
 pub mod brute_force;
 pub mod codes;
 pub mod delivery;
+pub mod foreign_hashes;
 pub mod groups;
 pub mod housekeeping;
 pub mod login_id;

@@ -118,11 +118,27 @@ impl PasswordHasher {
             .map_err(|e| InvalidParams(e.to_string()))
     }
 
-    /// Whether `password` matches `stored` (a PHC string). A malformed stored hash never matches.
+    /// Whether `password` matches `stored`: an Argon2 PHC string, or a hash imported from
+    /// another system (`foreign_hashes`). A malformed stored hash never matches.
     pub fn verify(&self, password: &str, stored: &str) -> bool {
-        self.argon2
-            .verify_password(password.as_bytes(), stored)
-            .is_ok()
+        match crate::foreign_hashes::kind_of(stored) {
+            Some(crate::foreign_hashes::HashKind::Argon2) => self
+                .argon2
+                .verify_password(password.as_bytes(), stored)
+                .is_ok(),
+            Some(_) => crate::foreign_hashes::verify(password, stored),
+            None => false,
+        }
+    }
+
+    /// Whether a stored hash is to be replaced at the next successful sign-in: anything but
+    /// Argon2id with the current parameters (an imported hash, or older parameters).
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        // `$argon2id$v=19$m=…,t=…,p=…$salt$hash`: the first four fields name algorithm and cost.
+        !stored
+            .split('$')
+            .take(4)
+            .eq(self.decoy_hash.split('$').take(4))
     }
 
     /// Spends the time of one verification and fails; for unknown login IDs.

@@ -931,3 +931,26 @@ pub(crate) async fn user_in_tenant(
         .await?
         > 0)
 }
+
+/// Replaces a password hash that still is `old` (an imported or weaker hash, upgraded at
+/// sign-in) with `new`; `false` when the password changed meanwhile (then nothing is written).
+pub async fn rehash_password(
+    db: &Db,
+    user_id: Uuid,
+    old: &str,
+    new: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let done = password_credentials::Entity::update_many()
+        .col_expr(password_credentials::Column::Hash, Expr::value(new))
+        .col_expr(
+            password_credentials::Column::UpdatedAt,
+            Expr::value(to_millis(now)),
+        )
+        .filter(password_credentials::Column::TenantId.eq(db.tenant()))
+        .filter(password_credentials::Column::UserId.eq(user_id))
+        .filter(password_credentials::Column::Hash.eq(old))
+        .exec(&db.write)
+        .await?;
+    Ok(done.rows_affected > 0)
+}
