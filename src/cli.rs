@@ -112,6 +112,19 @@ pub enum UserCommand {
         #[arg(long)]
         verified: bool,
     },
+    /// Import users from a JSON Lines file (`-` for standard input): one user a line, as
+    /// `POST /users` takes it plus `groups` and `password_hash`; each line applied or refused
+    /// alone; prints a report.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: String,
+    },
+    /// Write every user as JSON Lines (the import format, with Tessera's own hashes) to FILE, or
+    /// to standard output.
+    Export {
+        #[arg(value_name = "FILE")]
+        file: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -369,6 +382,82 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             .map_err(|e| StartError::Other(e.to_string()))?;
             db.close().await;
             out.print(serde_json::json!({ "id": id }), &id.to_string());
+            Ok(())
+        }
+        Command::User(UserCommand::Import { file }) => {
+            use std::io::BufRead;
+            let db = open_tenant(&config, tenant).await?;
+            let profiles = profile::ProfileService::start(&db, &issuer)
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            let hasher = auth::PasswordHasher::new(config.argon2_params())
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            let reader: Box<dyn BufRead> = if file == "-" {
+                Box::new(std::io::BufReader::new(std::io::stdin()))
+            } else {
+                Box::new(std::io::BufReader::new(
+                    std::fs::File::open(&file)
+                        .map_err(|e| StartError::Other(format!("{file}: {e}")))?,
+                ))
+            };
+            let lines = reader
+                .lines()
+                .map(|l| l.map_err(|e| format!("unreadable: {e}")));
+            let report = auth::import::import(
+                &db,
+                clock.as_ref(),
+                &profiles,
+                &hasher,
+                &config.password_policy(),
+                lines,
+                Actor::Cli,
+            )
+            .await
+            .map_err(|e| StartError::Other(e.to_string()))?;
+            db.close().await;
+            let refused: Vec<serde_json::Value> = report
+                .refused
+                .iter()
+                .map(|r| serde_json::json!({ "line": r.line, "error": r.error }))
+                .collect();
+            let mut text = format!(
+                "{} users imported, {} lines refused.",
+                report.created,
+                report.refused.len()
+            );
+            for r in &report.refused {
+                text.push_str(&format!("\nline {}: {}", r.line, r.error));
+            }
+            out.print(
+                serde_json::json!({ "created": report.created, "refused": refused }),
+                &text,
+            );
+            Ok(())
+        }
+        Command::User(UserCommand::Export { file }) => {
+            use std::io::Write;
+            let db = open_tenant(&config, tenant).await?;
+            let profiles = profile::ProfileService::start(&db, &issuer)
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            let mut sink: Box<dyn Write> = match &file {
+                Some(f) if f != "-" => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(f).map_err(|e| StartError::Other(format!("{f}: {e}")))?,
+                )),
+                _ => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            };
+            let n = auth::import::export(&db, &profiles, |line| writeln!(sink, "{line}"))
+                .await
+                .map_err(|e| StartError::Other(e.to_string()))?;
+            sink.flush()
+                .map_err(|e| StartError::Other(format!("writing: {e}")))?;
+            db.close().await;
+            if file.as_deref().is_some_and(|f| f != "-") {
+                out.print(
+                    serde_json::json!({ "exported": n }),
+                    &format!("{n} users exported."),
+                );
+            }
             Ok(())
         }
         Command::Client(ClientCommand::Create(c)) => {

@@ -670,3 +670,171 @@ async fn group_create_add_remove_and_list() {
             .success()
     );
 }
+
+/// `tessera user import` and `export`: foreign hashes, plain passwords, profiles and groups come
+/// in, malformed lines are refused with their line numbers and nothing else is lost; an export
+/// imported into an empty server gives the same users, profiles, groups and working passwords.
+#[tokio::test]
+async fn user_import_export_round_trip() {
+    const BCRYPT: &str = "$2b$04$abcdefghijklmnopqrstuuqREtd3VJD2QVZbuFskFSLk6eRIrQoOS";
+    const PBKDF2: &str =
+        "$pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0MTIzNA$wheZis4WMGFy.7bhdev/G/YeD76DK1WUFiU5ngBGWLk";
+    const OLD: &str = "correct horse battery";
+    let (url, _dir) = TestDatabase::create_empty().await.expect("db");
+    assert!(tessera(&url, &["migrate"], None).status.success());
+    let lines = [
+        serde_json::json!({ "identities": [{ "type": "email", "value": "Ann@Example.com", "verified": true }],
+            "password_hash": BCRYPT, "profile": { "given_name": "Ann" }, "groups": ["staff", "ops"] }).to_string(),
+        "not json".to_owned(),
+        serde_json::json!({ "identities": [{ "type": "username", "value": "bo" }], "password_hash": PBKDF2,
+            "groups": ["staff"] }).to_string(),
+        String::new(),
+        serde_json::json!({ "identities": [] }).to_string(),
+        serde_json::json!({ "identities": [{ "type": "email", "value": "ann@example.com" }] }).to_string(),
+        serde_json::json!({ "identities": [{ "type": "email", "value": "cy@example.com" }], "password_hash": "$md5$x" }).to_string(),
+        serde_json::json!({ "identities": [{ "type": "email", "value": "dee@example.com" }], "password": "a plain password 1",
+            "profile": { "birthdate": "not a date" } }).to_string(),
+        serde_json::json!({ "identities": [{ "type": "email", "value": "eve@example.com" }], "password": "a plain password 1",
+            "disabled": true }).to_string(),
+    ];
+    let file = tempfile::NamedTempFile::new().expect("file");
+    std::fs::write(file.path(), lines.join("\n")).expect("write");
+    let report = json(&tessera(
+        &url,
+        &[
+            "user",
+            "import",
+            file.path().to_str().expect("path"),
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(report["created"], 3, "{report}");
+    let refused: Vec<u64> = report["refused"]
+        .as_array()
+        .expect("refused")
+        .iter()
+        .map(|r| r["line"].as_u64().expect("line"))
+        .collect();
+    assert_eq!(refused, [2, 5, 6, 7, 8], "{report}");
+    assert!(
+        report["refused"][2]["error"]
+            .as_str()
+            .expect("error")
+            .contains("taken"),
+        "{report}"
+    );
+
+    let db = store::Db::connect(&url, &Default::default())
+        .await
+        .expect("connect");
+    let hasher = auth::PasswordHasher::new(auth::Argon2Params {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .expect("hasher");
+    let clock = store::ManualClock::starting_now();
+    let sign_in = |login: &str, password: &str| auth::accounts::LoginAttempt {
+        login_id: login.to_owned(),
+        password: password.to_owned(),
+        ip: None,
+        enabled: Default::default(),
+    };
+    let policy = auth::brute_force::BruteForcePolicy::default();
+    let ann = auth::accounts::authenticate(
+        &db,
+        &clock,
+        &hasher,
+        &policy,
+        sign_in("ann@example.com", OLD),
+    )
+    .await
+    .expect("Ann signs in with her old password");
+    let stored = store::accounts::password_hash(&db, ann)
+        .await
+        .expect("q")
+        .expect("hash");
+    assert!(stored.starts_with("$argon2id$"), "rehashed: {stored}");
+    auth::accounts::authenticate(&db, &clock, &hasher, &policy, sign_in("bo", OLD))
+        .await
+        .expect("Bo (PBKDF2) signs in");
+    let groups: Vec<String> = store::groups::groups_of(&db, &[ann])
+        .await
+        .expect("groups")
+        .into_iter()
+        .map(|(_, g)| g.name)
+        .collect();
+    assert_eq!(groups, ["ops", "staff"]);
+    db.close().await;
+
+    // Export, then import into an empty server: the same users, working passwords.
+    let exported = tempfile::NamedTempFile::new().expect("file");
+    let out = tessera(
+        &url,
+        &["user", "export", exported.path().to_str().expect("path")],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(exported.path()).expect("read");
+    assert_eq!(text.lines().count(), 3, "{text}");
+    let (copy, _copy_dir) = TestDatabase::create_empty().await.expect("db");
+    assert!(tessera(&copy, &["migrate"], None).status.success());
+    let report = json(&tessera(
+        &copy,
+        &[
+            "user",
+            "import",
+            exported.path().to_str().expect("path"),
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(report["created"], 3, "{report}");
+    assert_eq!(report["refused"], serde_json::json!([]));
+    let again = tempfile::NamedTempFile::new().expect("file");
+    assert!(
+        tessera(
+            &copy,
+            &["user", "export", again.path().to_str().expect("path")],
+            None
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        std::fs::read_to_string(again.path()).expect("read"),
+        text,
+        "export → import → export is the same"
+    );
+    let db = store::Db::connect(&copy, &Default::default())
+        .await
+        .expect("connect");
+    for (login, password) in [("ann@example.com", OLD), ("bo", OLD)] {
+        auth::accounts::authenticate(&db, &clock, &hasher, &policy, sign_in(login, password))
+            .await
+            .unwrap_or_else(|e| panic!("{login}: {e:?}"));
+    }
+    assert!(
+        auth::accounts::authenticate(
+            &db,
+            &clock,
+            &hasher,
+            &policy,
+            sign_in("eve@example.com", "a plain password 1")
+        )
+        .await
+        .is_err(),
+        "Eve was imported disabled"
+    );
+    let user = store::accounts::find_user(&db, ann)
+        .await
+        .expect("q")
+        .expect("same id");
+    assert!(!user.disabled);
+    db.close().await;
+}

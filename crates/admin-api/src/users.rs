@@ -139,49 +139,13 @@ fn identities_from(body: &Value) -> Result<Vec<NewIdentity>, Problem> {
 /// Reads one identity (`{"type", "value", "verified"}`) into a normalised login ID; `pointer`
 /// locates it in the request for errors.
 pub(crate) fn identity_from(item: &Value, pointer: &str) -> Result<NewIdentity, Problem> {
-    if !item.is_object() {
-        return Err(invalid(pointer, "must be an object with type and value"));
-    }
-    let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
-    let raw = item
-        .get("value")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let (kind, value) = match kind {
-        "email" => (
-            IdentityKind::Email,
-            auth::login_id::normalise_email(raw)
-                .map_err(|e| invalid(&format!("{pointer}/value"), e.to_string()))?,
-        ),
-        "username" => (
-            IdentityKind::Username,
-            auth::login_id::normalise_username(raw)
-                .map_err(|e| invalid(&format!("{pointer}/value"), e.to_string()))?,
-        ),
-        "phone" => (
-            IdentityKind::Phone,
-            profile::validate::phone_number(&json!(raw))
-                .map(|v| v.as_str().unwrap_or_default().to_owned())
-                .map_err(|m| {
-                    invalid(&format!("{pointer}/value"), format!("the phone number {m}"))
-                })?,
-        ),
-        _ => {
-            return Err(invalid(
-                &format!("{pointer}/type"),
-                "must be email, phone or username",
-            ));
-        }
-    };
-    let verified = match item.get("verified") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(invalid(&format!("{pointer}/verified"), "must be a boolean")),
-    };
-    Ok(NewIdentity {
-        kind,
-        value,
-        verified,
+    auth::import::identity_from_json(item).map_err(|(field, message)| {
+        let at = if field.is_empty() {
+            pointer.to_owned()
+        } else {
+            format!("{pointer}/{field}")
+        };
+        invalid(&at, message)
     })
 }
 

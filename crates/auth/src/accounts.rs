@@ -89,7 +89,7 @@ pub async fn create(db: &Db, clock: &dyn Clock, new: NewAccount<'_>) -> Result<U
 }
 
 /// Checks a new account's password against the policy and hashes it.
-async fn hash_new_password(
+pub(crate) async fn hash_new_password(
     password: Option<NewPassword<'_>>,
 ) -> Result<Option<String>, CreateError> {
     let Some(NewPassword {

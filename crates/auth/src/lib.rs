@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod foreign_hashes;
 pub mod groups;
 pub mod housekeeping;
+pub mod import;
 pub mod login_id;
 pub mod login_ids;
 pub mod mfa;

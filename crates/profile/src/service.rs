@@ -430,6 +430,26 @@ impl ProfileService {
         }))
     }
 
+    /// A user's stored values in the shape an admin write takes (standard attributes, and custom
+    /// ones by name under `custom_attributes`), for export; `{}` for no such user.
+    pub async fn admin_export(&self, db: &Db, user_id: Uuid) -> Result<Value, ServiceError> {
+        let schema = self.schema(db).await?;
+        let Some(p) = self.load(db, user_id).await? else {
+            return Ok(Value::Object(Map::new()));
+        };
+        let mut out = p.values.standard.clone();
+        let mut custom = Map::new();
+        for def in &schema.custom {
+            if let Some(v) = p.values.custom.get(&def.id.to_string()) {
+                custom.insert(def.name.clone(), v.clone());
+            }
+        }
+        if !custom.is_empty() {
+            out.insert("custom_attributes".into(), Value::Object(custom));
+        }
+        Ok(Value::Object(out))
+    }
+
     /// Checks and applies a change by `writer`, recording which attributes changed (values only
     /// for attributes the bearer may read). Returns the profile as `writer` sees it afterwards.
     pub async fn change(

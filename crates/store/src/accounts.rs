@@ -106,9 +106,21 @@ pub async fn create_account(
     now: DateTime<Utc>,
     event: NewEvent,
 ) -> Result<(), StoreError> {
-    let now_ms = to_millis(now);
     let tx = db.write.begin().await?;
-    let tenant = db.tenant().to_owned();
+    insert_account(&tx, db.tenant(), account, to_millis(now)).await?;
+    audit::insert(&tx, db.tenant(), event, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts an account inside `tx` (user, profile, identities, search index, password).
+async fn insert_account(
+    tx: &impl ConnectionTrait,
+    tenant: &str,
+    account: NewAccount,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let tenant = tenant.to_owned();
     users::Entity::insert(users::ActiveModel {
         tenant_id: Set(tenant.clone()),
         id: Set(account.user_id),
@@ -117,7 +129,7 @@ pub async fn create_account(
         disabled_at: Set(account.disabled.then_some(now_ms)),
         external_id: Set(account.external_id),
     })
-    .exec_without_returning(&tx)
+    .exec_without_returning(tx)
     .await?;
     profiles::Entity::insert(profiles::ActiveModel {
         tenant_id: Set(tenant.clone()),
@@ -129,7 +141,7 @@ pub async fn create_account(
         cover: Set(None),
         updated_at: Set(now_ms),
     })
-    .exec_without_returning(&tx)
+    .exec_without_returning(tx)
     .await?;
     for identity in account.identities {
         identities::Entity::insert(identities::ActiveModel {
@@ -141,25 +153,110 @@ pub async fn create_account(
             verified_at: Set(identity.verified.then_some(now_ms)),
             created_at: Set(now_ms),
         })
-        .exec_without_returning(&tx)
+        .exec_without_returning(tx)
         .await
         .map_err(|e| StoreError::conflict_or(e, "login ID"))?;
     }
-    crate::search::reindex(&tx, db.tenant(), account.user_id).await?;
+    crate::search::reindex(tx, &tenant, account.user_id).await?;
     if let Some(hash) = account.password_hash {
         password_credentials::Entity::insert(password_credentials::ActiveModel {
-            tenant_id: Set(tenant),
+            tenant_id: Set(tenant.clone()),
             user_id: Set(account.user_id),
             hash: Set(hash),
             created_at: Set(now_ms),
             updated_at: Set(now_ms),
         })
-        .exec_without_returning(&tx)
+        .exec_without_returning(tx)
         .await?;
     }
-    audit::insert(&tx, db.tenant(), event, now).await?;
-    tx.commit().await?;
     Ok(())
+}
+
+/// An account to import, with the groups (by name) it joins and its audit event.
+#[derive(Debug)]
+pub struct ImportedAccount {
+    pub account: NewAccount,
+    pub groups: Vec<String>,
+    pub event: NewEvent,
+}
+
+/// Imports a batch of accounts in one transaction, each in a savepoint of its own so that one
+/// refused (a taken login ID or user id: [`StoreError::Conflict`]) leaves the others. Groups are
+/// joined by name and made when missing (audited `group.created`). Returns one result per
+/// account, in order.
+pub async fn import_accounts(
+    db: &Db,
+    batch: Vec<ImportedAccount>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let tenant = db.tenant();
+    let now_ms = to_millis(now);
+    let tx = db.write.begin().await?;
+    let mut groups: std::collections::HashMap<String, Uuid> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(batch.len());
+    for item in batch {
+        let user_id = item.account.user_id;
+        let one = tx.begin().await?;
+        match insert_account(&one, tenant, item.account, now_ms).await {
+            Ok(()) => {}
+            Err(e) => {
+                one.rollback().await?;
+                out.push(Err(match e {
+                    StoreError::Database(d) => StoreError::conflict_or(d, "user id"),
+                    other => other,
+                }));
+                continue;
+            }
+        }
+        for name in &item.groups {
+            let id = match groups.get(name) {
+                Some(id) => *id,
+                None => {
+                    let id = crate::groups::ensure_group(&one, tenant, name, now).await?;
+                    groups.insert(name.clone(), id);
+                    id
+                }
+            };
+            crate::groups::join(&one, tenant, id, user_id, now_ms).await?;
+        }
+        audit::insert(&one, tenant, item.event, now).await?;
+        one.commit().await?;
+        out.push(Ok(()));
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The password hashes of several users, in one query.
+pub async fn password_hashes_of(
+    db: &Db,
+    user_ids: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, StoreError> {
+    Ok(password_credentials::Entity::find()
+        .filter(password_credentials::Column::TenantId.eq(db.tenant()))
+        .filter(password_credentials::Column::UserId.is_in(user_ids.iter().copied()))
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(|p| (p.user_id, p.hash))
+        .collect())
+}
+
+/// Users in id order after `after`, at most `limit` (for export).
+pub async fn users_page(db: &Db, after: Option<Uuid>, limit: u64) -> Result<Vec<User>, StoreError> {
+    use sea_orm::QuerySelect;
+    let mut q = users::Entity::find()
+        .filter(users::Column::TenantId.eq(db.tenant()))
+        .order_by_asc(users::Column::Id);
+    if let Some(a) = after {
+        q = q.filter(users::Column::Id.gt(a));
+    }
+    Ok(q.limit(limit)
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(from_user_row)
+        .collect())
 }
 
 /// The owner of the login ID `(kind, value)`, whether they are disabled, and their password hash.

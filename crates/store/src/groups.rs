@@ -233,6 +233,52 @@ async fn group_in_tenant(
         > 0)
 }
 
+/// The id of the tenant's group `name`, made (and audited `group.created`) when missing; inside
+/// the caller's transaction (imports).
+pub(crate) async fn ensure_group(
+    conn: &impl sea_orm::ConnectionTrait,
+    tenant: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<Uuid, StoreError> {
+    if let Some(g) = groups::Entity::find()
+        .filter(groups::Column::TenantId.eq(tenant))
+        .filter(groups::Column::Name.eq(name))
+        .one(conn)
+        .await?
+    {
+        return Ok(g.id);
+    }
+    let id = Uuid::now_v7();
+    groups::Entity::insert(groups::ActiveModel {
+        tenant_id: Set(tenant.to_owned()),
+        id: Set(id),
+        name: Set(name.to_owned()),
+        description: Set(None),
+        external_id: Set(None),
+        created_at: Set(to_millis(now)),
+        updated_at: Set(to_millis(now)),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    let event = NewEvent::new("group.created", crate::audit::Actor::Cli)
+        .detail(serde_json::json!({ "group_id": id, "name": name }));
+    audit::insert(conn, tenant, event, now).await?;
+    Ok(id)
+}
+
+/// Adds a user known to be the tenant's to a group, inside the caller's transaction.
+pub(crate) async fn join(
+    conn: &impl sea_orm::ConnectionTrait,
+    tenant: &str,
+    group: Uuid,
+    user: Uuid,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    insert_member(conn, tenant, group, user, now_ms).await?;
+    Ok(())
+}
+
 /// Adds `user` to `group` (both the tenant's, else [`StoreError::NotFound`]). Adding a member
 /// twice changes nothing and records nothing: `false`.
 pub async fn add_member(
