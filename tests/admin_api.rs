@@ -853,3 +853,57 @@ async fn oversized_bodies_are_413_and_change_nothing() {
     .await;
     assert!(after["profile"].get("given_name").is_none());
 }
+
+/// `POST /users/import`: JSON Lines in, a report out (created, refused lines with numbers); the
+/// users are there and sign in with their imported hashes; wrong content types and missing keys
+/// are refused.
+#[tokio::test]
+async fn users_are_imported_from_json_lines() {
+    let server = TestServer::start().await;
+    let key = common::admin::admin_key(&server).await;
+    let body = [
+        json!({ "identities": [{ "type": "email", "value": "lin@example.com", "verified": true }],
+            "password_hash": "$2b$04$abcdefghijklmnopqrstuuqREtd3VJD2QVZbuFskFSLk6eRIrQoOS",
+            "profile": { "family_name": "Lin" }, "groups": ["imported"] })
+        .to_string(),
+        "{\"identities\": 7}".to_owned(),
+    ]
+    .join("\n");
+    let post = |content_type: &'static str, key: Option<String>| {
+        let mut req = reqwest::Client::new()
+            .post(server.url("/admin/api/v1/users/import"))
+            .header("content-type", content_type)
+            .body(body.clone());
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        req.send()
+    };
+    let resp = post("application/x-ndjson", Some(key.clone()))
+        .await
+        .expect("import");
+    assert_eq!(resp.status(), 200);
+    let report: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(report["created"], 1, "{report}");
+    assert_eq!(report["refused"][0]["line"], 2, "{report}");
+    let resp = post("application/json", Some(key.clone()))
+        .await
+        .expect("import");
+    assert_eq!(resp.status(), 415);
+    let resp = post("application/x-ndjson", None).await.expect("import");
+    assert_eq!(resp.status(), 401);
+    // The imported user signs in with the old password (and is listed in the group).
+    let b = browser();
+    let resp = log_in(&server, &b, "lin@example.com", "correct horse battery").await;
+    assert_eq!(resp.status(), 303);
+    let (_, users, _) = common::admin::call(
+        &server,
+        Some(&key),
+        reqwest::Method::GET,
+        "/users?group=imported",
+        None,
+    )
+    .await;
+    assert_eq!(users["items"].as_array().map(Vec::len), Some(1), "{users}");
+    assert_eq!(users["items"][0]["profile"]["family_name"], "Lin");
+}

@@ -17,6 +17,7 @@ mod events;
 mod factors;
 mod groups;
 mod images;
+mod import;
 mod keys;
 pub mod model;
 pub mod openapi;
@@ -136,6 +137,7 @@ pub fn routes() -> Vec<(&'static str, Method, actix_web::Route)> {
         ("/openapi.json", Method::GET, get().to(openapi::document)),
         ("/users", Method::GET, get().to(user_search::list)),
         ("/users", Method::POST, post().to(users::create)),
+        ("/users/import", Method::POST, post().to(import::import)),
         ("/users/{id}", Method::GET, get().to(users::get)),
         ("/users/{id}", Method::DELETE, delete().to(users::delete)),
         (

@@ -625,3 +625,34 @@ impl From<&auth::webhooks::DeliveryLog> for Delivery {
         }
     }
 }
+
+/// A line an import refused.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusedLine {
+    /// 1-based.
+    pub line: usize,
+    pub error: String,
+}
+
+/// What an import did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub created: u64,
+    pub refused: Vec<RefusedLine>,
+}
+
+impl From<&auth::import::Report> for ImportReport {
+    fn from(r: &auth::import::Report) -> Self {
+        Self {
+            created: r.created,
+            refused: r
+                .refused
+                .iter()
+                .map(|x| RefusedLine {
+                    line: x.line,
+                    error: x.error.clone(),
+                })
+                .collect(),
+        }
+    }
+}

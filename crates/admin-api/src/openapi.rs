@@ -3,7 +3,8 @@
 //! route table the API is served from ([`crate::routes`]), so neither can drift from the other.
 
 use crate::{
-    clients, events, factors, groups, images, keys, schema, tenants, user_search, users, webhooks,
+    clients, events, factors, groups, images, import, keys, schema, tenants, user_search, users,
+    webhooks,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -73,6 +74,7 @@ impl Modify for AdminKeyAuth {
         groups::members,
         groups::add_member,
         groups::remove_member,
+        import::import,
         webhooks::list,
         webhooks::create,
         webhooks::get,
