@@ -6,9 +6,10 @@
 #   many:   the same, plus BENCH_TENANTS tenants (default 10,000) of 3 users each, created by
 #           tessera-bench-tenants through the tenant and sign-up use cases, never used.
 #
-# For each: RSS once started and idle, UserInfo throughput on the default tenant (wrk, as in
-# run.sh), RSS at rest after that load (the like-for-like comparison: both servers have then
-# served the same requests). For "many" also UserInfo inside tenant t00000 (under /t/t00000),
+# Both servers run side by side and are measured in BENCH_ROUNDS (default 3) alternating rounds
+# (the machine's speed drifts by more than the effect measured): UserInfo on the default tenant
+# of each, and on tenant t00000 of "many" (under /t/t00000), each row after a short warm-up;
+# the medians are compared. Then RSS once started and at rest after the same number of runs,
 # and the memory a used tenant costs: BENCH_LOADED tenants (default 200) each answer discovery
 # once (which loads its keys and schema), then RSS again.
 #
@@ -47,25 +48,13 @@ user_and_client() {
   python3 -c 'import json,sys; c=json.loads(sys.argv[1]); print(c["client_id"], c["client_secret"])' "$client"
 }
 
-# UserInfo at $1 (the issuer: the root, or {root}/t/{id}) with 64 fresh grants; one table row.
-userinfo_row() {
-  local issuer=$1 label=$2 client_id=$3 client_secret=$4 before
-  "$prepare_bin" --base "$issuer" --client-id="$client_id" --client-secret="$client_secret" \
-    --redirect-uri http://127.0.0.1:9/cb --email "$email" --password "$password" \
-    access-tokens --count 64 >"$dir/access.txt"
-  export BENCH_TOKENS="$dir/access.txt" BENCH_PATH_PREFIX="${issuer#"$base"}"
-  # A short unrecorded run first, so that neither server is measured cold (page cache, pools).
-  wrk -t1 -c"$conns" -d3s --timeout 30s -s "$BENCH_WRK_DIR/userinfo.lua" "$base" >/dev/null 2>&1 || true
-  before=$(cpu_ticks "$pid")
-  wrk -t1 -c"$conns" -d"${seconds}s" --timeout 30s -s "$BENCH_WRK_DIR/userinfo.lua" "$base" >"$dir/wrk.out" 2>&1 || true
-  row "$label" "$conns" $(($(cpu_ticks "$pid") - before)) <"$dir/wrk.out"
-}
-
-measure() {
-  local name=$1 many=$2 port
+# Prepares a server: database, users, clients; for "many" also the tenants. Sets, for server $1
+# (single or many): dir_$1, base_$1, pid_$1, root_$1 (client), tenant_$1 (client in t00000).
+setup() {
+  local name=$1 many=$2 dir port
   dir=$(mktemp -d)
   port=$(free_port)
-  base="http://127.0.0.1:$port"
+  local base="http://127.0.0.1:$port"
   export DATABASE_URL="sqlite://$dir/bench.db?mode=rwc"
   export TESSERA__SERVER__LISTEN="127.0.0.1:$port" TESSERA__SERVER__ISSUER="$base"
   export TESSERA__LOG__LEVEL=warn
@@ -79,42 +68,68 @@ measure() {
     read -r -a tenant < <(cd "$dir" && user_and_client t00000)
   fi
   (cd "$dir" && exec "$bin" serve) &
-  pid=$!
-  trap 'kill $pid 2>/dev/null || true' EXIT
+  local pid=$!
   wait_ready "$base"
   wait_idle "$pid"
-  local at_start
-  at_start=$(rss_mib "$pid")
-  echo
-  echo "### $name"
-  echo
-  echo "| scenario | connections | requests/s | p50 ms | p99 ms | server CPU µs/request | errors |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
-  userinfo_row "$base" "userinfo, default tenant" "${root[0]}" "${root[1]}"
-  wait_idle "$pid"
-  local after_default
-  after_default=$(rss_mib "$pid")
-  if [[ $many == 1 ]]; then
-    userinfo_row "$base/t/t00000" "userinfo, tenant t00000" "${tenant[0]}" "${tenant[1]}"
-    wait_idle "$pid"
-  fi
-  echo
-  echo "RSS: $at_start MiB once started; $after_default MiB at rest after the default tenant's load; $(rss_mib "$pid") MiB at rest after all (peak $(peak_mib "$pid") MiB)."
-  if [[ $many == 1 ]]; then
-    local before_loading n
-    before_loading=$(rss_mib "$pid")
-    for ((n = 1; n <= loaded; n++)); do
-      curl -fs -o /dev/null "$base/t/$(printf 't%05d' "$n")/.well-known/openid-configuration"
-    done
-    wait_idle "$pid"
-    echo "After $loaded more tenants each answered discovery once (keys and schema loaded): RSS $(rss_mib "$pid") MiB ($(awk -v a="$before_loading" -v b="$(rss_mib "$pid")" -v n="$loaded" 'BEGIN { printf "%.0f", (b - a) * 1024 / n }') KiB per loaded tenant)."
-  fi
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
-  trap - EXIT
-  rm -rf "$dir"
+  printf -v "dir_$name" '%s' "$dir"
+  printf -v "base_$name" '%s' "$base"
+  printf -v "pid_$name" '%s' "$pid"
+  printf -v "started_$name" '%s' "$(rss_mib "$pid")"
+  printf -v "root_$name" '%s' "${root[*]}"
+  printf -v "tenant_$name" '%s' "${tenant[*]:-}"
 }
 
-echo "## Tenants ($(date -u +%Y-%m-%d), $(nproc) cores, SQLite, ${seconds}s per row, wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'))"
-measure "single: the default tenant only" 0
-measure "many: the default tenant and $tenants tenants of 3 users" 1
+# UserInfo of server $1 at issuer path $2 ("" or /t/t00000) with client "$3"; one table row,
+# and the requests/s appended to $dir_$1/rps$2.
+userinfo_row() {
+  local name=$1 prefix=$2 label=$3 client base pid dir before
+  read -r -a client <<<"$4"
+  base_name="base_$name"; base=${!base_name}
+  pid_name="pid_$name"; pid=${!pid_name}
+  dir_name="dir_$name"; dir=${!dir_name}
+  "$prepare_bin" --base "$base$prefix" --client-id="${client[0]}" --client-secret="${client[1]}" \
+    --redirect-uri http://127.0.0.1:9/cb --email "$email" --password "$password" \
+    access-tokens --count 64 >"$dir/access.txt"
+  export BENCH_TOKENS="$dir/access.txt" BENCH_PATH_PREFIX="$prefix"
+  # A short unrecorded run first, so that no server is measured cold (page cache, pools).
+  wrk -t1 -c"$conns" -d3s --timeout 30s -s "$BENCH_WRK_DIR/userinfo.lua" "$base" >/dev/null 2>&1 || true
+  before=$(cpu_ticks "$pid")
+  wrk -t1 -c"$conns" -d"${seconds}s" --timeout 30s -s "$BENCH_WRK_DIR/userinfo.lua" "$base" >"$dir/wrk.out" 2>&1 || true
+  row "$label" "$conns" $(($(cpu_ticks "$pid") - before)) <"$dir/wrk.out" | tee -a "$dir/rows"
+  wait_idle "$pid"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+rounds="${BENCH_ROUNDS:-3}"
+echo "## Tenants ($(date -u +%Y-%m-%d), $(nproc) cores, SQLite, ${seconds}s per row, $rounds alternating rounds, wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'))"
+setup single 0
+setup many 1
+trap 'kill $pid_single $pid_many 2>/dev/null || true' EXIT
+echo
+echo "| scenario | connections | requests/s | p50 ms | p99 ms | server CPU µs/request | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for ((r = 1; r <= rounds; r++)); do
+  userinfo_row single "" "round $r: single, default tenant" "$root_single"
+  userinfo_row many "" "round $r: many, default tenant" "$root_many"
+  userinfo_row many /t/t00000 "round $r: many, tenant t00000" "$tenant_many"
+  # The same number of runs on both servers, so that memory at rest compares like for like.
+  userinfo_row single "" "round $r: single, again" "$root_single"
+done
+rps() { grep "$2" "$1/rows" | awk -F'|' '{ gsub(/ /, "", $4); print $4 }' | median; }
+single_rps=$(rps "$dir_single" "single, default")
+many_rps=$(rps "$dir_many" "many, default")
+tenant_rps=$(rps "$dir_many" "many, tenant")
+echo
+echo "Median UserInfo requests/s: single $single_rps; many, default tenant $many_rps ($(awk -v a="$many_rps" -v b="$single_rps" 'BEGIN { printf "%+.1f", (a / b - 1) * 100 }') %); many, inside t00000 $tenant_rps ($(awk -v a="$tenant_rps" -v b="$single_rps" 'BEGIN { printf "%+.1f", (a / b - 1) * 100 }') %)."
+echo "RSS once started: single $started_single MiB, many $started_many MiB; at rest after the same load: single $(rss_mib "$pid_single") MiB, many $(rss_mib "$pid_many") MiB."
+before_loading=$(rss_mib "$pid_many")
+for ((n = 1; n <= loaded; n++)); do
+  curl -fs -o /dev/null "$base_many/t/$(printf 't%05d' "$n")/.well-known/openid-configuration"
+done
+wait_idle "$pid_many"
+echo "After $loaded more tenants each answered discovery once (keys and schema loaded): RSS $(rss_mib "$pid_many") MiB ($(awk -v a="$before_loading" -v b="$(rss_mib "$pid_many")" -v n="$loaded" 'BEGIN { printf "%.0f", (b - a) * 1024 / n }') KiB per loaded tenant)."
+kill "$pid_single" "$pid_many"
+wait 2>/dev/null || true
+trap - EXIT
+rm -rf "$dir_single" "$dir_many"

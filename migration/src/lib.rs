@@ -24,6 +24,7 @@ mod m20261203_000015_scim_indexes;
 mod m20261204_000016_tenant_retirement;
 mod m20261204_000017_webhooks;
 mod m20261204_000018_display_name_index;
+mod m20261204_000019_search_by_user;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000016_tenant_retirement::Migration),
             Box::new(m20261204_000017_webhooks::Migration),
             Box::new(m20261204_000018_display_name_index::Migration),
+            Box::new(m20261204_000019_search_by_user::Migration),
         ]
     }
 }

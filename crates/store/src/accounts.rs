@@ -121,6 +121,11 @@ async fn insert_account(
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let tenant = tenant.to_owned();
+    let indexed: Vec<(String, String)> = account
+        .identities
+        .iter()
+        .map(|i| (i.kind.as_str().to_owned(), i.value.clone()))
+        .collect();
     users::Entity::insert(users::ActiveModel {
         tenant_id: Set(tenant.clone()),
         id: Set(account.user_id),
@@ -130,6 +135,16 @@ async fn insert_account(
         external_id: Set(account.external_id),
     })
     .exec_without_returning(tx)
+    .await?;
+    // The index rows from the values at hand (nothing to read back).
+    crate::search::index(
+        tx,
+        &tenant,
+        account.user_id,
+        &account.standard_attributes,
+        &account.custom_attributes,
+        &indexed,
+    )
     .await?;
     profiles::Entity::insert(profiles::ActiveModel {
         tenant_id: Set(tenant.clone()),
@@ -143,8 +158,10 @@ async fn insert_account(
     })
     .exec_without_returning(tx)
     .await?;
-    for identity in account.identities {
-        identities::Entity::insert(identities::ActiveModel {
+    let rows: Vec<identities::ActiveModel> = account
+        .identities
+        .into_iter()
+        .map(|identity| identities::ActiveModel {
             tenant_id: Set(tenant.clone()),
             id: Set(Uuid::now_v7()),
             user_id: Set(account.user_id),
@@ -153,11 +170,13 @@ async fn insert_account(
             verified_at: Set(identity.verified.then_some(now_ms)),
             created_at: Set(now_ms),
         })
-        .exec_without_returning(tx)
-        .await
-        .map_err(|e| StoreError::conflict_or(e, "login ID"))?;
+        .collect();
+    if !rows.is_empty() {
+        identities::Entity::insert_many(rows)
+            .exec_without_returning(tx)
+            .await
+            .map_err(|e| StoreError::conflict_or(e, "login ID"))?;
     }
-    crate::search::reindex(tx, &tenant, account.user_id).await?;
     if let Some(hash) = account.password_hash {
         password_credentials::Entity::insert(password_credentials::ActiveModel {
             tenant_id: Set(tenant.clone()),
@@ -217,7 +236,7 @@ pub async fn import_accounts(
                     id
                 }
             };
-            crate::groups::join(&one, tenant, id, user_id, now_ms).await?;
+            crate::groups::join_new_member(&one, tenant, id, user_id, now_ms).await?;
         }
         audit::insert(&one, tenant, item.event, now).await?;
         one.commit().await?;

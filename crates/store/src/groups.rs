@@ -267,15 +267,22 @@ pub(crate) async fn ensure_group(
     Ok(id)
 }
 
-/// Adds a user known to be the tenant's to a group, inside the caller's transaction.
-pub(crate) async fn join(
+/// Adds a user just made in the caller's transaction (so the tenant's) to a group.
+pub(crate) async fn join_new_member(
     conn: &impl sea_orm::ConnectionTrait,
     tenant: &str,
     group: Uuid,
     user: Uuid,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    insert_member(conn, tenant, group, user, now_ms).await?;
+    group_members::Entity::insert(group_members::ActiveModel {
+        tenant_id: Set(tenant.to_owned()),
+        group_id: Set(group),
+        user_id: Set(user),
+        created_at: Set(now_ms),
+    })
+    .exec_without_returning(conn)
+    .await?;
     Ok(())
 }
 

@@ -137,7 +137,28 @@ pub(crate) async fn reindex(
         .into_tuple()
         .all(tx)
         .await?;
-    let rows: Vec<_> = entries(&profile.standard, &profile.custom, &ids)
+    index(
+        tx,
+        tenant,
+        user_id,
+        &profile.standard,
+        &profile.custom,
+        &ids,
+    )
+    .await
+}
+
+/// Writes the index rows of a user from the values given (a new account, whose rows are
+/// known without reading them back). Part of the caller's transaction.
+pub(crate) async fn index(
+    tx: &impl ConnectionTrait,
+    tenant: &str,
+    user_id: Uuid,
+    standard: &Value,
+    custom: &Value,
+    identities: &[(String, String)],
+) -> Result<(), StoreError> {
+    let rows: Vec<_> = entries(standard, custom, identities)
         .into_iter()
         .map(|(field, value)| profile_search::ActiveModel {
             tenant_id: Set(tenant.to_owned()),
