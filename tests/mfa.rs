@@ -729,11 +729,8 @@ async fn a_required_policy_makes_everyone_add_a_second_factor_first() {
     );
 }
 
-/// A tenant can require a second factor while the server does not.
-#[tokio::test]
-async fn a_tenant_can_require_a_second_factor() {
-    use common::admin::call;
-    let server = TestServer::start().await;
+/// Creates a tenant through the system Admin API.
+async fn create_tenant(server: &TestServer, body: serde_json::Value) {
     let system = auth::admin_keys::create_admin_key(
         server.db(),
         server.clock.as_ref(),
@@ -744,15 +741,26 @@ async fn a_tenant_can_require_a_second_factor() {
     .await
     .expect("key")
     .key;
-    let (status, body, _) = call(
-        &server,
+    let (status, answer, _) = common::admin::call(
+        server,
         Some(&system),
         reqwest::Method::POST,
         "/tenants",
-        Some(serde_json::json!({ "id": "vault", "settings": { "mfa_policy": "required" } })),
+        Some(body),
     )
     .await;
-    assert_eq!(status, 201, "{body}");
+    assert_eq!(status, 201, "{answer}");
+}
+
+/// A tenant can require a second factor while the server does not.
+#[tokio::test]
+async fn a_tenant_can_require_a_second_factor() {
+    let server = TestServer::start().await;
+    create_tenant(
+        &server,
+        serde_json::json!({ "id": "vault", "settings": { "mfa_policy": "required" } }),
+    )
+    .await;
     let vault = server.tenant("vault");
     let b = browser();
     assert_eq!(sign_up(&vault, &b, EMAIL, PASSWORD).await.status(), 303);
@@ -964,27 +972,8 @@ async fn prompt_login_and_max_age_ask_for_the_second_factor_again() {
 /// it.
 #[tokio::test]
 async fn a_challenge_of_one_tenant_is_refused_by_another() {
-    use common::admin::call;
     let server = TestServer::start().await;
-    let system = auth::admin_keys::create_admin_key(
-        server.db(),
-        server.clock.as_ref(),
-        "system",
-        true,
-        store::audit::Actor::Cli,
-    )
-    .await
-    .expect("key")
-    .key;
-    let (status, body, _) = call(
-        &server,
-        Some(&system),
-        reqwest::Method::POST,
-        "/tenants",
-        Some(serde_json::json!({ "id": "acme" })),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+    create_tenant(&server, serde_json::json!({ "id": "acme" })).await;
     let acme = server.tenant("acme");
     let b = browser();
     assert_eq!(sign_up(&server, &b, EMAIL, PASSWORD).await.status(), 303);
