@@ -179,7 +179,8 @@ pub(crate) async fn index(
 /// the index, or a migration that emptied it to add a field). Returns how many users were
 /// indexed.
 pub async fn rebuild_if_empty(db: &Db) -> Result<u64, StoreError> {
-    if profile_search::Entity::find().count(&db.read).await? > 0 {
+    // One row is enough to know (a count would read the whole index at every start).
+    if profile_search::Entity::find().one(&db.read).await?.is_some() {
         return Ok(0);
     }
     let tenants: Vec<String> = crate::entity::tenants::Entity::find()
