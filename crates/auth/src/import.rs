@@ -284,10 +284,14 @@ async fn write_batch(
                 line,
                 error: format!("{what} is already taken"),
             }),
-            Err(e) => report.refused.push(Refused {
-                line,
-                error: e.to_string(),
-            }),
+            Err(e) => {
+                // The database's own words stay in the log, not in the report.
+                tracing::warn!(line, error = %e, "an import line could not be written");
+                report.refused.push(Refused {
+                    line,
+                    error: "the line could not be written".into(),
+                });
+            }
         }
     }
     Ok(())

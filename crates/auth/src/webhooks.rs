@@ -210,8 +210,13 @@ fn values(
     ))
 }
 
+/// A webhook's audit event names its host only: URLs often carry tokens, and audit events are
+/// themselves delivered to webhooks.
 fn event(kind: &'static str, actor: Actor, id: Uuid, url: &str) -> NewEvent {
-    NewEvent::new(kind, actor).detail(serde_json::json!({ "webhook_id": id, "url": url }))
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned));
+    NewEvent::new(kind, actor).detail(serde_json::json!({ "webhook_id": id, "host": host }))
 }
 
 /// Creates a webhook of `db`'s tenant.
@@ -380,10 +385,12 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || o[0] == 0
                 || (o[0] == 100 && (64..128).contains(&o[1])) // shared address space
                 || (o[0] == 198 && (o[1] == 18 || o[1] == 19)) // benchmarking
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
                 || o[0] >= 240
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            // IPv4-mapped and IPv4-compatible addresses are the IPv4 address.
+            if let Some(v4) = v6.to_ipv4() {
                 return is_private(IpAddr::V4(v4));
             }
             let s = v6.segments();
@@ -394,6 +401,7 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || (s[0] & 0xffc0) == 0xfe80 // link-local
                 || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
                 || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64 (may reach IPv4 private space)
+                || s[0] == 0x2002 // 6to4 (embeds an IPv4 address)
         }
     }
 }
@@ -454,6 +462,8 @@ impl Deliverer {
     ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the name itself, past `PublicOnly`.
+            .no_proxy()
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(10))
             .dns_resolver(Arc::new(PublicOnly { allow_private }))
@@ -586,5 +596,53 @@ impl Deliverer {
                 text.chars().take(500).collect::<String>()
             })?;
         Ok(resp.status().as_u16())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_in_every_spelling_are_private() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "192.0.0.8",
+            "0.0.0.0",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+            "::10.0.0.1",
+            "2002:c0a8:0101::1",
+            "64:ff9b::a00:1",
+        ] {
+            let ip: IpAddr = ip.parse().expect("ip");
+            assert!(is_private(ip), "{ip}");
+        }
+        for ip in ["8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+            let ip: IpAddr = ip.parse().expect("ip");
+            assert!(!is_private(ip), "{ip}");
+        }
+    }
+
+    #[test]
+    fn signatures_are_hmac_sha256_of_time_dot_body() {
+        // Computed independently: printf '1700000000.{}' | openssl dgst -sha256 -hmac secret
+        let got = signature("secret", 1_700_000_000, b"{}").expect("signed");
+        assert_eq!(
+            got,
+            "t=1700000000,v1=b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163"
+        );
+        assert_ne!(
+            got,
+            signature("other", 1_700_000_000, b"{}").expect("signed")
+        );
     }
 }

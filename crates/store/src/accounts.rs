@@ -227,20 +227,34 @@ pub async fn import_accounts(
                 continue;
             }
         }
-        for name in &item.groups {
-            let id = match groups.get(name) {
-                Some(id) => *id,
-                None => {
-                    let id = crate::groups::ensure_group(&one, tenant, name, now).await?;
-                    groups.insert(name.clone(), id);
-                    id
-                }
-            };
-            crate::groups::join_new_member(&one, tenant, id, user_id, now_ms).await?;
+        // The rest of the line in its savepoint too: a failure refuses this line alone (and a
+        // group made in a savepoint rolled back is not remembered).
+        let mut made = Vec::new();
+        let rest = async {
+            for name in &item.groups {
+                let id = match groups.get(name) {
+                    Some(id) => *id,
+                    None => {
+                        let id = crate::groups::ensure_group(&one, tenant, name, now).await?;
+                        made.push((name.clone(), id));
+                        id
+                    }
+                };
+                crate::groups::join_new_member(&one, tenant, id, user_id, now_ms).await?;
+            }
+            audit::insert(&one, tenant, item.event, now).await
+        };
+        match rest.await {
+            Ok(()) => {
+                one.commit().await?;
+                groups.extend(made);
+                out.push(Ok(()));
+            }
+            Err(e) => {
+                one.rollback().await?;
+                out.push(Err(e));
+            }
         }
-        audit::insert(&one, tenant, item.event, now).await?;
-        one.commit().await?;
-        out.push(Ok(()));
     }
     tx.commit().await?;
     Ok(out)

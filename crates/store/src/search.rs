@@ -180,7 +180,11 @@ pub(crate) async fn index(
 /// indexed.
 pub async fn rebuild_if_empty(db: &Db) -> Result<u64, StoreError> {
     // One row is enough to know (a count would read the whole index at every start).
-    if profile_search::Entity::find().one(&db.read).await?.is_some() {
+    if profile_search::Entity::find()
+        .one(&db.read)
+        .await?
+        .is_some()
+    {
         return Ok(0);
     }
     let tenants: Vec<String> = crate::entity::tenants::Entity::find()
