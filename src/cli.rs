@@ -411,6 +411,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 &config.password_policy(),
                 lines,
                 Actor::Cli,
+                auth::import::PlainPasswords(None),
             )
             .await
             .map_err(|e| StartError::Other(e.to_string()))?;

@@ -906,4 +906,35 @@ async fn users_are_imported_from_json_lines() {
     .await;
     assert_eq!(users["items"].as_array().map(Vec::len), Some(1), "{users}");
     assert_eq!(users["items"][0]["profile"]["family_name"], "Lin");
+
+    // Plain passwords cost a hash each: one request takes at most 1,000 of them (these fail the
+    // policy, but count), and the 1,001st is refused whatever it is.
+    let mut lines: Vec<String> = (0..1000)
+        .map(|i| {
+            json!({ "identities": [{ "type": "email", "value": format!("p{i}@example.com") }],
+                "password": "x" })
+            .to_string()
+        })
+        .collect();
+    lines.push(
+        json!({ "identities": [{ "type": "email", "value": "last@example.com" }],
+            "password": "a long enough password" })
+        .to_string(),
+    );
+    let resp = reqwest::Client::new()
+        .post(server.url("/admin/api/v1/users/import"))
+        .header("content-type", "application/x-ndjson")
+        .bearer_auth(&key)
+        .body(lines.join("\n"))
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(resp.status(), 200);
+    let report: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(report["created"], 0, "{report}");
+    let refused = report["refused"].as_array().expect("refused");
+    assert_eq!(refused.len(), 1001);
+    assert_eq!(refused[1000]["line"], 1001);
+    let last = refused[1000]["error"].as_str().unwrap_or_default();
+    assert!(last.contains("at most 1000 plain passwords"), "{last}");
 }

@@ -10,6 +10,10 @@ use profile::Actor;
 /// The largest body (bigger imports go through the CLI).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
+/// Lines of one request that may give a plain `password` (each is an Argon2 hash, about 20 ms of
+/// CPU): larger sets of plain passwords go through the CLI.
+pub const MAX_PLAIN_PASSWORDS: usize = 1000;
+
 /// `POST /users/import` with `Content-Type: application/x-ndjson` (or `application/jsonl`,
 /// `text/plain`).
 #[utoipa::path(
@@ -18,7 +22,7 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
     tag = "users",
     summary = "Import users from JSON Lines (each line applied or refused alone)",
     request_body(content = String, content_type = "application/x-ndjson",
-        description = "One user a line, as `POST /users` takes it, plus `groups` and `password_hash` (argon2, bcrypt, PBKDF2-SHA256, scrypt); at most 16 MiB"),
+        description = "One user a line, as `POST /users` takes it, plus `groups` and `password_hash` (argon2, bcrypt, PBKDF2-SHA256, scrypt); at most 16 MiB and 1,000 plain passwords"),
     responses(
         (status = 200, description = "The report: `{\"created\": n, \"refused\": [{\"line\", \"error\"}]}`", body = crate::model::ImportReport),
         crate::model::errors::E401, crate::model::errors::E413, crate::model::errors::E415,
@@ -75,6 +79,7 @@ pub async fn import(
         &state.password_policy,
         lines,
         Actor::AdminKey(key.0),
+        auth::import::PlainPasswords(Some(MAX_PLAIN_PASSWORDS)),
     )
     .await
     .map_err(Problem::internal)?;

@@ -23,6 +23,11 @@ pub const BATCH: usize = 500;
 /// The longest line read, in bytes.
 pub const MAX_LINE: usize = 256 * 1024;
 
+/// How many lines of one import may give a plain `password`: each costs an Argon2 hash, so an
+/// import over HTTP is bounded in CPU (`Some(n)`); the CLI reads any number (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainPasswords(pub Option<usize>);
+
 /// A line that was not imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
@@ -97,6 +102,7 @@ async fn check_line(
     policy: &PasswordPolicy,
     text: &str,
     actor: &Actor,
+    plain: &mut PlainBudget,
 ) -> Result<ImportedAccount, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let o = v.as_object().ok_or("a line is a JSON object")?;
@@ -135,6 +141,7 @@ async fn check_line(
             Some(h.clone())
         }
         (Some(Value::Null) | None, Some(Value::String(p))) => {
+            plain.spend()?;
             let new = NewPassword {
                 password: p.clone(),
                 policy,
@@ -213,7 +220,28 @@ async fn check_line(
     })
 }
 
+/// What is left of [`PlainPasswords`] in one import.
+struct PlainBudget {
+    limit: Option<usize>,
+    used: usize,
+}
+
+impl PlainBudget {
+    fn spend(&mut self) -> Result<(), String> {
+        match self.limit {
+            Some(limit) if self.used >= limit => Err(format!(
+                "password: at most {limit} plain passwords in one request; give password_hash, or import with tessera user import"
+            )),
+            _ => {
+                self.used += 1;
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Imports `lines` (numbered from 1); each applied or refused alone.
+#[allow(clippy::too_many_arguments)]
 pub async fn import<I>(
     db: &Db,
     clock: &dyn Clock,
@@ -222,11 +250,16 @@ pub async fn import<I>(
     policy: &PasswordPolicy,
     lines: I,
     actor: Actor,
+    plain_passwords: PlainPasswords,
 ) -> Result<Report, InternalError>
 where
     I: IntoIterator<Item = Result<String, String>>,
 {
     let mut report = Report::default();
+    let mut plain = PlainBudget {
+        limit: plain_passwords.0,
+        used: 0,
+    };
     let mut batch: Vec<(usize, ImportedAccount)> = Vec::new();
     for (n, line) in lines.into_iter().enumerate() {
         let line_no = n + 1;
@@ -250,7 +283,7 @@ where
             });
             continue;
         }
-        match check_line(db, profiles, hasher, policy, &text, &actor).await {
+        match check_line(db, profiles, hasher, policy, &text, &actor, &mut plain).await {
             Ok(account) => batch.push((line_no, account)),
             Err(error) => report.refused.push(Refused {
                 line: line_no,

@@ -26,6 +26,10 @@ const VECTORS: [(&str, &str); 8] = [
         "$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0MTIzNA$muQK1ETLjw6mJQBAf4Gt+N1mN8zU7SEaIoo+ASVQ2Hk",
     ),
     (
+        "scrypt-crypt",
+        "$7$86..../....SodiumChloride$3dyMxy7MDs6uwYMIC6AtJxPU7um1Iy3.w.BBrB.2rr2",
+    ),
+    (
         "bcrypt-2b",
         "$2b$04$abcdefghijklmnopqrstuuqREtd3VJD2QVZbuFskFSLk6eRIrQoOS",
     ),

@@ -20,6 +20,14 @@ use std::time::Duration;
 /// How long one of these reads may wait on a lock before giving up to the async pool.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(20);
 
+/// How much of the database file the read connections map into memory. A page read through the
+/// map is a memory access; without it, every page not in the connection's own 2 MiB cache is a
+/// `pread` system call and a copy, which on a database of many tenants (tens of megabytes, so
+/// most pages miss that cache) cost UserInfo about 8 µs per request. Mapped pages are the
+/// kernel's page cache, shared by every connection, so resident memory grows only by the pages
+/// actually read.
+const MMAP_SIZE: i64 = 1 << 30;
+
 /// Idle connections kept for reuse. Queries run on the calling thread and never across an
 /// `.await`, so at most one connection per server worker thread is in use at a time.
 const MAX_IDLE: usize = 8;
@@ -95,6 +103,7 @@ impl SqliteReaders {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
         // The server's queries are few and fixed; keep every one of them prepared.
         conn.set_prepared_statement_cache_capacity(16);
         Ok(conn)
