@@ -12,7 +12,7 @@ use store::testing::TestDatabase;
 use store::{Clock, ManualClock, Uuid};
 
 const PASSWORD: &str = "correct horse battery";
-const VECTORS: [(&str, &str); 8] = [
+const VECTORS: [(&str, &str); 9] = [
     (
         "pbkdf2-phc",
         "$pbkdf2-sha256$i=1000,l=32$c2FsdHNhbHRzYWx0MTIzNA$wheZis4WMGFy+7bhdev/G/YeD76DK1WUFiU5ngBGWLk",
