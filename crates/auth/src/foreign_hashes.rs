@@ -6,9 +6,10 @@
 //! `$2y$`, modular crypt), PBKDF2-SHA256 in PHC form (`$pbkdf2-sha256$i=N,l=L$salt$hash`, standard
 //! base64 without padding) and in passlib's modular-crypt form (`$pbkdf2-sha256$N$salt$hash`,
 //! base64 with `.` for `+`), and scrypt in PHC form (`$scrypt$ln=L,r=R,p=P$salt$hash`, the salt
-//! decoded) and in the modular-crypt form of libsodium and libxcrypt (`$7$`, parameters and hash in
-//! their little-endian `./0-9A-Za-z` encoding, the salt used as written). Costs are bounded (a hash that would take minutes or gigabytes is refused
-//! as malformed), since an import may come from anywhere.
+//! decoded) and in the modular-crypt form of libsodium and libxcrypt (`$7$`, parameters and hash
+//! in their little-endian `./0-9A-Za-z` encoding, the salt used as written). Costs are bounded (a
+//! hash that would take minutes or gigabytes is refused as malformed), since an import may come
+//! from anywhere.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;

@@ -22,10 +22,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_millis(20);
 
 /// How much of the database file the read connections map into memory. A page read through the
 /// map is a memory access; without it, every page not in the connection's own 2 MiB cache is a
-/// `pread` system call and a copy, which on a database of many tenants (tens of megabytes, so
-/// most pages miss that cache) cost UserInfo about 8 µs per request. Mapped pages are the
-/// kernel's page cache, shared by every connection, so resident memory grows only by the pages
-/// actually read.
+/// `pread` system call and a copy. On a database of many tenants (tens of megabytes, so most
+/// pages miss that cache) this is the suspected cause of UserInfo costing about 8 µs more per
+/// request (bench/README.md, "Tenants"; not yet confirmed on a quiet machine). Mapped pages are
+/// the kernel's page cache, shared by every connection, so resident memory grows only by the
+/// pages actually read. SQLite remaps when its own writers grow the file.
 const MMAP_SIZE: i64 = 1 << 30;
 
 /// Idle connections kept for reuse. Queries run on the calling thread and never across an
